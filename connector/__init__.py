@@ -1,0 +1,1 @@
+"""crm-connector core: knows the platform (Bitrix24, Redis, RQ), never a feature."""

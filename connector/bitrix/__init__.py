@@ -1,0 +1,1 @@
+"""The Bitrix24 platform: portal store, OAuth, REST transport, limits, form parsing."""

@@ -1,0 +1,249 @@
+"""The REST transport: call, batch (auto-chunked, with references), list paging, ID cursor.
+
+Every HTTP request first takes a slot in the portal's shared leaky bucket. Retryable answers
+(503, 429, 5xx, network) are retried a bounded number of times with growing pauses, then
+raised as BitrixRetryableError so the job is retried later. An expired token is refreshed
+once (under the portal's lock) and the call retried once. Other errors are raised typed.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from connector.bitrix.errors import (
+    BitrixError,
+    BitrixRetryableError,
+    TokenExpired,
+    error_for,
+)
+from connector.bitrix.forms import encode
+from connector.bitrix.oauth import TokenManager
+from connector.bitrix.ratelimit import STANDARD, LeakyBucket, Plan
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX = 50
+PAGE_SIZE = 50
+_REF = re.compile(r"\$result\[([^\]]+)\]")
+
+Command = tuple[str, Mapping[str, Any]]
+
+
+@dataclass
+class Response:
+    """One REST answer: the result plus paging facts."""
+
+    result: Any
+    total: int | None = None
+    next: int | None = None
+    time: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BatchResult:
+    """Per-key results and errors of one or more batch calls."""
+
+    result: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, BitrixError] = field(default_factory=dict)
+    total: dict[str, int] = field(default_factory=dict)
+    next: dict[str, int] = field(default_factory=dict)
+
+    def get(self, key: str) -> Any:
+        """The result for key, raising its typed error if that command failed."""
+        if key in self.errors:
+            raise self.errors[key]
+        return self.result.get(key)
+
+
+@dataclass
+class RetryPolicy:
+    """In-process retries for blips; longer outages surface to the job's own retry."""
+
+    max_retries: int = 4
+    backoff_s: float = 0.5
+    max_backoff_s: float = 8.0
+
+    def pause(self, attempt: int) -> float:
+        return min(self.max_backoff_s, self.backoff_s * (2**attempt))
+
+
+class BitrixClient:
+    """A portal's REST API as the app's stored token sees it."""
+
+    def __init__(
+        self,
+        member_id: str,
+        client_endpoint: str,
+        tokens: TokenManager,
+        bucket: LeakyBucket,
+        session: requests.Session,
+        plan: Plan = STANDARD,
+        retry: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.member_id = member_id
+        self.endpoint = client_endpoint.rstrip("/") + "/"
+        self.tokens = tokens
+        self.bucket = bucket
+        self.session = session
+        self.plan = plan
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.sleep = sleep
+        self.http_requests = 0
+
+    # single calls -----------------------------------------------------------------------
+    def call(self, method: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.call_full(method, params).result
+
+    def call_full(self, method: str, params: Mapping[str, Any] | None = None) -> Response:
+        body = self._request(method, dict(params or {}))
+        return Response(body.get("result"), body.get("total"), body.get("next"),
+                        body.get("time") or {})
+
+    def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        refreshed = False
+        attempt = 0
+        tokens = self.tokens.current(self.member_id)
+        while True:
+            try:
+                return self._send(method, params, tokens.access_token)
+            except TokenExpired:
+                if refreshed:
+                    raise
+                tokens = self.tokens.refresh(self.member_id, tokens)
+                refreshed = True
+            except BitrixRetryableError as exc:
+                if attempt >= self.retry.max_retries:
+                    raise
+                pause = self.retry.pause(attempt)
+                log.info("%s on %s for %s, retry %d in %.2fs", exc.code, method,
+                         self.member_id, attempt + 1, pause)
+                self.sleep(pause)
+                attempt += 1
+
+    def _send(self, method: str, params: dict[str, Any], access_token: str) -> dict[str, Any]:
+        self.bucket.acquire(self.member_id, self.plan)
+        self.http_requests += 1
+        try:
+            resp = self.session.post(
+                f"{self.endpoint}{method}.json",
+                json={**params, "auth": access_token},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise BitrixRetryableError("NETWORK", type(exc).__name__, 0, method) from exc
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and "error" in body and "result" not in body:
+            raise error_for(str(body["error"]), str(body.get("error_description", "")),
+                            resp.status_code, method)
+        if resp.status_code != 200 or not isinstance(body, dict):
+            code = "PORTAL_REDIRECT" if 300 <= resp.status_code < 400 else "UNEXPECTED_ANSWER"
+            raise error_for(code, f"HTTP {resp.status_code}", resp.status_code, method)
+        return body
+
+    # batch ------------------------------------------------------------------------------
+    def batch(self, commands: Mapping[str, Command], halt: bool = False) -> BatchResult:
+        """Run any number of commands, 50 per HTTP request, keeping their keys.
+
+        A `$result[key]` reference must point at a key in the same chunk of 50 (Bitrix24
+        resolves references only inside one batch call); we check that instead of failing
+        quietly on the portal.
+        """
+        keys = list(commands)
+        out = BatchResult()
+        for start in range(0, len(keys), BATCH_MAX):
+            chunk = keys[start : start + BATCH_MAX]
+            cmd: dict[str, str] = {}
+            for key in chunk:
+                method, params = commands[key]
+                query = encode(params) if params else ""
+                for ref in _REF.findall(query):
+                    if ref not in chunk:
+                        raise ValueError(f"batch reference $result[{ref}] crosses a chunk")
+                cmd[key] = f"{method}?{query}" if query else method
+            body = self._request("batch", {"halt": 1 if halt else 0, "cmd": cmd})
+            res = body.get("result") or {}
+            out.result.update(_as_map(res.get("result")))
+            out.total.update({k: int(v) for k, v in _as_map(res.get("result_total")).items()})
+            out.next.update({k: int(v) for k, v in _as_map(res.get("result_next")).items()})
+            for key, err in _as_map(res.get("result_error")).items():
+                err = err if isinstance(err, dict) else {"error": str(err)}
+                method = commands[key][0]
+                out.errors[key] = error_for(str(err.get("error", "ERROR")),
+                                            str(err.get("error_description", "")), 0, method)
+            if halt and out.errors:
+                break
+        return out
+
+    # lists ------------------------------------------------------------------------------
+    def list_all(self, method: str, params: Mapping[str, Any] | None = None,
+                 result_key: str | None = None) -> Iterator[Any]:
+        """Page a list by `start`: first page for the total, then 50 pages per batch."""
+        params = dict(params or {})
+        first = self.call_full(method, {**params, "start": 0})
+        yield from _rows(first.result, result_key)
+        if first.next is None or first.total is None:
+            return
+        starts = list(range(first.next, first.total, PAGE_SIZE))
+        for i in range(0, len(starts), BATCH_MAX):
+            chunk = {f"p{s}": (method, {**params, "start": s}) for s in starts[i : i + BATCH_MAX]}
+            res = self.batch(chunk)
+            for key in chunk:
+                yield from _rows(res.get(key), result_key)
+
+    def iter_by_id(self, method: str, params: Mapping[str, Any] | None = None,
+                   id_field: str = "ID", result_key: str | None = None,
+                   pages_per_batch: int = BATCH_MAX) -> Iterator[Any]:
+        """Read a large table by ID cursor (`start=-1`, `>ID`), chaining pages in one batch.
+
+        Each page's filter names the last ID of the page before it through a `$result`
+        reference, so one HTTP request reads up to 50 x 50 rows and nothing is counted.
+        """
+        params = dict(params or {})
+        base_filter = dict(params.pop("filter", {}) or {})
+        last_id = int(base_filter.pop(f">{id_field}", 0) or 0)
+        params["order"] = {id_field: "ASC"}
+        if "select" in params and id_field not in params["select"] and "*" not in params[
+                "select"]:
+            params["select"] = [*params["select"], id_field]
+        path = f"[{result_key}]" if result_key else ""
+        while True:
+            commands: dict[str, Command] = {}
+            for n in range(pages_per_batch):
+                cursor: Any = last_id if n == 0 else f"$result[c{n - 1}]{path}[49][{id_field}]"
+                commands[f"c{n}"] = (method, {**params, "start": -1,
+                                              "filter": {**base_filter, f">{id_field}": cursor}})
+            res = self.batch(commands)
+            for n in range(pages_per_batch):
+                rows = _rows(res.get(f"c{n}"), result_key)
+                yield from rows
+                if len(rows) < PAGE_SIZE:
+                    return
+                last_id = int(rows[-1][id_field])
+
+
+def _as_map(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, list):  # PHP serialises an empty or list-keyed map as a list
+        return {str(i): v for i, v in enumerate(value)}
+    return {}
+
+
+def _rows(result: Any, result_key: str | None) -> list[Any]:
+    if result_key and isinstance(result, dict):
+        result = result.get(result_key)
+    return list(result or [])

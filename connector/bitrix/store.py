@@ -1,0 +1,175 @@
+"""Installation store: one record per portal keyed by member_id, tokens encrypted at rest.
+
+The application_token is kept only as an HMAC digest: ingress compares digests, so a copy of
+Redis is not enough to forge events. The token pair is a Fernet blob with a version counter,
+which the refresh code uses to tell whether another worker already rotated it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+from cryptography.fernet import Fernet, InvalidToken
+from redis import Redis
+
+ACTIVE = "active"
+NEEDS_REINSTALL = "needs_reinstall"
+
+
+@dataclass
+class Tokens:
+    """An OAuth pair; never logged, never put in job arguments."""
+
+    access_token: str
+    refresh_token: str
+    expires_at: float
+    version: int = 0
+
+    def expired(self, now: float | None = None, margin: float = 0.0) -> bool:
+        return (now if now is not None else time.time()) >= self.expires_at - margin
+
+    def __repr__(self) -> str:  # keep secrets out of tracebacks and logs
+        return f"Tokens(version={self.version}, expires_at={self.expires_at:.0f})"
+
+
+@dataclass
+class Portal:
+    """What we know about one installation; secrets live in Tokens, not here."""
+
+    member_id: str
+    domain: str = ""
+    client_endpoint: str = ""
+    server_endpoint: str = ""
+    scope: str = ""
+    user_id: str = ""
+    status: str = ACTIVE
+    status_reason: str = ""
+    version: str = ""
+    license_family: str = ""
+    installed_at: float = 0.0
+    updated_at: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def needs_reinstall(self) -> bool:
+        return self.status == NEEDS_REINSTALL
+
+
+PORTAL_FIELDS = [f for f in Portal.__dataclass_fields__ if f not in ("member_id", "extra")]
+
+
+class PortalStore:
+    """Redis-backed installation store shared by web and worker processes."""
+
+    def __init__(self, redis: Redis, encryption_key: str, signing_key: str, prefix: str = "cc"):
+        self.redis = redis
+        self.fernet = Fernet(encryption_key.encode())
+        self.signing_key = signing_key.encode()
+        self.prefix = prefix
+
+    # keys -------------------------------------------------------------------------------
+    def key(self, member_id: str) -> str:
+        return f"{self.prefix}:portal:{member_id}"
+
+    @property
+    def index_key(self) -> str:
+        return f"{self.prefix}:portals"
+
+    def lock_key(self, member_id: str, what: str) -> str:
+        return f"{self.prefix}:lock:{what}:{member_id}"
+
+    # application token ------------------------------------------------------------------
+    def token_digest(self, application_token: str) -> str:
+        return hmac.new(self.signing_key, application_token.encode(), hashlib.sha256).hexdigest()
+
+    def application_token_matches(self, member_id: str, application_token: str) -> bool:
+        """Constant-time check of an event's application_token against the stored digest."""
+        stored = self.redis.hget(self.key(member_id), "app_token_digest")
+        given = self.token_digest(application_token or "")
+        if not stored:
+            hmac.compare_digest(given, given)  # same work whether or not the portal exists
+            return False
+        return hmac.compare_digest(stored.decode(), given)
+
+    def set_application_token(self, member_id: str, application_token: str) -> None:
+        self.redis.hset(
+            self.key(member_id), "app_token_digest", self.token_digest(application_token)
+        )
+
+    def has_application_token(self, member_id: str) -> bool:
+        return bool(self.redis.hexists(self.key(member_id), "app_token_digest"))
+
+    # portal record ----------------------------------------------------------------------
+    def exists(self, member_id: str) -> bool:
+        return bool(self.redis.exists(self.key(member_id)))
+
+    def get(self, member_id: str) -> Portal | None:
+        raw = self.redis.hgetall(self.key(member_id))
+        if not raw:
+            return None
+        data = {k.decode(): v.decode() for k, v in raw.items()}
+        portal = Portal(member_id=member_id)
+        for name in PORTAL_FIELDS:
+            if name in data:
+                kind = Portal.__dataclass_fields__[name].type
+                value = data[name]
+                setattr(portal, name, float(value or 0) if kind == "float" else value)
+        portal.extra = json.loads(data.get("extra", "{}"))
+        return portal
+
+    def save(self, portal: Portal) -> None:
+        portal.updated_at = time.time()
+        mapping = {name: str(getattr(portal, name)) for name in PORTAL_FIELDS}
+        mapping["extra"] = json.dumps(portal.extra)
+        pipe = self.redis.pipeline()
+        pipe.hset(self.key(portal.member_id), mapping=mapping)
+        pipe.sadd(self.index_key, portal.member_id)
+        pipe.execute()
+
+    def set_status(self, member_id: str, status: str, reason: str = "") -> None:
+        self.redis.hset(
+            self.key(member_id),
+            mapping={"status": status, "status_reason": reason, "updated_at": str(time.time())},
+        )
+
+    def member_ids(self) -> list[str]:
+        return sorted(m.decode() for m in self.redis.smembers(self.index_key))
+
+    def all(self) -> Iterator[Portal]:
+        for member_id in self.member_ids():
+            portal = self.get(member_id)
+            if portal:
+                yield portal
+
+    def delete(self, member_id: str) -> None:
+        pipe = self.redis.pipeline()
+        pipe.delete(self.key(member_id))
+        pipe.srem(self.index_key, member_id)
+        pipe.execute()
+
+    # tokens -----------------------------------------------------------------------------
+    def get_tokens(self, member_id: str) -> Tokens | None:
+        blob = self.redis.hget(self.key(member_id), "tokens")
+        if not blob:
+            return None
+        try:
+            data = json.loads(self.fernet.decrypt(blob))
+        except InvalidToken:
+            return None
+        return Tokens(**data)
+
+    def save_tokens(self, member_id: str, tokens: Tokens) -> Tokens:
+        """Store a new pair with a bumped version; the caller holds the refresh lock."""
+        current = self.get_tokens(member_id)
+        tokens.version = (current.version if current else 0) + 1
+        blob = self.fernet.encrypt(json.dumps(asdict(tokens)).encode())
+        self.redis.hset(self.key(member_id), "tokens", blob)
+        return tokens
+
+    def drop_tokens(self, member_id: str) -> None:
+        self.redis.hdel(self.key(member_id), "tokens", "app_token_digest")

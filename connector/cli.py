@@ -1,0 +1,209 @@
+"""crm-connector command line: portals, settings, dead letters, reconcile, worker, emulator."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from datetime import UTC, datetime
+
+from connector.config import ConfigError, load_settings
+from connector.services import Services, build_services
+
+
+def _services() -> Services:
+    return build_services(load_settings())
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def cmd_portals(args: argparse.Namespace) -> int:
+    s = _services()
+    rows = list(s.store.all())
+    if args.json:
+        print(json.dumps([{"member_id": p.member_id, "domain": p.domain, "status": p.status,
+                           "reason": p.status_reason, "installed_at": p.installed_at}
+                          for p in rows], indent=2))
+        return 0
+    if not rows:
+        print("no portals installed")
+    for p in rows:
+        tokens = "tokens" if s.store.get_tokens(p.member_id) else "NO TOKENS"
+        reason = f" ({p.status_reason})" if p.status_reason else ""
+        print(f"{p.member_id}  {p.domain:30}  {p.status}{reason}  {tokens}  "
+              f"installed {_when(p.installed_at)}")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from connector.portal_settings import SettingsInvalid
+
+    s = _services()
+    if not s.store.exists(args.member_id):
+        print(f"unknown portal {args.member_id}", file=sys.stderr)
+        return 2
+    if args.action in ("show", "export"):
+        print(json.dumps(s.portal_settings.get(args.member_id), indent=2, ensure_ascii=False))
+        return 0
+    if args.file in (None, "-"):
+        raw = sys.stdin.read()
+    else:
+        with open(args.file, encoding="utf-8") as fh:
+            raw = fh.read()
+    try:
+        doc = json.loads(raw)
+        if args.action == "set":  # merge one section over the current document
+            current = s.portal_settings.get(args.member_id)
+            for section, values in doc.items():
+                if isinstance(values, dict) and isinstance(current.get(section), dict):
+                    current[section].update(values)
+                else:
+                    current[section] = values
+            doc = current
+        s.portal_settings.put(args.member_id, doc)
+    except json.JSONDecodeError as exc:
+        print(f"not JSON: {exc}", file=sys.stderr)
+        return 2
+    except SettingsInvalid as exc:
+        print(f"refused, settings unchanged: {exc}", file=sys.stderr)
+        return 2
+    print("saved")
+    return 0
+
+
+def cmd_failed(args: argparse.Namespace) -> int:
+    s = _services()
+    if args.action == "requeue":
+        moved = s.queues.requeue_failed(None if args.all else args.job_id)
+        print(f"requeued {len(moved)}: {' '.join(moved)}")
+        return 0 if moved or args.all else 1
+    jobs = s.queues.failed()
+    if not jobs:
+        print("no failed jobs")
+    for job in jobs:
+        last = (job.latest_result().exc_string if job.latest_result() else "") or ""
+        reason = last.strip().splitlines()[-1] if last.strip() else "?"
+        print(f"{job.id}  {job.func_name}  {job.args[:2]}  {reason[:160]}")
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from connector.jobs import reconcile_portal
+
+    print(json.dumps(reconcile_portal(_services(), args.member_id), indent=2))
+    return 0
+
+
+def cmd_journal(args: argparse.Namespace) -> int:
+    from handlers.crm import journal_key
+
+    s = _services()
+    for raw in s.redis.lrange(journal_key(s.settings.queue_prefix, args.member_id), 0,
+                              args.limit - 1):
+        entry = json.loads(raw)
+        print(f"{_when(entry['ts'])}  {entry['event']:20} {entry['id']}")
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """An RQ worker on our queues, with RQ's scheduler (retries) and our periodic ticker."""
+    from rq import Worker
+    from rq.serializers import JSONSerializer
+
+    from connector.jobs import tick
+
+    s = _services()
+    stop = threading.Event()
+    if not args.burst:
+        def ticker() -> None:
+            while not stop.wait(args.tick_every):
+                try:
+                    tick(s)
+                except Exception:  # noqa: BLE001 - the ticker must outlive a Redis blip
+                    logging.getLogger("connector.tick").exception("tick failed")
+
+        threading.Thread(target=ticker, daemon=True, name="ticker").start()
+    worker = Worker([s.queues[n] for n in ("inbound", "maintenance")], connection=s.redis,
+                    serializer=JSONSerializer, name=args.name)
+    try:
+        worker.work(burst=args.burst, with_scheduler=not args.burst,
+                    logging_level=s.settings.log_level)
+    finally:
+        stop.set()
+    return 0
+
+
+def cmd_tick(args: argparse.Namespace) -> int:
+    from connector.jobs import tick
+
+    print(f"enqueued {tick(_services())}")
+    return 0
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    from emulator.__main__ import main as emulator_main
+
+    return emulator_main(args.rest) or 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crm-connector", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sp = sub.add_parser("portals", help="list installed portals and their state")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_portals)
+
+    sp = sub.add_parser("settings", help="show, export, import or set a portal's settings")
+    sp.add_argument("action", choices=["show", "export", "import", "set"])
+    sp.add_argument("member_id")
+    sp.add_argument("file", nargs="?", help="JSON file for import/set ('-' = stdin)")
+    sp.set_defaults(func=cmd_settings)
+
+    sp = sub.add_parser("failed", help="list failed jobs (dead letters) or requeue them")
+    sp.add_argument("action", nargs="?", choices=["list", "requeue"], default="list")
+    sp.add_argument("job_id", nargs="?")
+    sp.add_argument("--all", action="store_true")
+    sp.set_defaults(func=cmd_failed)
+
+    sp = sub.add_parser("reconcile", help="re-register robots, events and placements now")
+    sp.add_argument("member_id")
+    sp.set_defaults(func=cmd_reconcile)
+
+    sp = sub.add_parser("journal", help="recent events received from a portal")
+    sp.add_argument("member_id")
+    sp.add_argument("--limit", type=int, default=50)
+    sp.set_defaults(func=cmd_journal)
+
+    sp = sub.add_parser("worker", help="run a worker (jobs, retries, periodic tasks)")
+    sp.add_argument("--burst", action="store_true", help="drain the queues and exit")
+    sp.add_argument("--name", default=None)
+    sp.add_argument("--tick-every", type=float, default=10.0)
+    sp.set_defaults(func=cmd_worker)
+
+    sp = sub.add_parser("tick", help="enqueue due periodic jobs once")
+    sp.set_defaults(func=cmd_tick)
+
+    sp = sub.add_parser("emulator", help="run the local Bitrix24 portal emulator")
+    sp.add_argument("rest", nargs=argparse.REMAINDER)
+    sp.set_defaults(func=cmd_emulator)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+

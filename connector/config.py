@@ -1,0 +1,111 @@
+"""Settings from the environment, read and validated once; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app and the worker need to know about their surroundings."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    public_base_url: str = "http://127.0.0.1:8000"
+    b24_client_id: str = ""
+    b24_client_secret: str = ""
+    b24_oauth_server: str = "https://oauth.bitrix.info"
+    secret_key: str = ""
+    encryption_key: str = ""
+    max_body_bytes: int = 1_048_576
+    queue_prefix: str = "cc"
+    rest_timeout_s: float = 30.0
+    rest_max_retries: int = 4
+    rest_backoff_s: float = 0.5
+    job_retry_intervals: tuple[int, ...] = (10, 60, 300, 1800)
+    offline_drain_every_s: int = 60
+    log_level: str = "INFO"
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    ENV: dict[str, str] = field(
+        default_factory=lambda: {
+            "redis_url": "REDIS_URL",
+            "public_base_url": "PUBLIC_BASE_URL",
+            "b24_client_id": "B24_CLIENT_ID",
+            "b24_client_secret": "B24_CLIENT_SECRET",
+            "b24_oauth_server": "B24_OAUTH_SERVER",
+            "secret_key": "CONNECTOR_SECRET_KEY",
+            "encryption_key": "CONNECTOR_ENCRYPTION_KEY",
+            "max_body_bytes": "CONNECTOR_MAX_BODY_BYTES",
+            "queue_prefix": "CONNECTOR_QUEUE_PREFIX",
+            "rest_timeout_s": "CONNECTOR_REST_TIMEOUT",
+            "rest_max_retries": "CONNECTOR_REST_MAX_RETRIES",
+            "rest_backoff_s": "CONNECTOR_REST_BACKOFF",
+            "job_retry_intervals": "CONNECTOR_JOB_RETRY_INTERVALS",
+            "offline_drain_every_s": "CONNECTOR_OFFLINE_DRAIN_EVERY",
+            "log_level": "LOG_LEVEL",
+        },
+        repr=False,
+        compare=False,
+    )
+
+    @property
+    def oauth_token_url(self) -> str:
+        return self.b24_oauth_server.rstrip("/") + "/oauth/token/"
+
+    @property
+    def oauth_rest_url(self) -> str:
+        return self.b24_oauth_server.rstrip("/") + "/rest/"
+
+    def validate(self) -> Settings:
+        """Fail at start-up, naming the variable, rather than on the first request."""
+        from cryptography.fernet import Fernet
+
+        if not self.secret_key:
+            raise ConfigError("CONNECTOR_SECRET_KEY is required (any long random string)")
+        try:
+            Fernet(self.encryption_key.encode())
+        except Exception as exc:  # noqa: BLE001 - any parse failure means the same thing
+            raise ConfigError(
+                "CONNECTOR_ENCRYPTION_KEY must be a Fernet key "
+                "(python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())')"
+            ) from exc
+        for name in ("redis_url", "public_base_url", "b24_oauth_server"):
+            value = getattr(self, name)
+            if not value.startswith(("http://", "https://", "redis://", "rediss://", "unix://")):
+                raise ConfigError(f"{self.ENV[name]} is not a URL: {value!r}")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("CONNECTOR_MAX_BODY_BYTES must be at least 1024")
+        return self
+
+
+def _coerce(kind: Any, raw: str, env_name: str) -> Any:
+    try:
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if kind in ("tuple[int, ...]",):
+            return tuple(int(x) for x in raw.replace(" ", "").split(",") if x)
+    except ValueError as exc:
+        raise ConfigError(f"{env_name} is malformed: {raw!r}") from exc
+    return raw
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from the environment (or a given mapping) plus explicit overrides."""
+    env = os.environ if env is None else env
+    base = Settings()
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        env_name = base.ENV.get(f.name)
+        if env_name and env.get(env_name):
+            values[f.name] = _coerce(f.type, env[env_name], env_name)
+    return replace(base, **values, **overrides).validate()

@@ -1,0 +1,121 @@
+"""The worker's entry points. Arguments are JSON-able primitives; state is re-read here."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from rq import get_current_job
+
+from connector import queue as q
+from connector.context import JobContext
+from connector.services import Services, worker_services
+
+log = logging.getLogger("connector.jobs")
+
+
+def _final_attempt() -> bool:
+    job = get_current_job()
+    return job is None or not job.retries_left
+
+
+def run_inbound(kind: str, name: str, member_id: str, payload: dict[str, Any]) -> Any:
+    """Run one event handler or robot for one portal."""
+    services = worker_services()
+    ctx = JobContext.load(services, member_id, f"{kind}:{name}")
+    if ctx is None or ctx.portal.status == "uninstalled":
+        log.info("dropping %s %s: portal %s is not installed", kind, name, member_id)
+        return {"dropped": "portal not installed"}
+    ctx.final_attempt = _final_attempt()
+    if kind == "event":
+        from handlers import EVENTS
+
+        handler = EVENTS.get(name)
+        if handler is None:
+            return {"ignored": name}
+        handler(ctx, payload.get("data") or {})
+        return {"handled": name}
+    if kind == "robot":
+        from robots.runner import run_robot
+
+        return run_robot(ctx, payload)
+    raise ValueError(f"unknown inbound kind {kind!r}")
+
+
+def run_maintenance(task: str, member_id: str) -> Any:
+    """Per-portal housekeeping: reconcile registrations, drain offline events."""
+    services = worker_services()
+    return MAINTENANCE[task](services, member_id)
+
+
+def reconcile_portal(services: Services, member_id: str) -> dict[str, Any]:
+    from install.registrations import reconcile
+
+    portal = services.store.get(member_id)
+    if portal is None or portal.status == "uninstalled":
+        return {"skipped": "not installed"}
+    doc = services.portal_settings.get(member_id)
+    outcome = reconcile(services.client(member_id), services.settings.public_base_url,
+                        portal.user_id, doc["events"]["offline_backup"])
+    return {"applied": outcome.applied, "errors": outcome.errors}
+
+
+def drain_offline(services: Services, member_id: str, max_batches: int = 20) -> dict[str, Any]:
+    """Turn offline-queue records into ordinary event jobs, then clear them.
+
+    clear=0 reserves the records under a process_id; they are cleared only after every one of
+    them is safely queued, so a crash in between means they are read again, never lost.
+    """
+    from handlers import EVENTS
+
+    portal = services.store.get(member_id)
+    if portal is None or portal.status != "active":
+        return {"skipped": "not active"}
+    client = services.client(member_id)
+    queued = 0
+    for _ in range(max_batches):
+        res = client.call("event.offline.get", {"clear": 0, "limit": 50})
+        events = (res or {}).get("events") or []
+        process_id = (res or {}).get("process_id")
+        if not events:
+            break
+        for record in events:
+            name = str(record.get("EVENT_NAME", "")).upper()
+            if name not in EVENTS:
+                continue
+            data = record.get("EVENT_DATA") or {}
+            jid = q.job_id("offline", member_id, record.get("ID"), record.get("MESSAGE_ID"))
+            payload = {"event": name, "data": data, "ts": record.get("TIMESTAMP_X"),
+                       "auth": {"member_id": member_id}, "offline": True}
+            if services.queues.enqueue("connector.jobs.run_inbound",
+                                       ["event", name, member_id, payload], jid,
+                                       member_id=member_id).created:
+                queued += 1
+        client.call("event.offline.clear", {"process_id": process_id})
+        if len(events) < 50:
+            break
+    return {"queued": queued}
+
+
+MAINTENANCE = {"reconcile": reconcile_portal, "drain_offline": drain_offline}
+
+
+def tick(services: Services, now: float | None = None) -> int:
+    """Enqueue the periodic jobs that are due; ids are per time slot, so many tickers agree."""
+    now = time.time() if now is None else now
+    enqueued = 0
+    for portal in services.store.all():
+        if portal.status != "active":
+            continue
+        events = services.portal_settings.get(portal.member_id)["events"]
+        if not events["offline_backup"]:
+            continue
+        every = events["drain_every_s"]
+        slot = int(now // every)
+        jid = q.job_id("drain", portal.member_id, slot)
+        if services.queues.enqueue("connector.jobs.run_maintenance",
+                                   ["drain_offline", portal.member_id], jid,
+                                   queue=q.MAINTENANCE, member_id=portal.member_id).created:
+            enqueued += 1
+    return enqueued

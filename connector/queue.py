@@ -1,0 +1,128 @@
+"""Queues, the retry policy, deterministic job ids and the one enqueue function.
+
+Job ids come from the business key (an event's object id and timestamp, a robot's event
+token), and a SET NX marker makes the enqueue itself idempotent: a duplicated delivery is
+answered 200 but never becomes a second job. Permanent errors skip the retries and land in
+the failed registry, which is our dead-letter list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis
+from rq import Callback, Queue, Retry
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
+
+from connector.errors import Permanent
+
+log = logging.getLogger(__name__)
+
+INBOUND = "inbound"
+MAINTENANCE = "maintenance"
+QUEUE_NAMES = (INBOUND, MAINTENANCE)
+DEDUP_TTL_S = 3 * 24 * 3600
+JOB_TIMEOUT_S = 600
+FAILED_TTL_S = 30 * 24 * 3600
+
+
+def job_id(kind: str, member_id: str, *parts: Any) -> str:
+    """A stable id for one piece of business: same inputs, same id."""
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:24]
+    return f"{kind}-{member_id[:32]}-{digest}"
+
+
+def stop_retrying_permanent(job: Job, connection: Redis, exc_type: type, exc: BaseException,
+                            tb: Any) -> None:
+    """RQ failure callback: a Permanent error goes to the failed registry without retries."""
+    if isinstance(exc, Permanent):
+        job.retries_left = 0
+        log.warning("job %s failed permanently: %s", job.id, exc)
+
+
+@dataclass
+class Enqueued:
+    job_id: str
+    created: bool
+
+
+class Queues:
+    """The app's RQ queues with JSON-serialised, JSON-able arguments only."""
+
+    def __init__(self, redis: Redis, prefix: str = "cc",
+                 retry_intervals: Sequence[int] = (10, 60, 300, 1800)):
+        self.redis = redis
+        self.prefix = prefix
+        self.retry_intervals = list(retry_intervals)
+        self.queues = {name: Queue(f"{prefix}-{name}", connection=redis,
+                                   serializer=JSONSerializer) for name in QUEUE_NAMES}
+
+    def __getitem__(self, name: str) -> Queue:
+        return self.queues[name]
+
+    @property
+    def names(self) -> list[str]:
+        return [q.name for q in self.queues.values()]
+
+    def dedup_key(self, jid: str) -> str:
+        return f"{self.prefix}:dedup:{jid}"
+
+    def enqueue(self, func: str, args: list[Any], jid: str, queue: str = INBOUND,
+                member_id: str = "", retry: bool = True, at_front: bool = False) -> Enqueued:
+        """Queue `func(*args)` once per job id; later calls with the same id do nothing."""
+        if not self.redis.set(self.dedup_key(jid), "1", nx=True, ex=DEDUP_TTL_S):
+            return Enqueued(jid, False)
+        intervals = self.retry_intervals
+        self.queues[queue].enqueue_call(
+            func, args=args, job_id=jid, timeout=JOB_TIMEOUT_S, failure_ttl=FAILED_TTL_S,
+            result_ttl=3600, at_front=at_front,
+            retry=Retry(max=len(intervals), interval=intervals) if retry and intervals else None,
+            on_failure=Callback(stop_retrying_permanent),
+            meta={"member_id": member_id},
+        )
+        return Enqueued(jid, True)
+
+    def forget(self, jid: str) -> None:
+        self.redis.delete(self.dedup_key(jid))
+
+    # dead letters -----------------------------------------------------------------------
+    def failed(self) -> list[Job]:
+        jobs: list[Job] = []
+        for q in self.queues.values():
+            registry = FailedJobRegistry(queue=q)
+            ids = registry.get_job_ids()
+            jobs.extend(j for j in Job.fetch_many(ids, connection=self.redis,
+                                                  serializer=JSONSerializer) if j)
+        return jobs
+
+    def requeue_failed(self, jid: str | None = None) -> list[str]:
+        """Put one failed job (or all of them) back on its queue; returns the ids moved."""
+        moved: list[str] = []
+        for q in self.queues.values():
+            registry = FailedJobRegistry(queue=q)
+            for candidate in registry.get_job_ids():
+                if jid is None or candidate == jid:
+                    registry.requeue(candidate)
+                    moved.append(candidate)
+        return moved
+
+    def purge_portal(self, member_id: str) -> int:
+        """Drop a portal's waiting jobs (uninstall): its jobs would only fail without tokens."""
+        removed = 0
+        for q in self.queues.values():
+            for job in Job.fetch_many(q.get_job_ids(), connection=self.redis,
+                                      serializer=JSONSerializer):
+                if job and (job.meta or {}).get("member_id") == member_id:
+                    q.remove(job.id)
+                    job.delete()
+                    removed += 1
+        return removed
+
+    def depth(self) -> dict[str, int]:
+        return {q.name: q.count for q in self.queues.values()}

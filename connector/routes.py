@@ -1,0 +1,52 @@
+"""The public HTTP surface for Bitrix24: /events, /robots/<code>, /healthz. Thin views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from connector.ingress import InboundRequest, accept
+
+bp = Blueprint("core", __name__)
+
+
+def _services() -> Any:
+    return current_app.extensions["connector"]
+
+
+def _inbound(kind: str, name: str) -> Any:
+    answer = accept(_services(), InboundRequest(
+        kind=kind, name=name, method=request.method,
+        content_type=request.content_type or "", content_length=request.content_length,
+        body=request.get_data(cache=False),
+    ))
+    return jsonify(answer.body), answer.status
+
+
+@bp.route("/events", methods=["GET", "POST", "PUT", "DELETE"])
+def events() -> Any:
+    return _inbound("event", "")
+
+
+@bp.route("/robots/<code>", methods=["GET", "POST", "PUT", "DELETE"])
+def robots(code: str) -> Any:
+    return _inbound("robot", code)
+
+
+@bp.get("/healthz")
+def healthz() -> Any:
+    """Liveness plus what an operator needs at a glance: Redis, queues, portals at risk."""
+    services = _services()
+    try:
+        services.redis.ping()
+    except Exception as exc:  # noqa: BLE001 - any Redis failure means unhealthy
+        return jsonify(ok=False, redis=f"down: {type(exc).__name__}"), 503
+    portals = list(services.store.all())
+    reinstall = [{"member_id": p.member_id, "domain": p.domain, "reason": p.status_reason}
+                 for p in portals if p.needs_reinstall]
+    return jsonify(
+        ok=True, redis="up", queues=services.queues.depth(),
+        failed_jobs=len(services.queues.failed()),
+        portals=len(portals), needs_reinstall=reinstall,
+    )

@@ -1,0 +1,70 @@
+"""The long-lived objects a process needs, built once from Settings (web and worker alike)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import requests
+from redis import Redis
+
+from connector.bitrix.oauth import OAuthClient, TokenManager
+from connector.bitrix.ratelimit import LeakyBucket, plan_for
+from connector.bitrix.rest import BitrixClient, RetryPolicy
+from connector.bitrix.store import PortalStore
+from connector.config import Settings, load_settings
+from connector.portal_settings import SettingsStore
+from connector.queue import Queues
+
+
+@dataclass
+class Services:
+    settings: Settings
+    redis: Redis
+    store: PortalStore
+    bucket: LeakyBucket
+    oauth: OAuthClient
+    tokens: TokenManager
+    queues: Queues
+    portal_settings: SettingsStore
+    session: requests.Session
+
+    def client(self, member_id: str) -> BitrixClient:
+        """A REST client for the portal, aimed at the client_endpoint the OAuth server gave."""
+        portal = self.store.get(member_id)
+        if portal is None:
+            from connector.bitrix.errors import InvalidGrant
+
+            raise InvalidGrant("PORTAL_UNKNOWN", f"portal {member_id} is not installed", 401)
+        s = self.settings
+        return BitrixClient(
+            member_id, portal.client_endpoint, self.tokens, self.bucket, self.session,
+            plan=plan_for(portal.license_family),
+            retry=RetryPolicy(max_retries=s.rest_max_retries, backoff_s=s.rest_backoff_s),
+            timeout=s.rest_timeout_s,
+        )
+
+
+def build_services(settings: Settings) -> Services:
+    redis = Redis.from_url(settings.redis_url)
+    session = requests.Session()
+    session.headers["User-Agent"] = "crm-connector/0.1"
+    store = PortalStore(redis, settings.encryption_key, settings.secret_key, settings.queue_prefix)
+    oauth = OAuthClient(settings, session)
+    return Services(
+        settings=settings,
+        redis=redis,
+        store=store,
+        bucket=LeakyBucket(redis, settings.queue_prefix),
+        oauth=oauth,
+        tokens=TokenManager(store, redis, oauth),
+        queues=Queues(redis, settings.queue_prefix, settings.job_retry_intervals),
+        portal_settings=SettingsStore(redis, settings.queue_prefix),
+        session=session,
+    )
+
+
+@functools.cache
+def worker_services() -> Services:
+    """Services of a worker process, from its environment; built on first use."""
+    return build_services(load_settings())

@@ -1,0 +1,1 @@
+"""Installing, updating and uninstalling the app on a portal."""

@@ -1,0 +1,115 @@
+"""Install, update and uninstall: save a portal only after the OAuth server vouches for it.
+
+The installer page and ONAPPINSTALL/ONAPPUPDATE carry tokens we cannot compare with anything
+stored (first contact, or a rotated application_token). We trust them only when the OAuth
+server named by B24_OAUTH_SERVER says the access token was issued to this app, for this
+member_id and domain, and the portal's own `profile` (at the endpoint the OAuth server gave)
+says its user is an admin — an ordinary user's iframe token cannot re-key a portal.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from connector.bitrix.errors import BitrixError, error_for
+from connector.bitrix.oauth import InstallProofError, prove_install
+from connector.bitrix.store import ACTIVE, Portal, Tokens
+from connector.services import Services
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Grant:
+    """Tokens and identity as a portal handed them to us (installer page or event)."""
+
+    member_id: str
+    domain: str | None
+    access_token: str
+    refresh_token: str
+    expires_in: float
+    application_token: str
+    scope: str = ""
+
+
+def _profile(session: requests.Session, client_endpoint: str, token: str, timeout: float
+             ) -> dict[str, Any]:
+    resp = session.post(client_endpoint.rstrip("/") + "/profile.json", json={"auth": token},
+                        timeout=timeout, allow_redirects=False)
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    if resp.status_code != 200 or not isinstance(body.get("result"), dict):
+        raise error_for(str(body.get("error") or f"HTTP_{resp.status_code}"),
+                        str(body.get("error_description", "")), resp.status_code, "profile")
+    return body["result"]
+
+
+def accept_grant(services: Services, grant: Grant) -> Portal:
+    """Prove the grant, then store the portal, its tokens and its application token."""
+    if not grant.member_id or not grant.access_token or not grant.application_token:
+        raise InstallProofError("PROOF_FAILED", "member_id, token or application_token missing",
+                                400, "install")
+    info = prove_install(services.oauth, grant.access_token, grant.member_id, grant.domain)
+    install = info.get("install") or {}
+    client_endpoint = str(install.get("client_endpoint") or "")
+    if not client_endpoint.startswith(("https://", "http://")):
+        raise InstallProofError("PROOF_FAILED", "OAuth server gave no client endpoint", 401,
+                                "app.info")
+    try:
+        profile = _profile(services.session, client_endpoint, grant.access_token,
+                           services.settings.rest_timeout_s)
+    except BitrixError as exc:
+        raise InstallProofError("PROOF_FAILED", f"profile refused the token: {exc.code}", 401,
+                                "profile") from exc
+    if not profile.get("ADMIN"):
+        raise InstallProofError("PROOF_FAILED", "only a portal administrator can install", 403,
+                                "profile")
+    existing = services.store.get(grant.member_id)
+    portal = existing or Portal(member_id=grant.member_id, installed_at=time.time())
+    portal.domain = str(install.get("domain") or grant.domain or "")
+    portal.client_endpoint = client_endpoint
+    portal.server_endpoint = services.settings.oauth_rest_url
+    portal.scope = str(install.get("scope") or info.get("scope") or grant.scope)
+    portal.user_id = str(info.get("user_id") or profile.get("ID") or "")
+    portal.version = str(install.get("version") or "")
+    portal.status, portal.status_reason = ACTIVE, ""
+    services.store.save(portal)
+    services.store.set_application_token(grant.member_id, grant.application_token)
+    if grant.refresh_token:
+        services.store.save_tokens(grant.member_id, Tokens(
+            grant.access_token, grant.refresh_token, time.time() + float(grant.expires_in or 3600)))
+    log.info("portal %s (%s) installed/updated by user %s", portal.member_id, portal.domain,
+             portal.user_id)
+    return portal
+
+
+def grant_from_event(payload: dict[str, Any]) -> Grant:
+    auth = payload.get("auth") or {}
+    return Grant(
+        member_id=str(auth.get("member_id", "")),
+        domain=str(auth.get("domain", "")) or None,
+        access_token=str(auth.get("access_token", "")),
+        refresh_token=str(auth.get("refresh_token", "")),
+        expires_in=float(auth.get("expires_in") or 3600),
+        application_token=str(auth.get("application_token", "")),
+        scope=str(auth.get("scope", "")),
+    )
+
+
+def uninstall(services: Services, member_id: str, clean: bool) -> int:
+    """Forget tokens and queued work; with clean=True forget the settings too."""
+    services.store.drop_tokens(member_id)
+    services.store.set_status(member_id, "uninstalled", "app removed from the portal")
+    removed = services.queues.purge_portal(member_id)
+    if clean:
+        services.portal_settings.delete(member_id)
+        services.store.delete(member_id)
+    log.info("portal %s uninstalled (clean=%s), %d queued jobs dropped", member_id, clean, removed)
+    return removed

@@ -1,0 +1,53 @@
+"""The installer page: prove the admin's token, save it, register everything, finish.
+
+This is one of two places that work synchronously: the admin is looking at it. If any
+registration fails, the page says which and does not call installFinish, so the portal
+keeps showing the installer until it succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, current_app, render_template, request
+
+from connector.bitrix.errors import BitrixError
+from install.lifecycle import Grant, accept_grant
+from install.registrations import reconcile
+
+bp = Blueprint("install", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.route("/install", methods=["GET", "POST"])
+def installer() -> Any:
+    services = current_app.extensions["connector"]
+    settings = services.settings
+    form = request.form
+    if request.method == "GET" or not form.get("AUTH_ID"):
+        return render_template("install_info.html", base=settings.public_base_url), 200
+    grant = Grant(
+        member_id=form.get("member_id", ""),
+        domain=request.args.get("DOMAIN") or None,
+        access_token=form.get("AUTH_ID", ""),
+        refresh_token=form.get("REFRESH_ID", ""),
+        expires_in=float(form.get("AUTH_EXPIRES") or 3600),
+        application_token=form.get("APPLICATION_TOKEN", ""),
+        scope=form.get("APPLICATION_SCOPE", ""),
+    )
+    try:
+        portal = accept_grant(services, grant)
+    except BitrixError as exc:
+        log.warning("installer refused for %s: %s", grant.member_id[:40], exc.description)
+        return render_template("install_error.html", reason=exc.description, errors={}), 401
+    doc = services.portal_settings.get(portal.member_id)
+    try:
+        outcome = reconcile(services.client(portal.member_id), settings.public_base_url,
+                            portal.user_id, doc["events"]["offline_backup"])
+    except BitrixError as exc:
+        return render_template("install_error.html", reason=str(exc), errors={}), 502
+    if not outcome.ok:
+        return render_template("install_error.html", reason="some registrations failed",
+                               errors=outcome.errors), 502
+    return render_template("install_done.html", portal=portal, applied=outcome.applied), 200
