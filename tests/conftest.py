@@ -1,0 +1,180 @@
+"""Shared fixtures: a real redis-server, the emulator over HTTP, the app over HTTP, real workers.
+
+Nothing here is mocked: the app reaches the emulator through the client_endpoint the
+emulator's OAuth server hands out, and jobs run in real `crm-connector worker --burst`
+processes against the same Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography.fernet import Fernet
+from redis import Redis
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENT_ID = "local.test-app"
+CLIENT_SECRET = "test-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A private redis-server for the whole test session (never the developer's own)."""
+    binary = shutil.which("redis-server")
+    if not binary:
+        pytest.exit("redis-server is not installed: run ./dev test (it installs it)", 2)
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="cc-redis-")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    client = Redis(port=port)
+    wait_for(lambda: _ping(client), timeout=10)
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.terminate()
+    proc.wait(timeout=10)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _ping(client: Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+@pytest.fixture
+def redis(redis_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(redis_url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@dataclass
+class Stack:
+    """Everything a full-path test needs: the URLs, the environment, helpers."""
+
+    app_url: str
+    emu_url: str
+    env: dict[str, str]
+    redis: Redis
+    app: Any
+
+    # emulator control API -------------------------------------------------------------
+    def control(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = requests.request(method, f"{self.emu_url}/_emulator/{path}", timeout=30, **kwargs)
+        assert resp.status_code < 500, resp.text
+        return resp.json()
+
+    def portal(self) -> dict[str, Any]:
+        return self.control("GET", "portal")
+
+    def install(self, **body: Any) -> dict[str, Any]:
+        return self.control("POST", "install", json=body)
+
+    def stats(self) -> dict[str, Any]:
+        return self.control("GET", "stats")
+
+    def rest(self, method: str, params: dict[str, Any] | None = None, token: str | None = None
+             ) -> requests.Response:
+        if token is None:
+            token = self.control("POST", "tokens", json={})["access_token"]
+        return requests.post(f"{self.emu_url}/rest/{method}.json",
+                             json={**(params or {}), "auth": token}, timeout=30)
+
+    # workers ----------------------------------------------------------------------------
+    def run_worker(self, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "connector.cli", "worker", "--burst"],
+            env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        )
+
+    def start_workers(self, n: int) -> list[subprocess.Popen[str]]:
+        return [subprocess.Popen([sys.executable, "-m", "connector.cli", "worker", "--burst",
+                                  "--name", f"w{i}-{os.getpid()}-{time.time_ns()}"],
+                                 env=self.env, cwd=ROOT, stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True) for i in range(n)]
+
+    def queued(self) -> int:
+        return sum(self.app.extensions["connector"].queues.depth().values())
+
+
+@pytest.fixture
+def stack(redis_url: str, redis: Redis) -> Iterator[Stack]:
+    """Emulator + app, both real HTTP servers on loopback, sharing a fresh Redis."""
+    from connector.app import create_app
+    from emulator import Emulator, EmulatorConfig, EmulatorServer
+
+    app_port = free_port()
+    app_url = f"http://127.0.0.1:{app_port}"
+    emu = Emulator(EmulatorConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
+                                  app_url=app_url))
+    emu_server = EmulatorServer(emu)
+    emu_server.start()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("B24_", "CONNECTOR_"))},
+        "REDIS_URL": redis_url,
+        "PUBLIC_BASE_URL": app_url,
+        "B24_CLIENT_ID": CLIENT_ID,
+        "B24_CLIENT_SECRET": CLIENT_SECRET,
+        "B24_OAUTH_SERVER": f"{emu_server.url}/oauth-server",
+        "CONNECTOR_SECRET_KEY": "test-signing-key",
+        "CONNECTOR_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "CONNECTOR_JOB_RETRY_INTERVALS": "0,0",
+        "CONNECTOR_REST_BACKOFF": "0.05",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    from connector.config import load_settings
+
+    app = create_app(load_settings(env))
+    server = make_server("127.0.0.1", app_port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Stack(app_url, emu_server.url, env, redis, app)
+    server.shutdown()
+    emu_server.stop()
+
+
+@pytest.fixture
+def installed(stack: Stack) -> Stack:
+    """A stack whose demo portal has installed the app (installer page + ONAPPINSTALL)."""
+    result = stack.install(event="after")
+    assert result["installed"], result
+    wait_for(lambda: stack.app.extensions["connector"].store.get_tokens(
+        stack.portal()["member_id"]))
+    stack.run_worker()  # the ONAPPINSTALL reconcile job
+    return stack

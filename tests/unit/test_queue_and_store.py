@@ -1,0 +1,47 @@
+import time
+
+from cryptography.fernet import Fernet
+
+from connector import queue as q
+from connector.bitrix.store import Portal, PortalStore, Tokens
+
+
+def test_job_ids_are_deterministic_and_distinct():
+    assert q.job_id("evt", "m", "ONCRMDEALADD", 1, 100) == q.job_id("evt", "m", "ONCRMDEALADD",
+                                                                     1, 100)
+    assert q.job_id("evt", "m", "ONCRMDEALADD", 1, 100) != q.job_id("evt", "m", "ONCRMDEALADD",
+                                                                     2, 100)
+
+
+def test_enqueue_is_idempotent_per_id(redis):
+    queues = q.Queues(redis, "t", (0,))
+    first = queues.enqueue("connector.jobs.run_inbound", ["event", "X", "m", {}], "job-1",
+                           member_id="m")
+    second = queues.enqueue("connector.jobs.run_inbound", ["event", "X", "m", {}], "job-1",
+                            member_id="m")
+    assert first.created and not second.created
+    assert queues[q.INBOUND].count == 1
+    assert queues.purge_portal("m") == 1
+    assert queues[q.INBOUND].count == 0
+
+
+def test_tokens_are_encrypted_and_versioned(redis):
+    store = PortalStore(redis, Fernet.generate_key().decode(), "sign")
+    store.save(Portal(member_id="m1", domain="a.bitrix24.test"))
+    store.save_tokens("m1", Tokens("acc-SECRET", "ref-SECRET", time.time() + 60))
+    raw = b"".join(v for v in redis.hgetall(store.key("m1")).values())
+    assert b"SECRET" not in raw
+    first = store.get_tokens("m1")
+    second = store.save_tokens("m1", Tokens("acc2", "ref2", time.time() + 60))
+    assert second.version == first.version + 1
+    assert "SECRET" not in repr(first)
+
+
+def test_application_token_is_compared_by_digest(redis):
+    store = PortalStore(redis, Fernet.generate_key().decode(), "sign")
+    store.save(Portal(member_id="m1"))
+    store.set_application_token("m1", "app-token")
+    assert store.application_token_matches("m1", "app-token")
+    assert not store.application_token_matches("m1", "app-token2")
+    assert not store.application_token_matches("m2", "app-token")
+    assert b"app-token" not in b"".join(redis.hgetall(store.key("m1")).values())
