@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.errors import AuthLost, Permanent, Retryable
+from connector.errors import AuthLost, ConnectorError, Permanent, Retryable
 
 RETRYABLE_CODES = frozenset(
     {"QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "INTERNAL_SERVER_ERROR",
@@ -11,8 +11,8 @@ RETRYABLE_CODES = frozenset(
 TOKEN_EXPIRED_CODES = frozenset({"expired_token"})
 
 
-class BitrixError(Permanent):
-    """A Bitrix24 error answer; permanent unless a subclass says otherwise."""
+class BitrixError(ConnectorError):
+    """A Bitrix24 error answer; its subclass says whether a retry can help."""
 
     def __init__(self, code: str, description: str = "", status: int = 0, method: str = ""):
         self.code = code
@@ -22,11 +22,15 @@ class BitrixError(Permanent):
         super().__init__(f"{method or 'bitrix24'}: {code} ({status}) {description}".strip())
 
 
+class BitrixPermanentError(BitrixError, Permanent):
+    """Bad input, missing rights, unknown method: retrying cannot help."""
+
+
 class BitrixRetryableError(BitrixError, Retryable):
     """503/429/5xx or a network failure that outlived the transport's own retries."""
 
 
-class TokenExpired(BitrixError):
+class TokenExpired(BitrixPermanentError):
     """The access token expired; the transport refreshes once and retries once."""
 
 
@@ -42,4 +46,4 @@ def error_for(code: str, description: str = "", status: int = 0, method: str = "
         return InvalidGrant(code, description, status, method)
     if code in RETRYABLE_CODES or status >= 500 or status == 429:
         return BitrixRetryableError(code, description, status, method)
-    return BitrixError(code, description, status, method)
+    return BitrixPermanentError(code, description, status, method)

@@ -15,7 +15,13 @@ from typing import Any
 import requests
 from redis import Redis
 
-from connector.bitrix.errors import BitrixError, BitrixRetryableError, InvalidGrant, error_for
+from connector.bitrix.errors import (
+    BitrixError,
+    BitrixPermanentError,
+    BitrixRetryableError,
+    InvalidGrant,
+    error_for,
+)
 from connector.bitrix.store import NEEDS_REINSTALL, PortalStore, Tokens
 from connector.config import Settings
 
@@ -74,7 +80,7 @@ class OAuthClient:
         return body["result"]
 
 
-class InstallProofError(BitrixError):
+class InstallProofError(BitrixPermanentError):
     """The OAuth server did not confirm that a token belongs to this app and portal."""
 
 
