@@ -1,0 +1,107 @@
+"""`./dev up`: Redis, the web app (gunicorn), a worker and, when no real portal is configured,
+the emulator with a demo portal that installs the app. Prints what to open; Ctrl-C stops all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+from cryptography.fernet import Fernet
+
+from devstack.processes import (
+    ROOT,
+    base_env,
+    emulator_args,
+    gunicorn_args,
+    spawn,
+    start_redis,
+    stop,
+    wait_http,
+    worker_args,
+)
+
+VAR = ROOT / "var"
+
+
+def dev_keys() -> dict[str, str]:
+    """Signing and encryption keys kept in var/ so a restart can still read stored tokens."""
+    path = VAR / "dev-keys.env"
+    if not path.exists():
+        VAR.mkdir(exist_ok=True)
+        path.write_text(f"CONNECTOR_SECRET_KEY={Fernet.generate_key().decode()}\n"
+                        f"CONNECTOR_ENCRYPTION_KEY={Fernet.generate_key().decode()}\n")
+        path.chmod(0o600)
+    return dict(line.split("=", 1) for line in path.read_text().split())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="./dev up")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    parser.add_argument("--emulator-port", type=int, default=8900)
+    parser.add_argument("--redis-port", type=int, default=6390)
+    args = parser.parse_args()
+
+    env = base_env()
+    for key, value in dev_keys().items():
+        env.setdefault(key, value)
+    procs = []
+    logs = VAR / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    if not env.get("REDIS_URL"):
+        procs.append(start_redis(args.redis_port, VAR / "redis", persist=True))
+        env["REDIS_URL"] = f"redis://127.0.0.1:{args.redis_port}/0"
+    app_url = env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{args.port}")
+    demo = not env.get("B24_CLIENT_ID")
+    emu_url = f"http://127.0.0.1:{args.emulator_port}"
+    if demo:
+        env.update(B24_CLIENT_ID="local.demo", B24_CLIENT_SECRET="demo-secret",
+                   B24_OAUTH_SERVER=f"{emu_url}/oauth-server")
+        procs.append(spawn(emulator_args(args.emulator_port, app_url, "local.demo",
+                                         "demo-secret", "--install"), env, logs / "emulator.log"))
+    procs.append(spawn(gunicorn_args(args.port), env, logs / "web.log"))
+    procs.append(spawn(worker_args(), env, logs / "worker.log"))
+
+    def shutdown(*_: object) -> None:
+        stop(procs)
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, shutdown)
+    try:
+        wait_http(f"{app_url}/healthz", 30)
+    except TimeoutError:
+        print(f"the web app did not start; see {logs / 'web.log'}", file=sys.stderr)
+        shutdown()
+    print(f"""
+crm-connector is running.
+  App health        {app_url}/healthz
+  Installer page    {app_url}/install
+  Redis             {env['REDIS_URL']}
+  Logs              {logs}/ (web.log, worker.log{', emulator.log' if demo else ''})""")
+    if demo:
+        print(f"""
+No portal configured (B24_CLIENT_ID unset): a demo portal runs in the emulator and installs
+the app by itself within a few seconds.
+  Demo portal       {emu_url}/_emulator/portal
+  Run a robot       ./dev demo-robot
+  Add a deal        ./dev demo-deal""")
+    print(f"""
+CLI (in another terminal, same environment):
+  REDIS_URL={env['REDIS_URL']} $(cat var/dev-keys.env | xargs) .venv/bin/crm-connector portals
+Ctrl-C stops everything.""")
+    sys.stdout.flush()
+    while True:
+        for p in procs:
+            if p.poll() is not None:
+                print(f"a process exited ({' '.join(map(str, p.args[:4]))}); stopping",
+                      file=sys.stderr)
+                shutdown()
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,418 @@
+"""Classic CRM methods for leads and deals (UPPER_CASE fields, string values, events)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import RestError
+from ..listing import select_fields
+from ..registry import CallContext, as_dict, as_int, method, up
+
+if TYPE_CHECKING:
+    from ..core import Emulator
+    from ..state import Portal
+
+F = False
+T = True
+# name: (type, isRequired, isReadOnly, isMultiple, title)
+DEAL_FIELDS: dict[str, tuple[str, bool, bool, bool, str]] = {
+    "ID": ("integer", F, T, F, "ID"),
+    "TITLE": ("string", F, F, F, "Name"),
+    "TYPE_ID": ("crm_status", F, F, F, "Type"),
+    "CATEGORY_ID": ("crm_category", F, F, F, "Pipeline"),
+    "STAGE_ID": ("crm_status", F, F, F, "Stage"),
+    "STAGE_SEMANTIC_ID": ("string", F, T, F, "Stage group"),
+    "IS_NEW": ("char", F, T, F, "New deal"),
+    "PROBABILITY": ("integer", F, F, F, "Probability"),
+    "CURRENCY_ID": ("crm_currency", F, F, F, "Currency"),
+    "OPPORTUNITY": ("double", F, F, F, "Amount"),
+    "IS_MANUAL_OPPORTUNITY": ("char", F, F, F, "Manual amount"),
+    "TAX_VALUE": ("double", F, F, F, "Tax"),
+    "COMPANY_ID": ("crm_company", F, F, F, "Company"),
+    "CONTACT_ID": ("crm_contact", F, F, F, "Contact"),
+    "BEGINDATE": ("date", F, F, F, "Start date"),
+    "CLOSEDATE": ("date", F, F, F, "End date"),
+    "OPENED": ("char", F, F, F, "Available to everyone"),
+    "CLOSED": ("char", F, F, F, "Closed"),
+    "COMMENTS": ("string", F, F, F, "Comment"),
+    "ASSIGNED_BY_ID": ("user", F, F, F, "Responsible person"),
+    "CREATED_BY_ID": ("user", F, T, F, "Created by"),
+    "MODIFY_BY_ID": ("user", F, T, F, "Modified by"),
+    "DATE_CREATE": ("datetime", F, T, F, "Created on"),
+    "DATE_MODIFY": ("datetime", F, T, F, "Modified on"),
+    "SOURCE_ID": ("crm_status", F, F, F, "Source"),
+    "SOURCE_DESCRIPTION": ("string", F, F, F, "Source information"),
+    "LEAD_ID": ("crm_lead", F, T, F, "Lead"),
+    "ADDITIONAL_INFO": ("string", F, F, F, "Additional information"),
+}
+
+LEAD_FIELDS: dict[str, tuple[str, bool, bool, bool, str]] = {
+    "ID": ("integer", F, T, F, "ID"),
+    "TITLE": ("string", F, F, F, "Lead name"),
+    "HONORIFIC": ("crm_status", F, F, F, "Salutation"),
+    "NAME": ("string", F, F, F, "First name"),
+    "SECOND_NAME": ("string", F, F, F, "Middle name"),
+    "LAST_NAME": ("string", F, F, F, "Last name"),
+    "COMPANY_TITLE": ("string", F, F, F, "Company name"),
+    "SOURCE_ID": ("crm_status", F, F, F, "Source"),
+    "SOURCE_DESCRIPTION": ("string", F, F, F, "Source information"),
+    "STATUS_ID": ("crm_status", F, F, F, "Status"),
+    "STATUS_DESCRIPTION": ("string", F, F, F, "Status information"),
+    "STATUS_SEMANTIC_ID": ("string", F, T, F, "Status group"),
+    "POST": ("string", F, F, F, "Position"),
+    "CURRENCY_ID": ("crm_currency", F, F, F, "Currency"),
+    "OPPORTUNITY": ("double", F, F, F, "Amount"),
+    "IS_MANUAL_OPPORTUNITY": ("char", F, F, F, "Manual amount"),
+    "OPENED": ("char", F, F, F, "Available to everyone"),
+    "COMMENTS": ("string", F, F, F, "Comment"),
+    "HAS_PHONE": ("char", F, T, F, "Has phone"),
+    "HAS_EMAIL": ("char", F, T, F, "Has email"),
+    "ASSIGNED_BY_ID": ("user", F, F, F, "Responsible person"),
+    "CREATED_BY_ID": ("user", F, T, F, "Created by"),
+    "MODIFY_BY_ID": ("user", F, T, F, "Modified by"),
+    "DATE_CREATE": ("datetime", F, T, F, "Created on"),
+    "DATE_MODIFY": ("datetime", F, T, F, "Modified on"),
+    "DATE_CLOSED": ("datetime", F, T, F, "Closed on"),
+    "COMPANY_ID": ("crm_company", F, F, F, "Company"),
+    "CONTACT_ID": ("crm_contact", F, F, F, "Contact"),
+    "IS_RETURN_CUSTOMER": ("char", F, T, F, "Repeat lead"),
+    "PHONE": ("crm_multifield", F, F, T, "Phone"),
+    "EMAIL": ("crm_multifield", F, F, T, "E-mail"),
+}
+
+ENTITY_FIELDS = {"lead": LEAD_FIELDS, "deal": DEAL_FIELDS}
+MULTI_FIELDS = ("PHONE", "EMAIL")
+STANDARD = {
+    "lead": [k for k in LEAD_FIELDS if k not in MULTI_FIELDS],
+    "deal": list(DEAL_FIELDS),
+}
+UF_ENTITY = {"lead": "CRM_LEAD", "deal": "CRM_DEAL"}
+EVENT_PREFIX = {"lead": "ONCRMLEAD", "deal": "ONCRMDEAL"}
+
+
+def _money(v: Any) -> str:
+    try:
+        return f"{float(str(v).replace(',', '.') or 0):.2f}"
+    except ValueError:
+        return "0.00"
+
+
+def _id_or_none(v: Any) -> str | None:
+    s = "" if v is None else str(v).strip()
+    return s if s and s != "0" else None
+
+
+def _semantics(portal: Portal, entity: str, row: dict[str, Any]) -> str:
+    if entity == "lead":
+        stages = portal.lead_statuses
+        key = row.get("STATUS_ID")
+    else:
+        stages = portal.deal_stages.get(int(row.get("CATEGORY_ID") or 0), [])
+        key = row.get("STAGE_ID")
+    for s in stages:
+        if s["STATUS_ID"] == key:
+            return s["SEMANTICS"]
+    return "P"
+
+
+def _apply(
+    emu: Emulator, portal: Portal, entity: str, row: dict[str, Any], fields: dict[str, Any],
+    user_id: int, creating: bool,
+) -> None:
+    """Write user-supplied fields the way the CRM does: known fields only, typed as strings."""
+    known = ENTITY_FIELDS[entity]
+    fields = up(fields)
+    for key, value in fields.items():
+        if key.startswith("UF_"):
+            row[key] = value
+            continue
+        if key == "CONTACT_IDS" and entity == "deal":
+            ids = value if isinstance(value, list) else [value]
+            row["CONTACT_ID"] = _id_or_none(ids[0]) if ids else None
+            continue
+        if key not in known:
+            continue
+        ftype, _req, readonly, _multi, _title = known[key]
+        if readonly:
+            continue
+        if key == "CATEGORY_ID" and not creating:
+            continue  # moving between pipelines needs a dedicated method
+        if key in MULTI_FIELDS:
+            items = value if isinstance(value, list) else list(as_dict(value).values())
+            current = row.get(key) or []
+            for item in items:
+                item = up(as_dict(item))
+                current.append({
+                    "ID": str(len(current) + 1), "VALUE_TYPE": item.get("VALUE_TYPE", "WORK"),
+                    "VALUE": str(item.get("VALUE", "")), "TYPE_ID": key,
+                })
+            row[key] = current
+            row["HAS_" + key] = "Y" if current else "N"
+            continue
+        if ftype == "double":
+            row[key] = _money(value)
+        elif ftype in ("user", "crm_company", "crm_contact", "crm_lead"):
+            row[key] = _id_or_none(value)
+        elif ftype == "char":
+            row[key] = "Y" if str(value).upper() in ("Y", "1", "TRUE") else "N"
+        else:
+            row[key] = None if value is None else str(value)
+    if entity == "deal":
+        cat = int(row.get("CATEGORY_ID") or 0)
+        if cat not in portal.deal_stages:
+            cat = 0
+        row["CATEGORY_ID"] = str(cat)
+        codes = [s["STATUS_ID"] for s in portal.deal_stages.get(cat, [])]
+        if row.get("STAGE_ID") not in codes:
+            row["STAGE_ID"] = codes[0] if codes else "NEW"
+        sem = _semantics(portal, entity, row)
+        row["STAGE_SEMANTIC_ID"] = sem
+        row["CLOSED"] = "Y" if sem in ("S", "F") else "N"
+        row["IS_NEW"] = "Y" if row["STAGE_ID"] == (codes[0] if codes else "NEW") else "N"
+        if sem in ("S", "F") and not row.get("CLOSEDATE"):
+            row["CLOSEDATE"] = emu.iso()
+    else:
+        codes = [s["STATUS_ID"] for s in portal.lead_statuses]
+        if row.get("STATUS_ID") not in codes:
+            row["STATUS_ID"] = codes[0] if codes else "NEW"
+        sem = _semantics(portal, entity, row)
+        row["STATUS_SEMANTIC_ID"] = sem
+        if sem in ("S", "F") and not row.get("DATE_CLOSED"):
+            row["DATE_CLOSED"] = emu.iso()
+    row["MODIFY_BY_ID"] = str(user_id)
+    row["DATE_MODIFY"] = emu.iso()
+
+
+def crm_add(
+    emu: Emulator, portal: Portal, entity: str, fields: dict[str, Any], user_id: int,
+    fire: bool = True,
+) -> int:
+    """Create a lead/deal as ``user_id`` and fire its ADD event."""
+    with emu.lock:
+        table = portal.table(entity)
+        row_id = table.next_id()
+        row: dict[str, Any] = {k: None for k in STANDARD[entity]}
+        stamp = emu.iso()
+        row.update({
+            "ID": str(row_id), "OPPORTUNITY": "0.00", "CURRENCY_ID": "USD", "OPENED": "Y",
+            "ASSIGNED_BY_ID": str(user_id), "CREATED_BY_ID": str(user_id),
+            "DATE_CREATE": stamp, "IS_MANUAL_OPPORTUNITY": "N",
+        })
+        if entity == "deal":
+            row.update({"CATEGORY_ID": "0", "TYPE_ID": "SALE", "PROBABILITY": None,
+                        "BEGINDATE": stamp, "COMPANY_ID": "0", "TAX_VALUE": "0.00"})
+        else:
+            row.update({"HAS_PHONE": "N", "HAS_EMAIL": "N", "IS_RETURN_CUSTOMER": "N"})
+        _apply(emu, portal, entity, row, fields, user_id, creating=True)
+        if not row.get("TITLE"):
+            row["TITLE"] = f"{entity.capitalize()} #{row_id}"
+        table.put(row_id, row)
+        if fire:
+            emu.fire_event(portal, EVENT_PREFIX[entity] + "ADD", {"FIELDS": {"ID": row_id}},
+                           user_id)
+        return row_id
+
+
+def crm_update(
+    emu: Emulator, portal: Portal, entity: str, row_id: int, fields: dict[str, Any],
+    user_id: int, fire: bool = True,
+) -> bool:
+    with emu.lock:
+        row = portal.table(entity).get(row_id)
+        if row is None:
+            raise RestError("ERROR_NOT_FOUND", "Not found", 400)
+        _apply(emu, portal, entity, row, fields, user_id, creating=False)
+        if fire:
+            emu.fire_event(portal, EVENT_PREFIX[entity] + "UPDATE", {"FIELDS": {"ID": row_id}},
+                           user_id)
+        return True
+
+
+def crm_delete(
+    emu: Emulator, portal: Portal, entity: str, row_id: int, user_id: int, fire: bool = True
+) -> bool:
+    with emu.lock:
+        if not portal.table(entity).delete(row_id):
+            raise RestError("ERROR_NOT_FOUND", "Not found", 400)
+        if fire:
+            emu.fire_event(portal, EVENT_PREFIX[entity] + "DELETE", {"FIELDS": {"ID": row_id}},
+                           user_id)
+        return True
+
+
+def fast_row(entity: str, row_id: int, user_id: int, stamp: str) -> dict[str, Any]:
+    """A plain row for bulk seeding (no validation, no events)."""
+    row: dict[str, Any] = dict.fromkeys(STANDARD[entity])
+    row.update({
+        "ID": str(row_id), "TITLE": f"{entity.capitalize()} #{row_id}",
+        "OPPORTUNITY": f"{(row_id % 97) * 100:.2f}", "CURRENCY_ID": "USD", "OPENED": "Y",
+        "ASSIGNED_BY_ID": str(user_id), "CREATED_BY_ID": "1", "MODIFY_BY_ID": "1",
+        "DATE_CREATE": stamp, "DATE_MODIFY": stamp,
+    })
+    if entity == "deal":
+        row.update({"CATEGORY_ID": "0", "STAGE_ID": "NEW", "STAGE_SEMANTIC_ID": "P",
+                    "CLOSED": "N", "IS_NEW": "Y", "TYPE_ID": "SALE"})
+    else:
+        row.update({"STATUS_ID": "NEW", "STATUS_SEMANTIC_ID": "P", "HAS_PHONE": "N",
+                    "HAS_EMAIL": "N"})
+    return row
+
+
+def _full(row: dict[str, Any]) -> dict[str, Any]:
+    return dict(row)
+
+
+def _register(entity: str) -> None:
+    prefix = f"crm.{entity}"
+
+    @method(f"{prefix}.add", scope="crm")
+    def add(ctx: CallContext, params: dict[str, Any]) -> int:
+        p = up(params)
+        return crm_add(ctx.emu, ctx.portal, entity, as_dict(p.get("FIELDS")), ctx.user_id)
+
+    @method(f"{prefix}.get", scope="crm")
+    def get(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        row = ctx.portal.table(entity).get(as_int(up(params).get("ID")))
+        if row is None:
+            raise RestError("ERROR_NOT_FOUND", "Not found", 400)
+        return _full(row)
+
+    @method(f"{prefix}.update", scope="crm")
+    def update(ctx: CallContext, params: dict[str, Any]) -> bool:
+        p = up(params)
+        return crm_update(ctx.emu, ctx.portal, entity, as_int(p.get("ID")),
+                          as_dict(p.get("FIELDS")), ctx.user_id)
+
+    @method(f"{prefix}.delete", scope="crm")
+    def delete(ctx: CallContext, params: dict[str, Any]) -> bool:
+        return crm_delete(ctx.emu, ctx.portal, entity, as_int(up(params).get("ID")), ctx.user_id)
+
+    @method(f"{prefix}.list", scope="crm")
+    def list_(ctx: CallContext, params: dict[str, Any]) -> Any:
+        from ..listing import parse_start
+
+        p = up(params)
+        res = ctx.portal.table(entity).query(
+            p.get("FILTER"), p.get("ORDER"), parse_start(p.get("START", 0))
+        )
+        res.items = [select_fields(r, p.get("SELECT"), STANDARD[entity]) for r in res.items]
+        return res
+
+    @method(f"{prefix}.fields", scope="crm")
+    def fields(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, (ftype, req, ro, multi, title) in ENTITY_FIELDS[entity].items():
+            out[name] = {"type": ftype, "isRequired": req, "isReadOnly": ro,
+                         "isImmutable": name == "CATEGORY_ID", "isMultiple": multi,
+                         "isDynamic": False, "title": title}
+        for uf in ctx.portal.userfields[UF_ENTITY[entity]]:
+            out[uf["FIELD_NAME"]] = {
+                "type": uf["USER_TYPE_ID"], "isRequired": uf["MANDATORY"] == "Y",
+                "isReadOnly": False, "isImmutable": False, "isMultiple": uf["MULTIPLE"] == "Y",
+                "isDynamic": True, "title": uf["FIELD_NAME"],
+                "listLabel": uf.get("LIST_COLUMN_LABEL") or uf["FIELD_NAME"],
+                "formLabel": uf.get("EDIT_FORM_LABEL") or uf["FIELD_NAME"],
+                "filterLabel": uf.get("LIST_FILTER_LABEL") or uf["FIELD_NAME"],
+                "settings": uf.get("SETTINGS") or {},
+            }
+        return out
+
+    @method(f"{prefix}.userfield.add", scope="crm", admin=True)
+    def uf_add(ctx: CallContext, params: dict[str, Any]) -> int:
+        f = up(as_dict(up(params).get("FIELDS")))
+        utype = str(f.get("USER_TYPE_ID") or "")
+        name = str(f.get("FIELD_NAME") or "").upper()
+        if not utype or not name:
+            raise RestError("ERROR_CORE", "USER_TYPE_ID and FIELD_NAME are required", 400)
+        if not name.startswith("UF_CRM_"):
+            name = "UF_CRM_" + name
+        if len(name) > 50 or not all(c.isalnum() or c == "_" for c in name):
+            raise RestError("ERROR_CORE", "Invalid FIELD_NAME", 400)
+        store = ctx.portal.userfields[UF_ENTITY[entity]]
+        if any(u["FIELD_NAME"] == name for u in store):
+            raise RestError("ERROR_CORE", f"Field {name} already exists", 400)
+        uid = 100 + sum(len(v) for v in ctx.portal.userfields.values()) + 1
+        label = f.get("LABEL")
+        store.append({
+            "ID": str(uid), "ENTITY_ID": UF_ENTITY[entity], "FIELD_NAME": name,
+            "USER_TYPE_ID": utype, "XML_ID": f.get("XML_ID"), "SORT": str(f.get("SORT", 100)),
+            "MULTIPLE": "Y" if str(f.get("MULTIPLE", "N")).upper() in ("Y", "1") else "N",
+            "MANDATORY": "Y" if str(f.get("MANDATORY", "N")).upper() in ("Y", "1") else "N",
+            "SHOW_FILTER": f.get("SHOW_FILTER", "N"), "SETTINGS": f.get("SETTINGS") or {},
+            "EDIT_FORM_LABEL": f.get("EDIT_FORM_LABEL") or label,
+            "LIST_COLUMN_LABEL": f.get("LIST_COLUMN_LABEL") or label,
+            "LIST_FILTER_LABEL": f.get("LIST_FILTER_LABEL") or label,
+        })
+        return uid
+
+    @method(f"{prefix}.userfield.list", scope="crm")
+    def uf_list(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
+        from ..listing import compile_filter, row_matches
+
+        conds = compile_filter(up(params).get("FILTER"))
+        return [dict(u) for u in ctx.portal.userfields[UF_ENTITY[entity]]
+                if row_matches(u, conds)]
+
+
+_register("lead")
+_register("deal")
+
+
+@method("crm.status.list", scope="crm")
+def status_list(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Lead statuses (ENTITY_ID=STATUS) and deal stages (DEAL_STAGE, DEAL_STAGE_<cat>)."""
+    from ..listing import compile_filter, row_matches
+
+    rows: list[dict[str, Any]] = []
+    n = 0
+    for s in ctx.portal.lead_statuses:
+        n += 1
+        rows.append({"ID": str(n), "ENTITY_ID": "STATUS", "STATUS_ID": s["STATUS_ID"],
+                     "NAME": s["NAME"], "SORT": str(s["SORT"]), "SEMANTICS": s["SEMANTICS"],
+                     "CATEGORY_ID": None})
+    for cat, stages in ctx.portal.deal_stages.items():
+        for s in stages:
+            n += 1
+            rows.append({"ID": str(n), "ENTITY_ID": "DEAL_STAGE" + (f"_{cat}" if cat else ""),
+                         "STATUS_ID": s["STATUS_ID"], "NAME": s["NAME"], "SORT": str(s["SORT"]),
+                         "SEMANTICS": s["SEMANTICS"], "CATEGORY_ID": str(cat)})
+    conds = compile_filter(up(params).get("FILTER"))
+    return [r for r in rows if row_matches(r, conds)]
+
+
+@method("crm.dealcategory.list", scope="crm")
+def dealcategory_list(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return [dict(c) for cid, c in ctx.portal.deal_categories.items() if cid != 0]
+
+
+@method("crm.dealcategory.stage.list", scope="crm")
+def dealcategory_stages(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cat = int(str(up(params).get("ID") or 0) or 0)
+    return [dict(s) for s in ctx.portal.deal_stages.get(cat, [])]
+
+
+@method("crm.timeline.comment.add", scope="crm")
+def timeline_comment_add(ctx: CallContext, params: dict[str, Any]) -> int:
+    """Needs the lower-case ``fields`` key (crm 23.100.0+)."""
+    if "fields" not in params:
+        raise RestError("ERROR_ARGUMENT", 'Required parameter "fields" is missing', 400)
+    f = up(as_dict(params["fields"]))
+    etype = str(f.get("ENTITY_TYPE") or "").lower()
+    if not f.get("ENTITY_ID") or not etype or not f.get("COMMENT"):
+        raise RestError("ERROR_ARGUMENT", "ENTITY_ID, ENTITY_TYPE and COMMENT are required", 400)
+    eid = as_int(f.get("ENTITY_ID"), "ENTITY_ID")
+    if etype in ("lead", "deal") and ctx.portal.table(etype).get(eid) is None:
+        raise RestError("ERROR_NOT_FOUND", "Entity not found", 400)
+    ctx.portal.timeline.append({
+        "ID": str(len(ctx.portal.timeline) + 1), "ENTITY_ID": str(eid), "ENTITY_TYPE": etype,
+        "COMMENT": str(f["COMMENT"]), "AUTHOR_ID": str(ctx.user_id), "CREATED": ctx.emu.iso(),
+    })
+    return len(ctx.portal.timeline)
+
+
+@method("crm.timeline.comment.list", scope="crm")
+def timeline_comment_list(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
+    from ..listing import compile_filter, row_matches
+
+    conds = compile_filter(up(params).get("FILTER"))
+    return [dict(c) for c in ctx.portal.timeline if row_matches(c, conds)]

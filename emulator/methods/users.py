@@ -1,0 +1,96 @@
+"""People: profile, user.current, user.get, department.get, timeman.status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import RestError
+from ..listing import Table, parse_start, select_fields
+from ..registry import CallContext, as_dict, method, up
+
+USER_FIELDS = [
+    "ID", "XML_ID", "ACTIVE", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "LAST_LOGIN",
+    "DATE_REGISTER", "IS_ONLINE", "TIME_ZONE", "TIME_ZONE_OFFSET", "PERSONAL_GENDER",
+    "PERSONAL_PHOTO", "WORK_POSITION", "WORK_PHONE", "UF_DEPARTMENT", "UF_PHONE_INNER",
+    "USER_TYPE",
+]
+
+
+def _public(user: dict[str, Any]) -> dict[str, Any]:
+    return {k: user.get(k) for k in USER_FIELDS}
+
+
+@method("profile")
+def profile(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+    u = ctx.user
+    return {
+        "ID": u.get("ID"), "ADMIN": bool(u.get("ADMIN")), "NAME": u.get("NAME"),
+        "LAST_NAME": u.get("LAST_NAME"), "PERSONAL_GENDER": u.get("PERSONAL_GENDER"),
+        "PERSONAL_PHOTO": u.get("PERSONAL_PHOTO"), "TIME_ZONE": u.get("TIME_ZONE"),
+        "TIME_ZONE_OFFSET": int(u.get("TIME_ZONE_OFFSET") or 0),
+    }
+
+
+@method("user.current", scope="user_brief")
+def user_current(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+    return _public(ctx.user)
+
+
+@method("user.get", scope="user_brief")
+def user_get(ctx: CallContext, params: dict[str, Any]) -> Any:
+    """FILTER (or top-level field names) with Bitrix prefixes; 50 per page."""
+    p = up(params)
+    flt = dict(as_dict(p.get("FILTER")))
+    for key, value in p.items():
+        if key not in ("FILTER", "SORT", "ORDER", "START", "SELECT", "ADMIN_MODE"):
+            flt[key] = value
+    table = Table()
+    for uid in sorted(ctx.portal.users):
+        table.put(uid, ctx.portal.users[uid])
+    order = None
+    if p.get("SORT"):
+        order = {str(p["SORT"]): str(p.get("ORDER") or "ASC")}
+    res = table.query(flt, order, parse_start(p.get("START", 0)))
+    sel = p.get("SELECT")
+    res.items = [select_fields(u, sel, USER_FIELDS) if sel else _public(u) for u in res.items]
+    return res
+
+
+@method("department.get", scope="department")
+def department_get(ctx: CallContext, params: dict[str, Any]) -> Any:
+    p = up(params)
+    flt = {k: v for k, v in p.items() if k in ("ID", "NAME", "SORT", "PARENT", "UF_HEAD")}
+    table = Table()
+    for did in sorted(ctx.portal.departments):
+        table.put(did, ctx.portal.departments[did])
+    order = {str(p["SORT"]): str(p.get("ORDER") or "ASC")} if p.get("SORT") else None
+    res = table.query(flt, order, parse_start(p.get("START", 0)))
+    res.items = [dict(d) for d in res.items]
+    return res
+
+
+@method("timeman.status", scope="timeman")
+def timeman_status(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+    p = up(params)
+    uid = int(str(p.get("USER_ID") or ctx.user_id))
+    if uid != ctx.user_id and not ctx.is_admin:
+        raise RestError("ACCESS_DENIED", "Access denied", 403)
+    if uid not in ctx.portal.users:
+        raise RestError("ERROR_NOT_FOUND", "User not found", 400)
+    state = ctx.portal.timeman.get(uid) or {"STATUS": "CLOSED"}
+    status = state["STATUS"]
+    out: dict[str, Any] = {
+        "STATUS": status,
+        "TIME_START": state.get("TIME_START"),
+        "DURATION": state.get("DURATION", "00:00:00"),
+        "TIME_LEAKS": state.get("TIME_LEAKS", "00:00:00"),
+        "ACTIVE": status in ("OPENED", "PAUSED"),
+        "IP_OPEN": "", "IP_CLOSE": "",
+        "LAT_OPEN": 0, "LON_OPEN": 0, "LAT_CLOSE": 0, "LON_CLOSE": 0,
+        "TZ_OFFSET": 10800,
+    }
+    if status in ("CLOSED", "EXPIRED"):
+        out["TIME_FINISH"] = state.get("TIME_FINISH")
+    if status == "EXPIRED":
+        out["TIME_FINISH_DEFAULT"] = state.get("TIME_FINISH_DEFAULT")
+    return out

@@ -1,0 +1,265 @@
+"""REST gateway: auth, the leaky bucket, scopes, faults, operating time, batch, ``time``."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+from .errors import RestError
+from .forms import parse_query
+from .limits import OperatingTime
+from .listing import ListResult
+from .registry import METHODS, CallContext, method, scope_allows, yes
+
+if TYPE_CHECKING:
+    from .core import Emulator
+    from .state import Portal
+
+log = logging.getLogger("emulator.rest")
+
+BATCH_MAX = 50
+CALLS_KEPT = 100_000
+_REF_RE = re.compile(r"\$result\[([^\]]+)\]((?:\[[^\]]*\])*)")
+
+
+def normalize_method(raw: str) -> str:
+    """Bitrix lower-cases method names and ignores a ``.json`` / ``.xml`` suffix."""
+    name = raw.strip().strip("/").lower()
+    for suffix in (".json", ".xml"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def time_block(
+    emu: Emulator, portal: Portal, name: str, start: float, finish: float, processing: float
+) -> dict[str, Any]:
+    now = emu.now()
+    with emu.lock:
+        ot = portal.operating.get(name)
+        used = ot.used(now) if ot else 0.0
+        reset_at = ot.reset_at(now) if ot else int(now)
+    return {
+        "start": round(start, 6),
+        "finish": round(finish, 6),
+        "duration": round(finish - start, 6),
+        "processing": round(processing, 6),
+        "date_start": emu.iso(start),
+        "date_finish": emu.iso(finish),
+        "operating_reset_at": reset_at,
+        "operating": round(used, 6),
+    }
+
+
+def call_method(ctx: CallContext, name: str, params: dict[str, Any]) -> Any:
+    """Run one method (a top-level call or a batch sub-call) with every per-method check."""
+    emu = ctx.emu
+    spec = METHODS.get(name)
+    if spec is None:
+        raise RestError("ERROR_METHOD_NOT_FOUND")
+    if ctx.in_batch and name == "batch":
+        raise RestError("ERROR_BATCH_METHOD_NOT_ALLOWED", "Batch call is not allowed in batch")
+    if not scope_allows(spec.scope, emu.config.scope_list()):
+        raise RestError("insufficient_scope")
+    with emu.lock:
+        emu.stats["by_method"][name] += 1
+        calls = ctx.portal.calls
+        calls.append(
+            {"method": name, "params": params, "user_id": ctx.user_id, "ts": emu.now(),
+             "batch": ctx.in_batch}
+        )
+        if len(calls) > CALLS_KEPT + 10_000:
+            del calls[: len(calls) - CALLS_KEPT]
+    fault = emu.take_fault(name)
+    delay = emu.latency_for(name)
+    if delay:
+        time.sleep(delay)
+    if fault is not None:
+        raise fault
+    counted = name != "batch"
+    cfg = emu.config
+    if counted and cfg.operating_enabled:
+        with emu.lock:
+            ot = ctx.portal.operating.setdefault(name, OperatingTime())
+            if ot.used(emu.now()) >= cfg.operating_limit_s:
+                emu.stats["operation_time_limit"] += 1
+                raise RestError("OPERATION_TIME_LIMIT")
+    if spec.admin:
+        ctx.require_admin()
+    started = time.perf_counter()
+    try:
+        if name == "batch":
+            result = spec.func(ctx, params)
+        else:
+            with emu.lock:
+                result = spec.func(ctx, params)
+    except RestError:
+        raise
+    except Exception:
+        log.exception("method %s failed", name)
+        raise RestError("INTERNAL_SERVER_ERROR") from None
+    finally:
+        if counted:
+            spent = time.perf_counter() - started + cfg.operating_cost_s
+            with emu.lock:
+                ctx.portal.operating.setdefault(name, OperatingTime()).add(emu.now(), spent)
+    return result
+
+
+def handle_rest(
+    emu: Emulator, raw_method: str, params: dict[str, Any], token: str | None
+) -> tuple[int, dict[str, Any]]:
+    """One HTTP request to ``/rest/<method>``: returns (status, JSON body)."""
+    name = normalize_method(raw_method)
+    start = emu.now()
+    perf = time.perf_counter()
+    portal_id = None
+    with emu.lock:
+        emu.stats["requests"] += 1
+        emu.stats["http_by_method"][name] += 1
+    try:
+        rec = emu.check_access(token)
+        portal = emu.portals[rec.member_id]
+        portal_id = portal.member_id
+        if emu.config.rate_limit_enabled:
+            drain, threshold = emu.config.bucket_params()
+            with emu.lock:
+                ok = portal.bucket.try_acquire(emu.now(), drain, threshold)
+                if not ok:
+                    emu.stats["query_limit_exceeded"] += 1
+            if not ok:
+                raise RestError("QUERY_LIMIT_EXCEEDED")
+        with emu.lock:
+            emu.stats["requests_accepted"] += 1
+        ctx = CallContext(emu, portal, rec)
+        result = call_method(ctx, name, params)
+        body: dict[str, Any] = {}
+        if isinstance(result, ListResult):
+            body["result"] = result.items
+            if result.next is not None:
+                body["next"] = result.next
+            if result.total is not None:
+                body["total"] = result.total
+        else:
+            body["result"] = result
+        body["time"] = time_block(
+            emu, portal, name, start, emu.now(), time.perf_counter() - perf
+        )
+        status = 200
+    except RestError as err:
+        status, body = err.status, err.body()
+    emu.add_log(
+        path=f"/rest/{raw_method}",
+        method=name,
+        status=status,
+        error=body.get("error"),
+        portal=portal_id,
+    )
+    return status, body
+
+
+# ------------------------------------------------------------------ batch
+def _php_array(d: dict[str, Any]) -> Any:
+    """PHP json_encode: empty → [], keys 0..n-1 → list, else an object."""
+    if not d:
+        return []
+    if all(k == str(i) for i, k in enumerate(d)):
+        return list(d.values())
+    return d
+
+
+def _resolve(results: dict[str, Any], key: str, path: str) -> tuple[bool, Any]:
+    if key not in results:
+        return False, ""
+    node = results[key]
+    for part in re.findall(r"\[([^\]]*)\]", path):
+        if isinstance(node, list):
+            try:
+                node = node[int(part)]
+            except (ValueError, IndexError):
+                return False, ""
+        elif isinstance(node, dict):
+            if part not in node:
+                return False, ""
+            node = node[part]
+        else:
+            return False, ""
+    return True, node
+
+
+def _substitute(value: Any, results: dict[str, Any]) -> Any:
+    """Replace ``$result[key][field]`` references with earlier sub-call results."""
+    if isinstance(value, dict):
+        return {k: _substitute(v, results) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, results) for v in value]
+    if not isinstance(value, str) or "$result[" not in value:
+        return value
+    whole = _REF_RE.fullmatch(value)
+    if whole:
+        found, node = _resolve(results, whole.group(1), whole.group(2))
+        if found and isinstance(node, dict | list):
+            return node
+
+    def repl(m: re.Match[str]) -> str:
+        _, node = _resolve(results, m.group(1), m.group(2))
+        if isinstance(node, bool):
+            return "1" if node else ""
+        return "" if node is None or isinstance(node, dict | list) else str(node)
+
+    return _REF_RE.sub(repl, value)
+
+
+@method("batch")
+def batch(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Up to 50 sub-calls; counts once for the bucket, per method for operating time."""
+    cmd = params.get("cmd") or {}
+    if isinstance(cmd, list):
+        items = [(str(i), c) for i, c in enumerate(cmd)]
+    elif isinstance(cmd, dict):
+        items = [(str(k), c) for k, c in cmd.items()]
+    else:
+        raise RestError("ERROR_ARGUMENT", "cmd must be an array", 400)
+    if len(items) > BATCH_MAX:
+        raise RestError("ERROR_BATCH_LENGTH_EXCEEDED", "Max batch length exceeded", 400)
+    halt = yes(params.get("halt", 0))
+    emu = ctx.emu
+    sub_ctx = CallContext(emu, ctx.portal, ctx.token, in_batch=True)
+    results: dict[str, Any] = {}
+    errors: dict[str, Any] = {}
+    totals: dict[str, Any] = {}
+    nexts: dict[str, Any] = {}
+    times: dict[str, Any] = {}
+    for key, command in items:
+        raw_name, _, qs = str(command).partition("?")
+        name = normalize_method(raw_name)
+        sub_params = _substitute(parse_query(qs), results)
+        if isinstance(sub_params, dict):
+            sub_params.pop("auth", None)
+        start, perf = emu.now(), time.perf_counter()
+        try:
+            res = call_method(sub_ctx, name, sub_params)
+            if isinstance(res, ListResult):
+                results[key] = res.items
+                if res.total is not None:
+                    totals[key] = res.total
+                if res.next is not None:
+                    nexts[key] = res.next
+            else:
+                results[key] = res
+            times[key] = time_block(
+                emu, ctx.portal, name, start, emu.now(), time.perf_counter() - perf
+            )
+        except RestError as err:
+            errors[key] = err.body()
+            if halt:
+                break
+    return {
+        "result": _php_array(results),
+        "result_error": _php_array(errors),
+        "result_total": _php_array(totals),
+        "result_next": _php_array(nexts),
+        "result_time": _php_array(times),
+    }

@@ -1,0 +1,158 @@
+"""Demo data: people in departments, lead statuses, two pipelines, leads and deals."""
+
+from __future__ import annotations
+
+import random
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .core import Emulator
+    from .state import Portal
+
+DEPARTMENTS = [
+    (1, "Company", None, 1),
+    (2, "Sales", 1, 2),
+    (3, "Logistics", 1, 6),
+    (4, "Support", 1, 10),
+]
+
+USERS = [
+    # id, name, last name, gender, position, department, active
+    (1, "Anna", "Volkova", "F", "Director", 1, True),
+    (2, "Ivan", "Petrov", "M", "Head of Sales", 2, True),
+    (3, "Maria", "Sokolova", "F", "Sales manager", 2, True),
+    (4, "John", "Smith", "M", "Sales manager", 2, True),
+    (5, "Olga", "Ivanova", "F", "Sales manager", 2, False),
+    (6, "Dmitry", "Kuznetsov", "M", "Head of Logistics", 3, True),
+    (7, "Emily", "Brown", "F", "Dispatcher", 3, True),
+    (8, "Sergey", "Popov", "M", "Dispatcher", 3, True),
+    (9, "Elena", "Morozova", "F", "Driver coordinator", 3, True),
+    (10, "Alexey", "Novikov", "M", "Head of Support", 4, True),
+    (11, "Kate", "Wilson", "F", "Support agent", 4, True),
+    (12, "Pavel", "Fedorov", "M", "Support agent", 4, True),
+    (13, "Natalia", "Lebedeva", "F", "Support agent", 4, True),
+]
+
+LEAD_STATUSES = [
+    ("NEW", "New", "P", 10),
+    ("IN_PROCESS", "In progress", "P", 20),
+    ("PROCESSED", "Processed", "P", 30),
+    ("CONVERTED", "Converted", "S", 40),
+    ("JUNK", "Junk", "F", 50),
+]
+
+DEAL_STAGES = {
+    0: [("NEW", "New", "P"), ("PREPARATION", "Preparation", "P"),
+        ("EXECUTING", "In progress", "P"), ("WON", "Won", "S"), ("LOSE", "Lost", "F")],
+    1: [("C1:NEW", "New request", "P"), ("C1:PREPARATION", "Quote", "P"),
+        ("C1:EXECUTING", "In transit", "P"), ("C1:WON", "Delivered", "S"),
+        ("C1:LOSE", "Cancelled", "F")],
+}
+CATEGORIES = {0: "General", 1: "Freight"}
+
+
+def seed_structure(emu: Emulator, portal: Portal) -> None:
+    """Everything a portal has even when empty: the admin, statuses and pipelines."""
+    with emu.lock:
+        if not portal.departments:
+            portal.departments[1] = {"ID": "1", "NAME": "Company", "SORT": 500,
+                                     "PARENT": None, "UF_HEAD": "1"}
+        if not portal.users:
+            _add_user(emu, portal, USERS[0])
+        portal.lead_statuses = [
+            {"STATUS_ID": s, "NAME": n, "SEMANTICS": sem, "SORT": sort}
+            for s, n, sem, sort in LEAD_STATUSES
+        ]
+        portal.deal_categories = {
+            cid: {"ID": str(cid), "NAME": name, "SORT": (cid + 1) * 100}
+            for cid, name in CATEGORIES.items()
+        }
+        portal.deal_stages = {
+            cid: [
+                {"STATUS_ID": s, "NAME": n, "SEMANTICS": sem, "SORT": (i + 1) * 10,
+                 "CATEGORY_ID": str(cid)}
+                for i, (s, n, sem) in enumerate(stages)
+            ]
+            for cid, stages in DEAL_STAGES.items()
+        }
+
+
+def _add_user(emu: Emulator, portal: Portal, spec: tuple[Any, ...]) -> None:
+    uid, name, last, gender, position, dept, active = spec
+    portal.users[uid] = {
+        "ID": str(uid),
+        "XML_ID": f"user{uid}",
+        "ACTIVE": active,
+        "NAME": name,
+        "LAST_NAME": last,
+        "SECOND_NAME": "",
+        "EMAIL": f"{name.lower()}.{last.lower()}@example.test",
+        "LAST_LOGIN": emu.iso(),
+        "DATE_REGISTER": emu.iso(),
+        "IS_ONLINE": "Y" if active else "N",
+        "TIME_ZONE": "Europe/Moscow",
+        "TIME_ZONE_OFFSET": "10800",
+        "PERSONAL_GENDER": gender,
+        "PERSONAL_PHOTO": "",
+        "WORK_POSITION": position,
+        "WORK_PHONE": "",
+        "UF_DEPARTMENT": [dept],
+        "UF_PHONE_INNER": str(100 + uid),
+        "USER_TYPE": "employee",
+        "ADMIN": uid == 1,
+    }
+
+
+def seed_demo(emu: Emulator, portal: Portal, leads: int = 30, deals: int = 30) -> None:
+    """The demo portal used by ``python -m emulator`` and most tests."""
+    from .methods.crm import crm_add
+
+    with emu.lock:
+        for did, name, parent, head in DEPARTMENTS:
+            portal.departments[did] = {"ID": str(did), "NAME": name, "SORT": 500 + did,
+                                       "PARENT": None if parent is None else str(parent),
+                                       "UF_HEAD": str(head)}
+        for spec in USERS:
+            _add_user(emu, portal, spec)
+        seed_structure(emu, portal)
+        rng = random.Random(24)
+        sales = [3, 4, 2]
+        logistics = [7, 8, 9, 6]
+        lead_status = ["NEW", "NEW", "IN_PROCESS", "PROCESSED", "JUNK"]
+        for i in range(1, leads + 1):
+            crm_add(emu, portal, "lead", {
+                "TITLE": f"Lead #{i}: request from website",
+                "NAME": rng.choice(["Oleg", "Peter", "Sara", "Irina", "Tom"]),
+                "LAST_NAME": rng.choice(["Orlov", "Miller", "Zaitseva", "Clark"]),
+                "STATUS_ID": rng.choice(lead_status),
+                "SOURCE_ID": rng.choice(["WEB", "CALL", "EMAIL"]),
+                "ASSIGNED_BY_ID": str(rng.choice(sales)),
+                "OPPORTUNITY": str(rng.randrange(100, 5000) * 10),
+                "CURRENCY_ID": "USD",
+            }, user_id=1, fire=False)
+        for i in range(1, deals + 1):
+            cat = 0 if i % 3 else 1
+            stages = [s["STATUS_ID"] for s in portal.deal_stages[cat]]
+            crm_add(emu, portal, "deal", {
+                "TITLE": f"{'Freight' if cat else 'Deal'} #{i}",
+                "CATEGORY_ID": str(cat),
+                "STAGE_ID": rng.choice(stages[:3] * 3 + stages[3:]),
+                "ASSIGNED_BY_ID": str(rng.choice(logistics if cat else sales)),
+                "OPPORTUNITY": str(rng.randrange(100, 10000) * 10),
+                "CURRENCY_ID": "USD",
+            }, user_id=1, fire=False)
+
+
+def bulk_seed(emu: Emulator, portal: Portal, deals: int = 0, leads: int = 0) -> dict[str, int]:
+    """Insert many rows without events (benchmarks): a few seconds for 100,000 deals."""
+    from .methods.crm import fast_row
+
+    with emu.lock:
+        users = [u for u in portal.users if portal.users[u]["ACTIVE"]] or [1]
+        stamp = emu.iso()
+        for entity, count in (("deal", deals), ("lead", leads)):
+            table = portal.table(entity)
+            for i in range(int(count)):
+                row_id = table.next_id()
+                table.put(row_id, fast_row(entity, row_id, users[i % len(users)], stamp))
+        return {"deals": len(portal.deals), "leads": len(portal.leads)}

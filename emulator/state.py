@@ -1,0 +1,167 @@
+"""Data held by the emulated portals: config, tokens, users, CRM tables and app state."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from .limits import LeakyBucket, OperatingTime
+from .listing import Table
+
+DEFAULT_SCOPES = "crm,user,department,bizproc,placement,im,disk,timeman,task"
+
+
+@dataclass
+class EmulatorConfig:
+    """Everything a test or the demo may want to tune about the emulated platform."""
+
+    client_id: str = "local.demo"
+    client_secret: str = "demo-secret"
+    app_url: str = "http://127.0.0.1:8000"
+    scopes: str = DEFAULT_SCOPES
+    token_ttl: float = 3600.0
+    rate_limit_enabled: bool = True
+    enterprise: bool = False
+    drain: float | None = None
+    threshold: float | None = None
+    operating_enabled: bool = False
+    operating_limit_s: float = 480.0
+    operating_cost_s: float = 0.0
+    allow_local_handlers: bool = True
+    delivery_timeout: float = 10.0
+    public_url: str | None = None
+    app_version: int = 1
+    language_id: str = "en"
+
+    @property
+    def install_url(self) -> str:
+        return self.app_url.rstrip("/") + "/install"
+
+    @property
+    def events_url(self) -> str:
+        return self.app_url.rstrip("/") + "/events"
+
+    def scope_list(self) -> list[str]:
+        return [s.strip() for s in self.scopes.replace(" ", ",").split(",") if s.strip()]
+
+    def bucket_params(self) -> tuple[float, float]:
+        """(drain per second, threshold) honouring the Enterprise setting and overrides."""
+        drain, threshold = (5.0, 250.0) if self.enterprise else (2.0, 50.0)
+        return (self.drain or drain, self.threshold or threshold)
+
+
+def new_hex(n: int = 16) -> str:
+    return secrets.token_hex(n)
+
+
+@dataclass
+class TokenRecord:
+    """One access/refresh pair of one chain; refreshing retires both halves."""
+
+    access_token: str
+    refresh_token: str
+    member_id: str
+    user_id: int
+    expires_at: float
+    scope: str
+    active: bool = True
+    refresh_used: bool = False
+    revoked: bool = False
+
+
+@dataclass
+class EventBinding:
+    id: int
+    event: str
+    handler: str
+    auth_type: int
+    offline: bool
+    auth_connector: str = ""
+    options: Any = None
+
+
+@dataclass
+class OfflineEvent:
+    id: int
+    timestamp: str
+    ts: float
+    event_name: str
+    data: dict[str, Any]
+    additional: dict[str, Any]
+    message_id: str
+    key: str
+    process_id: str | None = None
+    error: bool = False
+
+    def as_api(self) -> dict[str, Any]:
+        return {
+            "ID": str(self.id),
+            "TIMESTAMP_X": self.timestamp,
+            "EVENT_NAME": self.event_name,
+            "EVENT_DATA": self.data,
+            "EVENT_ADDITIONAL": self.additional,
+            "MESSAGE_ID": self.message_id,
+        }
+
+
+@dataclass
+class RobotRun:
+    """A robot step waiting for ``bizproc.event.send`` (keyed by its event token)."""
+
+    event_token: str
+    member_id: str
+    code: str
+    workflow_id: str
+    document_id: list[str]
+    use_subscription: bool
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    completed: bool = False
+    status_code: int | None = None
+
+
+@dataclass
+class AppState:
+    """The app as installed on one portal."""
+
+    registered: bool = False
+    installed: bool = False  # True only after BX24.installFinish()
+    version: int = 1
+    application_token: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    bindings: list[EventBinding] = field(default_factory=list)
+    offline: list[OfflineEvent] = field(default_factory=list)
+    placements: list[dict[str, Any]] = field(default_factory=list)
+    robots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    next_binding_id: int = 0
+    next_offline_id: int = 0
+
+
+@dataclass
+class Portal:
+    """One Bitrix24 account: identity, people, CRM data, app state and limit counters."""
+
+    member_id: str
+    domain: str
+    users: dict[int, dict[str, Any]] = field(default_factory=dict)
+    departments: dict[int, dict[str, Any]] = field(default_factory=dict)
+    leads: Table = field(default_factory=Table)
+    deals: Table = field(default_factory=Table)
+    lead_statuses: list[dict[str, Any]] = field(default_factory=list)
+    deal_categories: dict[int, dict[str, Any]] = field(default_factory=dict)
+    deal_stages: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    userfields: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {"CRM_LEAD": [], "CRM_DEAL": []}
+    )
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    timeman: dict[int, dict[str, Any]] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    app: AppState = field(default_factory=AppState)
+    bucket: LeakyBucket = field(default_factory=LeakyBucket)
+    operating: dict[str, OperatingTime] = field(default_factory=dict)
+    admin_user_id: int = 1
+
+    def table(self, entity: str) -> Table:
+        return self.leads if entity == "lead" else self.deals
