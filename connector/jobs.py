@@ -98,7 +98,37 @@ def drain_offline(services: Services, member_id: str, max_batches: int = 20) -> 
     return {"queued": queued}
 
 
-MAINTENANCE = {"reconcile": reconcile_portal, "drain_offline": drain_offline}
+def distribution_recheck(services: Services, member_id: str) -> dict[str, Any]:
+    from robots.distribution.robot import recheck
+
+    ctx = JobContext.load(services, member_id, "distribution:recheck")
+    return recheck(ctx) if ctx and ctx.portal.status == "active" else {"skipped": True}
+
+
+def distribution_reconcile(services: Services, member_id: str) -> dict[str, Any]:
+    from robots.distribution.robot import reconcile_counters
+
+    ctx = JobContext.load(services, member_id, "distribution:reconcile")
+    return reconcile_counters(ctx) if ctx and ctx.portal.status == "active" else {"skipped": True}
+
+
+MAINTENANCE = {
+    "reconcile": reconcile_portal,
+    "drain_offline": drain_offline,
+    "distribution_recheck": distribution_recheck,
+    "distribution_reconcile": distribution_reconcile,
+}
+
+
+def periodic_tasks(doc: dict[str, Any]) -> list[tuple[str, int]]:
+    """(task, every seconds) due for a portal with these settings."""
+    tasks = []
+    if doc["events"]["offline_backup"]:
+        tasks.append(("drain_offline", doc["events"]["drain_every_s"]))
+    if doc["distribution"]["groups"]:
+        tasks.append(("distribution_recheck", 60))
+        tasks.append(("distribution_reconcile", doc["distribution"]["reconcile_minutes"] * 60))
+    return tasks
 
 
 def tick(services: Services, now: float | None = None) -> int:
@@ -108,14 +138,10 @@ def tick(services: Services, now: float | None = None) -> int:
     for portal in services.store.all():
         if portal.status != "active":
             continue
-        events = services.portal_settings.get(portal.member_id)["events"]
-        if not events["offline_backup"]:
-            continue
-        every = events["drain_every_s"]
-        slot = int(now // every)
-        jid = q.job_id("drain", portal.member_id, slot)
-        if services.queues.enqueue("connector.jobs.run_maintenance",
-                                   ["drain_offline", portal.member_id], jid,
-                                   queue=q.MAINTENANCE, member_id=portal.member_id).created:
-            enqueued += 1
+        for task, every in periodic_tasks(services.portal_settings.get(portal.member_id)):
+            jid = q.job_id(task, portal.member_id, int(now // every))
+            if services.queues.enqueue("connector.jobs.run_maintenance", [task, portal.member_id],
+                                       jid, queue=q.MAINTENANCE,
+                                       member_id=portal.member_id).created:
+                enqueued += 1
     return enqueued

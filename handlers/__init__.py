@@ -9,11 +9,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from handlers.crm import CRM_EVENTS, make_handler
+from handlers.crm import CRM_EVENTS, Subscriber, make_handler
+from robots.distribution import robot as distribution
 
 Handler = Callable[[Any, dict[str, Any]], None]
 
-EVENTS: dict[str, Handler] = {name: make_handler(name) for name in CRM_EVENTS}
+SUBSCRIBERS: dict[str, list[Subscriber]] = {
+    "ONCRMLEADADD": [distribution.on_lead_add],
+    "ONCRMDEALADD": [distribution.on_deal_add],
+    "ONCRMDEALUPDATE": [distribution.on_deal_update],
+    "ONCRMDYNAMICITEMADD": [distribution.on_dynamic_item_add],
+}
+EVENTS: dict[str, Handler] = {name: make_handler(name, SUBSCRIBERS.get(name, []))
+                              for name in CRM_EVENTS}
 OFFLINE_EVENTS: tuple[str, ...] = CRM_EVENTS
 LIFECYCLE = ("ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL")
 BOUND_LIFECYCLE = ("ONAPPUPDATE", "ONAPPUNINSTALL")

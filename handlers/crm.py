@@ -1,7 +1,7 @@
 """CRM object events: fan out to the capabilities that subscribe to them.
 
-Capabilities add themselves to SUBSCRIBERS[event]; each gets (ctx, entity_id, data) and must
-be idempotent, because the same change can arrive online and again from the offline queue.
+The capabilities that listen to each event are listed in handlers/__init__.py; each gets
+(ctx, entity_id, data) and must be idempotent, because the same change can arrive online and again from the offline queue.
 Every event is also kept in a short per-portal journal the CLI shows, so an admin can see
 what reached the app.
 """
@@ -14,12 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 Subscriber = Callable[[Any, int, dict[str, Any]], None]
-SUBSCRIBERS: dict[str, list[Subscriber]] = {}
 JOURNAL_LEN = 500
-
-
-def subscribe(event: str, fn: Subscriber) -> None:
-    SUBSCRIBERS.setdefault(event.upper(), []).append(fn)
 
 
 def journal_key(prefix: str, member_id: str) -> str:
@@ -34,10 +29,10 @@ def entity_id(data: dict[str, Any]) -> int:
     return int(raw)
 
 
-def make_handler(event: str) -> Callable[[Any, dict[str, Any]], None]:
+def make_handler(event: str, subscribers: list[Subscriber]
+                 ) -> Callable[[Any, dict[str, Any]], None]:
     def handle(ctx: Any, data: dict[str, Any]) -> None:
         item_id = entity_id(data)
-        subscribers = SUBSCRIBERS.get(event, [])
         redis = ctx.services.redis
         key = journal_key(ctx.services.settings.queue_prefix, ctx.member_id)
         redis.lpush(key, json.dumps({"ts": time.time(), "event": event, "id": item_id,
@@ -53,4 +48,5 @@ def make_handler(event: str) -> Callable[[Any, dict[str, Any]], None]:
 CRM_EVENTS = (
     "ONCRMLEADADD", "ONCRMLEADUPDATE",
     "ONCRMDEALADD", "ONCRMDEALUPDATE",
+    "ONCRMDYNAMICITEMADD",
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from robots import timeline_note
+from robots.distribution import robot as distribution
 from robots.spec import RobotSpec
 
-ROBOTS: list[RobotSpec] = [timeline_note.SPEC]
+ROBOTS: list[RobotSpec] = [timeline_note.SPEC, distribution.SPEC]
 ROBOTS_BY_CODE: dict[str, RobotSpec] = {spec.code: spec for spec in ROBOTS}

@@ -13,7 +13,6 @@ from typing import Any
 from connector.bitrix.errors import BitrixError
 from connector.context import JobContext
 from connector.errors import Permanent, Retryable
-from robots import ROBOTS_BY_CODE
 from robots.spec import RobotCall, RobotError
 
 ANSWERED_TTL_S = 30 * 24 * 3600
@@ -44,6 +43,18 @@ def _keys(ctx: JobContext, token: str) -> tuple[str, str]:
     return f"{prefix}:robot-answered:{digest}", f"{prefix}:lock:robot:{digest}"
 
 
+class Answered(dict):
+    """Returned by a robot that answers by itself: in its own write batch, or later."""
+
+
+def already_answered(ctx: JobContext, token: str) -> bool:
+    return bool(ctx.services.redis.exists(_keys(ctx, token)[0]))
+
+
+def mark_answered(ctx: JobContext, token: str) -> None:
+    ctx.services.redis.set(_keys(ctx, token)[0], "1", ex=ANSWERED_TTL_S)
+
+
 def answer(ctx: JobContext, call: RobotCall, values: dict[str, Any], log_message: str) -> bool:
     """Send the one bizproc.event.send for this token; False if it was already sent."""
     done_key, lock_key = _keys(ctx, call.event_token)
@@ -63,14 +74,15 @@ def answer(ctx: JobContext, call: RobotCall, values: dict[str, Any], log_message
             # the workflow no longer waits for this token (answered, timed out or deleted)
             ctx.log.warning("robot %s: event token no longer accepted (%s)", call.code,
                             exc.description)
-        redis.set(done_key, "1", ex=ANSWERED_TTL_S)
+        mark_answered(ctx, call.event_token)
         return True
 
 
 def run_robot(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     call = call_from_payload(payload)
-    done_key, _ = _keys(ctx, call.event_token)
-    if ctx.services.redis.exists(done_key):
+    from robots import ROBOTS_BY_CODE  # the registry imports robots that import this module
+
+    if already_answered(ctx, call.event_token):
         return {"answered": False, "reason": "already answered"}
     spec = ROBOTS_BY_CODE.get(call.code)
     values: dict[str, Any]
@@ -80,7 +92,10 @@ def run_robot(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         if not spec.supports(call.document_type):
             raise RobotError(
                 f"robot '{call.code}' does not work on {'/'.join(call.document_type) or '?'}")
-        values = dict(spec.run(ctx, call))
+        result = spec.run(ctx, call)
+        if isinstance(result, Answered):
+            return {"answered": True, "values": dict(result)}
+        values = dict(result)
         values.setdefault("error", "")
         message = f"{spec.name_en}: done"
     except Retryable as exc:

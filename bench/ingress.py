@@ -1,0 +1,217 @@
+"""Ingress answer time: POST /events and POST /robots/timeline_note under concurrent clients.
+
+Bitrix24 waits for our answer (and gives up on slow handlers), so what matters is the time
+from sending a delivery to having the 200 back, with every delivery really verified and
+enqueued. The bodies are the raw ones a portal sends (tests/fixtures), each made distinct
+(own ID/ts, own event_token) so the deduplication never short-cuts a request.
+
+    .venv/bin/python -m bench.ingress [--quick] [--requests N] [--clients N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from bench.common import (
+    Stack,
+    cpu_count,
+    emit,
+    latency_summary,
+    running_stack,
+)
+from connector.queue import QUEUE_NAMES
+
+NAME = "ingress"
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+EVENT_FIXTURE = "ONCRMDEALADD__basic"
+ROBOT_FIXTURE = "ROBOT__timeline_note__basic"
+ROBOT_CODE = "timeline_note"
+FORM = "application/x-www-form-urlencoded"
+TARGET_P99_MS = 20.0
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One prepared request: the path it goes to and its raw form body."""
+
+    path: str
+    body: bytes
+
+
+@dataclass
+class Outcome:
+    """What one client thread saw: latencies per path and every kind of failure."""
+
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+def fill(template: str, values: dict[str, Any]) -> bytes:
+    """Put URL-encoded values into a fixture's {placeholders}, as a portal would send them."""
+    text = template
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", quote(str(value), safe=""))
+    if "{" in text:
+        raise ValueError(f"unfilled placeholder in fixture: {text[text.index('{'):][:40]}")
+    return text.encode()
+
+
+def prepare(count: int, first_id: int, portal: dict[str, Any]) -> list[Delivery]:
+    """`count` distinct deliveries, events and robots alternating, built before timing."""
+    event_tpl = (FIXTURES / f"{EVENT_FIXTURE}.txt").read_text().strip()
+    robot_tpl = (FIXTURES / f"{ROBOT_FIXTURE}.txt").read_text().strip()
+    base_ts = int(time.time())
+    common = {"domain": portal["domain"], "member_id": portal["member_id"],
+              "application_token": portal["application_token"]}
+    out: list[Delivery] = []
+    for n in range(count):
+        i = first_id + n
+        values = {**common, "id": i, "ts": base_ts + i}
+        if n % 2 == 0:
+            out.append(Delivery("/events", fill(event_tpl, values)))
+        else:
+            values["event_token"] = f"{secrets.token_hex(8)}|{i}|bench"
+            out.append(Delivery(f"/robots/{ROBOT_CODE}", fill(robot_tpl, values)))
+    return out
+
+
+def drive(app_url: str, deliveries: list[Delivery], clients: int) -> tuple[Outcome, float]:
+    """Send every delivery once over `clients` keep-alive connections; returns wall seconds."""
+    parts = urlsplit(app_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    lock = threading.Lock()
+    cursor = iter(deliveries)
+    start = threading.Barrier(clients + 1)
+    outcomes = [Outcome() for _ in range(clients)]
+
+    def take() -> Delivery | None:
+        with lock:
+            return next(cursor, None)
+
+    def client(out: Outcome) -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        start.wait()
+        try:
+            while (d := take()) is not None:
+                headers = {"Content-Type": FORM, "Content-Length": str(len(d.body))}
+                t0 = time.perf_counter()
+                try:
+                    conn.request("POST", d.path, d.body, headers)
+                    resp = conn.getresponse()
+                    raw = resp.read()
+                except (OSError, http.client.HTTPException) as exc:
+                    out.errors[f"{d.path}:{type(exc).__name__}"] += 1
+                    conn.close()
+                    conn = http.client.HTTPConnection(host, port, timeout=30)
+                    continue
+                elapsed = time.perf_counter() - t0
+                path = d.path
+                out.latencies.setdefault(path, []).append(elapsed)
+                if resp.status != 200:
+                    out.errors[f"{path}:HTTP {resp.status}"] += 1
+                    continue
+                try:
+                    answer = json.loads(raw)
+                except ValueError:
+                    out.errors[f"{path}:not JSON"] += 1
+                    continue
+                if not answer.get("ok") or answer.get("duplicate") is not False:
+                    out.errors[f"{path}:not enqueued"] += 1
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=client, args=(o,), daemon=True) for o in outcomes]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join(timeout=600)
+    wall = time.perf_counter() - t0
+    merged = Outcome()
+    for o in outcomes:
+        for path, values in o.latencies.items():
+            merged.latencies.setdefault(path, []).extend(values)
+        merged.errors.update(o.errors)
+    return merged, wall
+
+
+def queued(stack: Stack) -> dict[str, int]:
+    """Jobs waiting per queue: the proof that each accepted delivery became a job."""
+    from connector.config import load_settings
+    from connector.services import build_services
+
+    services = build_services(load_settings(stack.env))
+    try:
+        return {name: int(services.queues[name].count) for name in QUEUE_NAMES}
+    finally:
+        services.redis.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingress", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small smoke run (a few seconds)")
+    parser.add_argument("--requests", type=int, default=None, help="measured requests (5000)")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--warmup", type=int, default=None, help="unmeasured requests first")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=8)
+    args = parser.parse_args(argv)
+    total = args.requests or (400 if args.quick else 5000)
+    warmup = args.warmup if args.warmup is not None else (50 if args.quick else 200)
+    total = max(1, min(total, 200_000))
+    clients = max(1, min(args.clients, 256))
+
+    with running_stack(web=True, web_workers=args.web_workers,
+                       web_threads=args.web_threads) as stack:
+        emit(NAME, "stack", app_url=stack.app_url, emulator_url=stack.emu_url,
+             gunicorn={"workers": args.web_workers, "threads": args.web_threads,
+                       "worker_class": "gthread"}, cpus=cpu_count(), clients=clients)
+        install = stack.install()
+        portal = stack.portal()
+        emit(NAME, "install", member_id=portal["member_id"], installed=install["installed"])
+        if warmup:
+            warm, warm_wall = drive(stack.app_url, prepare(warmup, 1, portal), clients)
+            emit(NAME, "warmup", requests=warmup, seconds=round(warm_wall, 3),
+                 errors=sum(warm.errors.values()), **latency_summary(
+                     [x for v in warm.latencies.values() for x in v]))
+
+        before = queued(stack)
+        deliveries = prepare(total, 1_000_000, portal)
+        outcome, wall = drive(stack.app_url, deliveries, clients)
+        all_latencies = [x for v in outcome.latencies.values() for x in v]
+        by_path: dict[str, Any] = {}
+        for path, values in sorted(outcome.latencies.items()):
+            by_path[path] = latency_summary(values)
+            emit(NAME, "path", path=path, **by_path[path])
+        after = queued(stack)
+        new_jobs = after.get("inbound", 0) - before.get("inbound", 0)
+        errors = sum(outcome.errors.values())
+        overall = latency_summary(all_latencies)
+        emit(NAME, "run", requests=total, seconds=round(wall, 3), errors=errors,
+             error_kinds=dict(outcome.errors), jobs_enqueued=new_jobs, **overall)
+        emit(NAME, "summary",
+             p50_ms=overall["p50_ms"], p99_ms=overall["p99_ms"], requests=total,
+             errors=errors, rps=round(total / wall, 1) if wall else None,
+             mean_ms=overall["mean_ms"], p90_ms=overall["p90_ms"], max_ms=overall["max_ms"],
+             by_path={p: {"n": s["n"], "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"]}
+                      for p, s in by_path.items()},
+             jobs_enqueued=new_jobs, warmup_requests=warmup, clients=clients,
+             gunicorn=f"{args.web_workers} workers x {args.web_threads} gthreads",
+             cpus=cpu_count(), target_p99_ms=TARGET_P99_MS,
+             target_met=bool(overall["p99_ms"] <= TARGET_P99_MS and errors == 0))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
