@@ -109,6 +109,47 @@ def cmd_journal(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_distribution(args: argparse.Namespace) -> int:
+    """Dry run, audit log and pending queue of the fair distribution."""
+    from connector.context import JobContext
+    from robots.distribution import config
+    from robots.distribution.engine import DistributionError, distribute
+    from robots.distribution.entities import EntityKind
+    from robots.distribution.robot import env_for
+
+    s = _services()
+    ctx = JobContext.load(s, args.member_id, "cli:distribution")
+    if ctx is None:
+        print(f"unknown portal {args.member_id}", file=sys.stderr)
+        return 2
+    env = env_for(ctx)
+    if args.action == "audit":
+        for row in env.state.audit_entries(args.limit, args.item):
+            who = row.get("user_id") or "-"
+            print(f"{_when(row['ts'])}  {row['item']:14} {row['group']:10} {row['status']:8} "
+                  f"{who!s:6} {row['reason']}")
+        return 0
+    groups = config.groups(ctx.settings)
+    if args.action == "pending":
+        for g in groups:
+            for entry in env.state.pending(g.id):
+                print(f"{g.id:12} {entry['entity']}/{entry['id']}")
+        return 0
+    group = config.group_by_id(ctx.settings, args.group or (groups[0].id if groups else ""))
+    if group is None:
+        print(f"unknown group {args.group!r}; groups: {[g.id for g in groups]}", file=sys.stderr)
+        return 2
+    kind = EntityKind(group.entity_types[0])
+    try:
+        outcome = distribute(env, group, kind, args.item_id or 0, dry_run=True, force=True)
+    except DistributionError as exc:
+        print(f"cannot distribute: {exc}", file=sys.stderr)
+        return 2
+    who = f"user {outcome.user_id}" if outcome.user_id else "nobody"
+    print(f"next {group.id} item would go to {who}: {outcome.reason}")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """An RQ worker on our queues, with RQ's scheduler (retries) and our periodic ticker."""
     from rq import Worker
@@ -178,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("member_id")
     sp.add_argument("--limit", type=int, default=50)
     sp.set_defaults(func=cmd_journal)
+
+    sp = sub.add_parser("distribution", help="dry run, audit log, pending items")
+    sp.add_argument("action", choices=["dry-run", "audit", "pending"])
+    sp.add_argument("member_id")
+    sp.add_argument("--group", default="")
+    sp.add_argument("--item", default=None, help="audit of one item, e.g. lead/12")
+    sp.add_argument("--item-id", type=int, default=0, help="dry run against this item")
+    sp.add_argument("--limit", type=int, default=50)
+    sp.set_defaults(func=cmd_distribution)
 
     sp = sub.add_parser("worker", help="run a worker (jobs, retries, periodic tasks)")
     sp.add_argument("--burst", action="store_true", help="drain the queues and exit")

@@ -45,7 +45,14 @@ class Services:
         )
 
 
+def load_registries() -> None:
+    """Import the feature registries so their settings sections exist in every process."""
+    import handlers  # noqa: F401
+    import robots  # noqa: F401
+
+
 def build_services(settings: Settings) -> Services:
+    load_registries()
     redis = Redis.from_url(settings.redis_url)
     session = requests.Session()
     session.headers["User-Agent"] = "crm-connector/0.1"

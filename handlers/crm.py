@@ -1,9 +1,9 @@
 """CRM object events: fan out to the capabilities that subscribe to them.
 
 The capabilities that listen to each event are listed in handlers/__init__.py; each gets
-(ctx, entity_id, data) and must be idempotent, because the same change can arrive online and again from the offline queue.
-Every event is also kept in a short per-portal journal the CLI shows, so an admin can see
-what reached the app.
+(ctx, entity_id, data) and must be idempotent, because the same change can arrive online
+and again from the offline queue. Every event is also kept in a short per-portal journal
+the CLI shows, so an admin can see what reached the app.
 """
 
 from __future__ import annotations

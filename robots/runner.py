@@ -104,7 +104,10 @@ def run_robot(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         text = f"gave up after retries: {exc}"
         values, message = {"error": text}, f"{call.code}: {text}"
     except Permanent as exc:
-        text = exc.description if isinstance(exc, BitrixError) and exc.description else str(exc)
+        if isinstance(exc, BitrixError):
+            text = f"{exc.method or 'Bitrix24'}: {exc.description or exc.code}"
+        else:
+            text = str(exc)
         values, message = {"error": text}, f"{call.code}: {text}"
         ctx.log.warning("robot %s failed: %s", call.code, text)
     answered = answer(ctx, call, values, message)

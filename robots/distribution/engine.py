@@ -17,7 +17,7 @@ from connector.bitrix.rest import BitrixClient, Command
 from connector.errors import Permanent
 from robots.distribution import policy
 from robots.distribution.config import Group
-from robots.distribution.entities import EntityKind
+from robots.distribution.entities import EntityKind, ItemFacts
 from robots.distribution.state import DistributionState, item_key
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,8 @@ def resolve_members(env: Env, group: Group) -> list[int]:
 
 
 def read(env: Env, kind: EntityKind, item_id: int, members: list[int]) -> dict[str, Any]:
-    cmds: dict[str, Command] = {"item": kind.get(item_id)}
-    if kind.name == "lead":
+    cmds: dict[str, Command] = {"item": kind.get(item_id)} if item_id else {}
+    if kind.name == "lead" and item_id:
         for comm in ("PHONE", "EMAIL"):
             cmds[f"dup_{comm}"] = ("crm.duplicate.findbycomm", {
                 "type": comm, "values": [f"$result[item][{comm}][0][VALUE]"]})
@@ -180,12 +180,12 @@ def distribute(env: Env, group: Group, kind: EntityKind, item_id: int, *,
     if item_err is not None and item_err.code not in ("ERROR_NOT_FOUND", "NOT_FOUND",
                                                        "ERROR_ARGUMENT", "ERROR_CORE"):
         raise item_err
-    facts = kind.facts(res.result.get("item"))
+    facts = kind.facts(res.result.get("item")) if item_id else ItemFacts(True, "(next item)")
     if not facts.exists:
         outcome = Outcome("skipped", None, f"{kind.label(item_id)} not found (deleted?)")
         return _close(env, group, kind, item_id, outcome, event_token, trigger, dry_run)
     placeholders = set(group.placeholder_user_ids) or {facts.created_by}
-    if not force and facts.assigned and facts.assigned not in placeholders and not (
+    if not force and item_id and facts.assigned and facts.assigned not in placeholders and not (
             done and done.get("user_id") == facts.assigned):
         outcome = Outcome("skipped", facts.assigned,
                           f"{kind.label(item_id)} was already assigned by hand to user "

@@ -1,0 +1,173 @@
+"""Fair distribution end to end: emulator portal, real Redis, real burst workers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT, Stack
+
+SALES = {"id": "sales", "name": "Sales", "entity_types": ["lead", "deal"], "departments": [2],
+         "supervisors": [1], "placeholder_user_ids": [1], "recheck_minutes": 1}
+
+
+def configure(stack: Stack, **group: object) -> None:
+    member_id = stack.portal()["member_id"]
+    stack.app.extensions["connector"].portal_settings.put(
+        member_id, {"distribution": {"groups": [{**SALES, **group}]}})
+
+
+def day(stack: Stack, **states: str) -> None:
+    for uid, status in states.items():
+        stack.control("POST", "timeman", json={"user_id": int(uid[1:]), "status": status})
+
+
+def new_lead(stack: Stack, title: str = "Lead from Instagram", **fields: object) -> int:
+    res = stack.control("POST", "crm/lead", json={"fields": {"TITLE": title,
+                                                             "ASSIGNED_BY_ID": 1, **fields}})
+    return int(res["id"])
+
+
+def distribute(stack: Stack, lead_id: int, group: str = "sales") -> str:
+    res = stack.control("POST", "robots/run", json={
+        "code": "fair_distribution", "document_id": ["crm", "CCrmDocumentLead", f"LEAD_{lead_id}"],
+        "document_type": ["crm", "CCrmDocumentLead", "LEAD"], "properties": {"group": group}})
+    assert res["status_code"] == 200, res
+    return res["event_token"]
+
+
+def answers(stack: Stack, token: str) -> list[dict]:
+    return stack.control("GET", "robots/results", params={"event_token": token})["calls"]
+
+
+def lead(stack: Stack, lead_id: int) -> dict:
+    return stack.rest("crm.lead.get", {"id": lead_id}).json()["result"]
+
+
+@pytest.fixture
+def sales(installed: Stack) -> Stack:
+    configure(installed)
+    day(installed, u2="OPENED", u3="OPENED", u4="PAUSED")
+    return installed
+
+
+def test_robot_assigns_the_least_loaded_open_member_and_explains(sales: Stack):
+    first = new_lead(sales)
+    token = distribute(sales, first)
+    sales.run_worker()
+    (call,) = answers(sales, token)
+    values = call["RETURN_VALUES"]
+    assert values["status"] == "assigned" and values["error"] == ""
+    assert int(values["assigned_user_id"]) in (2, 3)
+    assert "on a break" in values["reason"]  # user 4 is paused
+    assert "deactivated" not in values["reason"]  # user 5 is inactive: not a member at all
+    assert int(lead(sales, first)["ASSIGNED_BY_ID"]) == int(values["assigned_user_id"])
+    second = new_lead(sales)
+    token2 = distribute(sales, second)
+    sales.run_worker()
+    other = int(answers(sales, token2)[0]["RETURN_VALUES"]["assigned_user_id"])
+    assert {other, int(values["assigned_user_id"])} == {2, 3}
+    chats = sales.control("GET", "chats")
+    chats = chats.get("chats", chats) if isinstance(chats, dict) else chats
+    texts = [m["MESSAGE"] for c in chats for m in c.get("messages", [])]
+    assert sum("least loaded" in t for t in texts) == 2
+
+
+def test_steady_state_costs_two_requests(sales: Stack):
+    distribute(sales, new_lead(sales))
+    sales.run_worker()  # warm: members resolved, supervisors' chat created
+    token = distribute(sales, new_lead(sales))
+    before = sales.stats()["requests"]
+    sales.run_worker()
+    assert sales.stats()["requests"] - before == 2
+    assert answers(sales, token)[0]["RETURN_VALUES"]["status"] == "assigned"
+
+
+def test_two_items_at_once_go_to_different_people(sales: Stack):
+    tokens = [distribute(sales, new_lead(sales)) for _ in range(2)]
+    for w in sales.start_workers(2):
+        w.wait(timeout=60)
+    got = {int(answers(sales, t)[0]["RETURN_VALUES"]["assigned_user_id"]) for t in tokens}
+    assert got == {2, 3}
+
+
+def test_nobody_working_keeps_it_pending_tells_once_then_assigns(sales: Stack):
+    day(sales, u2="CLOSED", u3="EXPIRED", u4="PAUSED")
+    lead_id = new_lead(sales)
+    token = distribute(sales, lead_id)
+    sales.run_worker()
+    assert answers(sales, token) == []  # the workflow waits for a real assignment
+    assert int(lead(sales, lead_id)["ASSIGNED_BY_ID"]) == 1
+    from connector.jobs import distribution_recheck
+
+    services = sales.app.extensions["connector"]
+    member_id = sales.portal()["member_id"]
+    sales.redis.delete(*sales.redis.keys("*:recheck"))
+    assert distribution_recheck(services, member_id)["assigned"] == 0
+    chats = sales.control("GET", "chats")
+    chats = chats.get("chats", chats) if isinstance(chats, dict) else chats
+    waiting = [m for c in chats for m in c.get("messages", []) if "Waiting" in m["MESSAGE"]]
+    assert len(waiting) == 1  # told once, not on every re-check
+    day(sales, u3="OPENED")
+    sales.redis.delete(*sales.redis.keys("*:recheck"))
+    assert distribution_recheck(services, member_id)["assigned"] == 1
+    (call,) = answers(sales, token)
+    assert int(call["RETURN_VALUES"]["assigned_user_id"]) == 3
+    assert int(lead(sales, lead_id)["ASSIGNED_BY_ID"]) == 3
+
+
+def test_hand_assigned_item_is_left_alone(sales: Stack):
+    lead_id = new_lead(sales, ASSIGNED_BY_ID=4)
+    token = distribute(sales, lead_id)
+    sales.run_worker()
+    values = answers(sales, token)[0]["RETURN_VALUES"]
+    assert values["status"] == "skipped" and "by hand" in values["reason"]
+    assert int(lead(sales, lead_id)["ASSIGNED_BY_ID"]) == 4
+
+
+def test_unknown_group_and_unsupported_document_get_clear_errors(sales: Stack):
+    token = distribute(sales, new_lead(sales), group="nope")
+    res = sales.control("POST", "robots/run", json={
+        "code": "fair_distribution", "document_id": ["crm", "CCrmDocumentDeal", "DEAL_1"],
+        "document_type": ["crm", "CCrmDocumentDeal", "DEAL"],
+        "properties": {"group": "sales"}})
+    sales.run_worker()
+    assert "unknown distribution group 'nope'" in answers(sales, token)[0]["RETURN_VALUES"]["error"]
+    deal_answer = answers(sales, res["event_token"])[0]["RETURN_VALUES"]
+    assert deal_answer["error"] == "" or "assigned" in deal_answer.get("status", "")
+
+
+def test_repeat_client_goes_back_to_their_manager_even_on_a_break(sales: Stack):
+    contact = sales.control("POST", "crm/contact", json={"fields": {"NAME": "Client"}})
+    contact_id = int(contact["id"])
+    deal = sales.control("POST", "crm/deal", json={"fields": {
+        "TITLE": "First order", "CONTACT_ID": contact_id, "ASSIGNED_BY_ID": 4}})
+    sales.control("POST", f"crm/deal/{int(deal['id'])}", json={"fields": {"STAGE_ID": "WON"}})
+    sales.run_worker()  # ONCRMDEALUPDATE pins the contact to user 4
+    lead_id = new_lead(sales, CONTACT_ID=contact_id)
+    token = distribute(sales, lead_id)
+    sales.run_worker()
+    values = answers(sales, token)[0]["RETURN_VALUES"]
+    assert int(values["assigned_user_id"]) == 4 and "repeat client" in values["reason"]
+
+
+def test_new_lead_is_distributed_automatically_when_configured(sales: Stack):
+    configure(sales, auto=[{"entity": "lead"}])
+    lead_id = new_lead(sales)
+    sales.run_worker()
+    assert int(lead(sales, lead_id)["ASSIGNED_BY_ID"]) in (2, 3)
+
+
+def test_dry_run_and_audit_from_the_cli(sales: Stack):
+    member_id = sales.portal()["member_id"]
+    dry = subprocess.run([sys.executable, "-m", "connector.cli", "distribution", "dry-run",
+                          member_id], env=sales.env, cwd=ROOT, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr
+    assert "would go to user" in dry.stdout and "least loaded" in dry.stdout
+    distribute(sales, new_lead(sales))
+    sales.run_worker()
+    audit = subprocess.run([sys.executable, "-m", "connector.cli", "distribution", "audit",
+                            member_id], env=sales.env, cwd=ROOT, capture_output=True, text=True)
+    assert "assigned" in audit.stdout and "lead/" in audit.stdout
