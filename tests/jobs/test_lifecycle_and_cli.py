@@ -1,0 +1,58 @@
+"""App update re-registers robots; the CLI shows portals, settings and dead letters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import ROOT, Stack
+
+
+def cli(stack: Stack, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "connector.cli", *args], env=stack.env,
+                          cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=60)
+
+
+def test_app_update_deletes_robots_and_onappupdate_brings_them_back(installed: Stack):
+    before = installed.portal()["application_token"]
+    installed.control("POST", "update", json={"version": 2})
+    assert installed.rest("bizproc.robot.list").json()["result"] == []
+    after = installed.portal()["application_token"]
+    assert after != before
+    installed.run_worker()  # the reconcile job queued by ONAPPUPDATE
+    robots = installed.rest("bizproc.robot.list").json()["result"]
+    assert {"timeline_note", "fair_distribution"} <= set(robots)
+    store = installed.app.extensions["connector"].store
+    assert store.application_token_matches(installed.portal()["member_id"], after)
+    assert not store.application_token_matches(installed.portal()["member_id"], before)
+
+
+def test_cli_portals_and_settings_round_trip(installed: Stack):
+    member_id = installed.portal()["member_id"]
+    listed = cli(installed, "portals")
+    assert member_id in listed.stdout and "active" in listed.stdout
+    exported = cli(installed, "settings", "export", member_id)
+    doc = json.loads(exported.stdout)
+    doc["general"]["language"] = "en"
+    imported = cli(installed, "settings", "import", member_id, "-", stdin=json.dumps(doc))
+    assert imported.returncode == 0, imported.stderr
+    bad = cli(installed, "settings", "set", member_id, "-",
+              stdin=json.dumps({"general": {"timezone": "Nowhere/Land"}}))
+    assert bad.returncode == 2 and "general.timezone" in bad.stderr
+    shown = json.loads(cli(installed, "settings", "show", member_id).stdout)
+    assert shown["general"]["language"] == "en"
+    assert shown["general"]["timezone"] == "Europe/Moscow"
+
+
+def test_cli_failed_lists_and_requeues(installed: Stack):
+    services = installed.app.extensions["connector"]
+    member_id = installed.portal()["member_id"]
+    services.queues.enqueue("connector.jobs.run_maintenance", ["no_such_task", member_id],
+                            "broken-job", queue="maintenance", member_id=member_id)
+    installed.run_worker()
+    listed = cli(installed, "failed")
+    assert "broken-job" in listed.stdout and "KeyError" in listed.stdout
+    requeued = cli(installed, "failed", "requeue", "broken-job")
+    assert requeued.returncode == 0 and "broken-job" in requeued.stdout
+    assert installed.queued() == 1
