@@ -158,6 +158,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from connector.jobs import tick
 
     s = _services()
+    logging.basicConfig(level=s.settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = threading.Event()
     if not args.burst:
         def ticker() -> None:
@@ -188,7 +190,8 @@ def cmd_tick(args: argparse.Namespace) -> int:
 def cmd_emulator(args: argparse.Namespace) -> int:
     from emulator.__main__ import main as emulator_main
 
-    return emulator_main(args.rest) or 0
+    rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
+    return emulator_main(rest) or 0
 
 
 def build_parser() -> argparse.ArgumentParser:

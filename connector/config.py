@@ -29,7 +29,6 @@ class Settings:
     rest_max_retries: int = 4
     rest_backoff_s: float = 0.5
     job_retry_intervals: tuple[int, ...] = (10, 60, 300, 1800)
-    offline_drain_every_s: int = 60
     log_level: str = "INFO"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -48,7 +47,6 @@ class Settings:
             "rest_max_retries": "CONNECTOR_REST_MAX_RETRIES",
             "rest_backoff_s": "CONNECTOR_REST_BACKOFF",
             "job_retry_intervals": "CONNECTOR_JOB_RETRY_INTERVALS",
-            "offline_drain_every_s": "CONNECTOR_OFFLINE_DRAIN_EVERY",
             "log_level": "LOG_LEVEL",
         },
         repr=False,

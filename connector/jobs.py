@@ -73,13 +73,22 @@ def drain_offline(services: Services, member_id: str, max_batches: int = 20) -> 
     if portal is None or portal.status != "active":
         return {"skipped": "not active"}
     client = services.client(member_id)
+    reserved_key = f"{services.settings.queue_prefix}:offline-process:{member_id}"
     queued = 0
     for _ in range(max_batches):
-        res = client.call("event.offline.get", {"clear": 0, "limit": 50})
+        unfinished = services.redis.get(reserved_key)
+        params: dict[str, Any] = {"clear": 0, "limit": 50}
+        if unfinished:  # a run that died between reading and clearing: finish its batch
+            params["process_id"] = unfinished.decode()
+        res = client.call("event.offline.get", params)
         events = (res or {}).get("events") or []
         process_id = (res or {}).get("process_id")
         if not events:
+            if unfinished:
+                services.redis.delete(reserved_key)
+                continue
             break
+        services.redis.set(reserved_key, str(process_id), ex=30 * 24 * 3600)
         for record in events:
             name = str(record.get("EVENT_NAME", "")).upper()
             if name not in EVENTS:
@@ -93,7 +102,8 @@ def drain_offline(services: Services, member_id: str, max_batches: int = 20) -> 
                                        member_id=member_id).created:
                 queued += 1
         client.call("event.offline.clear", {"process_id": process_id})
-        if len(events) < 50:
+        services.redis.delete(reserved_key)
+        if len(events) < 50 and not unfinished:
             break
     return {"queued": queued}
 

@@ -51,11 +51,16 @@ def main() -> int:
     procs = []
     logs = VAR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    if not env.get("REDIS_URL"):
-        procs.append(start_redis(args.redis_port, VAR / "redis", persist=True))
-        env["REDIS_URL"] = f"redis://127.0.0.1:{args.redis_port}/0"
-    app_url = env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{args.port}")
     demo = not env.get("B24_CLIENT_ID")
+    if not env.get("REDIS_URL"):
+        # the demo portal lives only as long as the emulator, so its Redis starts empty too
+        procs.append(start_redis(args.redis_port, VAR / "redis", persist=not demo))
+        env["REDIS_URL"] = f"redis://127.0.0.1:{args.redis_port}/0"
+        if demo:
+            from redis import Redis
+
+            Redis.from_url(env["REDIS_URL"]).flushdb()
+    app_url = env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{args.port}")
     emu_url = f"http://127.0.0.1:{args.emulator_port}"
     if demo:
         env.update(B24_CLIENT_ID="local.demo", B24_CLIENT_SECRET="demo-secret",

@@ -82,6 +82,7 @@ def worker_args(*extra: str) -> list[str]:
 
 
 def stop(procs: list[subprocess.Popen[bytes]], timeout: float = 10) -> None:
+    procs = list(reversed(procs))  # started first (Redis) stops last
     for p in procs:
         if p.poll() is None:
             p.terminate()

@@ -38,17 +38,26 @@ class Grant:
 
 
 def _profile(session: requests.Session, client_endpoint: str, token: str, timeout: float
-             ) -> dict[str, Any]:
-    resp = session.post(client_endpoint.rstrip("/") + "/profile.json", json={"auth": token},
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The token user's profile and the portal's app.info (licence), in one request."""
+    resp = session.post(client_endpoint.rstrip("/") + "/batch.json",
+                        json={"auth": token, "halt": 0,
+                              "cmd": {"profile": "profile", "app": "app.info"}},
                         timeout=timeout, allow_redirects=False)
     try:
         body = resp.json()
     except ValueError:
         body = {}
-    if resp.status_code != 200 or not isinstance(body.get("result"), dict):
-        raise error_for(str(body.get("error") or f"HTTP_{resp.status_code}"),
-                        str(body.get("error_description", "")), resp.status_code, "profile")
-    return body["result"]
+    results = (body.get("result") or {}).get("result") if isinstance(body, dict) else None
+    if resp.status_code != 200 or not isinstance(results, dict) or not isinstance(
+            results.get("profile"), dict):
+        errors = (body.get("result") or {}).get("result_error") or {} if isinstance(
+            body.get("result"), dict) else {}
+        err = (errors.get("profile") if isinstance(errors, dict) else None) or body
+        raise error_for(str(err.get("error") or f"HTTP_{resp.status_code}"),
+                        str(err.get("error_description", "")), resp.status_code, "profile")
+    app = results.get("app") if isinstance(results.get("app"), dict) else {}
+    return results["profile"], app
 
 
 def accept_grant(services: Services, grant: Grant) -> Portal:
@@ -63,8 +72,8 @@ def accept_grant(services: Services, grant: Grant) -> Portal:
         raise InstallProofError("PROOF_FAILED", "OAuth server gave no client endpoint", 401,
                                 "app.info")
     try:
-        profile = _profile(services.session, client_endpoint, grant.access_token,
-                           services.settings.rest_timeout_s)
+        profile, app = _profile(services.session, client_endpoint, grant.access_token,
+                                services.settings.rest_timeout_s)
     except BitrixError as exc:
         raise InstallProofError("PROOF_FAILED", f"profile refused the token: {exc.code}", 401,
                                 "profile") from exc
@@ -79,6 +88,7 @@ def accept_grant(services: Services, grant: Grant) -> Portal:
     portal.scope = str(install.get("scope") or info.get("scope") or grant.scope)
     portal.user_id = str(info.get("user_id") or profile.get("ID") or "")
     portal.version = str(install.get("version") or "")
+    portal.license_family = str(app.get("LICENSE_FAMILY") or "")
     portal.status, portal.status_reason = ACTIVE, ""
     services.store.save(portal)
     services.store.set_application_token(grant.member_id, grant.application_token)
@@ -108,8 +118,11 @@ def uninstall(services: Services, member_id: str, clean: bool) -> int:
     services.store.drop_tokens(member_id)
     services.store.set_status(member_id, "uninstalled", "app removed from the portal")
     removed = services.queues.purge_portal(member_id)
-    if clean:
+    if clean:  # everything keyed by this portal: record, settings, journal, counters, pins
         services.portal_settings.delete(member_id)
         services.store.delete(member_id)
+        pattern = f"{services.settings.queue_prefix}:*{member_id}*"
+        for key in services.redis.scan_iter(pattern, count=1000):
+            services.redis.delete(key)
     log.info("portal %s uninstalled (clean=%s), %d queued jobs dropped", member_id, clean, removed)
     return removed

@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, render_template, request
 from connector.bitrix.errors import BitrixError
 from install.lifecycle import Grant, accept_grant
 from install.registrations import reconcile
+from robots import ROBOTS
 
 bp = Blueprint("install", __name__)
 log = logging.getLogger(__name__)
@@ -27,6 +28,13 @@ def installer() -> Any:
     form = request.form
     if request.method == "GET" or not form.get("AUTH_ID"):
         return render_template("install_info.html", base=settings.public_base_url), 200
+    member_id = form.get("member_id", "")
+    if (member_id and services.store.application_token_matches(
+            member_id, form.get("APPLICATION_TOKEN", ""))
+            and services.store.get_tokens(member_id) is not None):
+        # an installed portal opening the app (any user): its home page, no proof needed
+        return render_template("app_home.html", portal=services.store.get(member_id),
+                               robots=ROBOTS), 200
     grant = Grant(
         member_id=form.get("member_id", ""),
         domain=request.args.get("DOMAIN") or None,
@@ -40,7 +48,8 @@ def installer() -> Any:
         portal = accept_grant(services, grant)
     except BitrixError as exc:
         log.warning("installer refused for %s: %s", grant.member_id[:40], exc.description)
-        return render_template("install_error.html", reason=exc.description, errors={}), 401
+        status = exc.status if exc.status in (401, 403) else 401
+        return render_template("install_error.html", reason=exc.description, errors={}), status
     doc = services.portal_settings.get(portal.member_id)
     try:
         outcome = reconcile(services.client(portal.member_id), settings.public_base_url,

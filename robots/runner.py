@@ -12,7 +12,7 @@ from typing import Any
 
 from connector.bitrix.errors import BitrixError
 from connector.context import JobContext
-from connector.errors import Permanent, Retryable
+from connector.errors import Permanent
 from robots.spec import RobotCall, RobotError
 
 ANSWERED_TTL_S = 30 * 24 * 3600
@@ -98,11 +98,6 @@ def run_robot(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
         values = dict(result)
         values.setdefault("error", "")
         message = f"{spec.name_en}: done"
-    except Retryable as exc:
-        if not ctx.final_attempt:
-            raise  # RQ retries; the answer comes from a later run
-        text = f"gave up after retries: {exc}"
-        values, message = {"error": text}, f"{call.code}: {text}"
     except Permanent as exc:
         if isinstance(exc, BitrixError):
             text = f"{exc.method or 'Bitrix24'}: {exc.description or exc.code}"
@@ -110,5 +105,10 @@ def run_robot(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
             text = str(exc)
         values, message = {"error": text}, f"{call.code}: {text}"
         ctx.log.warning("robot %s failed: %s", call.code, text)
+    except Exception as exc:  # noqa: BLE001 - retryable or a bug: retried, answered at last
+        if not ctx.final_attempt:
+            raise  # RQ retries; the answer comes from a later run
+        text = f"gave up after retries: {type(exc).__name__}: {exc}"
+        values, message = {"error": text}, f"{call.code}: {text}"
     answered = answer(ctx, call, values, message)
     return {"answered": answered, "values": values}

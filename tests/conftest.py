@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,53 +25,23 @@ from cryptography.fernet import Fernet
 from redis import Redis
 from werkzeug.serving import make_server
 
-ROOT = Path(__file__).resolve().parent.parent
+from devstack.processes import ROOT, free_port, start_redis, stop, wait_for
+
 CLIENT_ID = "local.test-app"
 CLIENT_SECRET = "test-secret"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """A private redis-server for the whole test session (never the developer's own)."""
-    binary = shutil.which("redis-server")
-    if not binary:
+    if not shutil.which("redis-server"):
         pytest.exit("redis-server is not installed: run ./dev test (it installs it)", 2)
     port = free_port()
-    workdir = tempfile.mkdtemp(prefix="cc-redis-")
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    client = Redis(port=port)
-    wait_for(lambda: _ping(client), timeout=10)
+    workdir = Path(tempfile.mkdtemp(prefix="cc-redis-"))
+    proc = start_redis(port, workdir)
     yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop([proc])
     shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _ping(client: Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except Exception:  # noqa: BLE001
-        return False
 
 
 @pytest.fixture

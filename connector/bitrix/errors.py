@@ -8,7 +8,7 @@ RETRYABLE_CODES = frozenset(
     {"QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT", "INTERNAL_SERVER_ERROR",
      "ERROR_UNEXPECTED_ANSWER", "OVERLOAD_LIMIT"}
 )
-TOKEN_EXPIRED_CODES = frozenset({"expired_token"})
+TOKEN_EXPIRED_CODES = frozenset({"expired_token", "NO_AUTH_FOUND", "invalid_token"})
 
 
 class BitrixError(ConnectorError):
