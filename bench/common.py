@@ -35,7 +35,6 @@ from devstack.processes import (
     start_redis,
     stop,
     wait_for,
-    wait_http,
 )
 
 LOOPBACK = "127.0.0.1"
@@ -154,6 +153,21 @@ def stack_env(redis_url: str, app_url: str, emu_url: str, client_secret: str
     return env
 
 
+def wait_up(url: str, proc: Popen[bytes], name: str, timeout: float = 30.0) -> None:
+    """Wait for a child's HTTP answer, failing at once (not after the timeout) if it died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with code {proc.returncode} before answering")
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{name} did not answer {url} within {timeout:.0f}s")
+
+
 @contextmanager
 def running_stack(web: bool = True, web_workers: int = 2, web_threads: int = 8,
                   emulator_extra: Sequence[str] = ()) -> Iterator[Stack]:
@@ -167,7 +181,7 @@ def running_stack(web: bool = True, web_workers: int = 2, web_threads: int = 8,
         redis_url = f"redis://{LOOPBACK}:{redis_port}/0"
         emu_url = f"http://{LOOPBACK}:{emu_port}"
         app_url = f"http://{LOOPBACK}:{app_port}"
-        secret = secrets.token_urlsafe(16)
+        secret = secrets.token_hex(16)  # never starts with "-": it is passed as an argv value
         env = stack_env(redis_url, app_url, emu_url, secret)
         logs = {"emulator": workdir / "emulator.log", "web": workdir / "web.log"}
         stack = Stack(workdir, env, redis_url, emu_url, app_url, procs, logs)
@@ -175,13 +189,13 @@ def running_stack(web: bool = True, web_workers: int = 2, web_threads: int = 8,
         procs.append(spawn(emulator_args(emu_port, app_url, CLIENT_ID, secret,
                                          "--host", LOOPBACK, *emulator_extra),
                            env, logs["emulator"]))
-        wait_http(f"{emu_url}/_emulator/portal", 30)
+        wait_up(f"{emu_url}/_emulator/portal", procs[-1], "emulator")
         if web:
             procs.append(spawn(gunicorn_args(app_port, web_workers, web_threads), env,
                                logs["web"]))
-            wait_http(f"{app_url}/healthz", 30)
+            wait_up(f"{app_url}/healthz", procs[-1], "gunicorn")
         yield stack
-    except BaseException:
+    except Exception:
         if stack is not None:
             for name in ("emulator", "web"):
                 tail = stack.log_tail(name)
@@ -213,6 +227,11 @@ def reset_app_bucket(env: dict[str, str], member_id: str) -> None:
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
+
+
+def load_average() -> float:
+    """The 1-minute load average: other work on the box skews every figure, so we show it."""
+    return round(os.getloadavg()[0], 2)
 
 
 def now_iso() -> str:

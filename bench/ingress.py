@@ -27,6 +27,7 @@ from bench.common import (
     cpu_count,
     emit,
     latency_summary,
+    load_average,
     running_stack,
 )
 from connector.queue import QUEUE_NAMES
@@ -176,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
                        web_threads=args.web_threads) as stack:
         emit(NAME, "stack", app_url=stack.app_url, emulator_url=stack.emu_url,
              gunicorn={"workers": args.web_workers, "threads": args.web_threads,
-                       "worker_class": "gthread"}, cpus=cpu_count(), clients=clients)
+                       "worker_class": "gthread"},
+             cpus=cpu_count(), clients=clients, load_average=load_average())
         install = stack.install()
         portal = stack.portal()
         emit(NAME, "install", member_id=portal["member_id"], installed=install["installed"])
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                       for p, s in by_path.items()},
              jobs_enqueued=new_jobs, warmup_requests=warmup, clients=clients,
              gunicorn=f"{args.web_workers} workers x {args.web_threads} gthreads",
-             cpus=cpu_count(), target_p99_ms=TARGET_P99_MS,
+             cpus=cpu_count(), load_average=load_average(), target_p99_ms=TARGET_P99_MS,
              target_met=bool(overall["p99_ms"] <= TARGET_P99_MS and errors == 0))
     return 0
 

@@ -23,7 +23,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates/html")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["SECRET_KEY"] = settings.secret_key
-    services = build_services(settings)
+    services = build_services(settings, web=True)
     app.extensions["connector"] = services
 
     from connector.routes import bp as core_bp

@@ -24,6 +24,7 @@ class Settings:
     secret_key: str = ""
     encryption_key: str = ""
     max_body_bytes: int = 1_048_576
+    token_cache_s: float = 5.0
     queue_prefix: str = "cc"
     rest_timeout_s: float = 30.0
     rest_max_retries: int = 4
@@ -42,6 +43,7 @@ class Settings:
             "secret_key": "CONNECTOR_SECRET_KEY",
             "encryption_key": "CONNECTOR_ENCRYPTION_KEY",
             "max_body_bytes": "CONNECTOR_MAX_BODY_BYTES",
+            "token_cache_s": "CONNECTOR_TOKEN_CACHE_S",
             "queue_prefix": "CONNECTOR_QUEUE_PREFIX",
             "rest_timeout_s": "CONNECTOR_REST_TIMEOUT",
             "rest_max_retries": "CONNECTOR_REST_MAX_RETRIES",

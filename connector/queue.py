@@ -79,13 +79,17 @@ class Queues:
         if not self.redis.set(self.dedup_key(jid), "1", nx=True, ex=DEDUP_TTL_S):
             return Enqueued(jid, False)
         intervals = self.retry_intervals
-        self.queues[queue].enqueue_call(
-            func, args=args, job_id=jid, timeout=JOB_TIMEOUT_S, failure_ttl=FAILED_TTL_S,
-            result_ttl=3600, at_front=at_front,
-            retry=Retry(max=len(intervals), interval=intervals) if retry and intervals else None,
-            on_failure=Callback(stop_retrying_permanent),
-            meta={"member_id": member_id},
-        )
+        with self.redis.pipeline() as pipe:  # job hash, status and queue push: one round trip
+            self.queues[queue].enqueue_call(
+                func, args=args, job_id=jid, timeout=JOB_TIMEOUT_S, failure_ttl=FAILED_TTL_S,
+                result_ttl=3600, at_front=at_front,
+                retry=Retry(max=len(intervals), interval=intervals) if retry and intervals
+                else None,
+                on_failure=Callback(stop_retrying_permanent),
+                meta={"member_id": member_id},
+                pipeline=pipe,
+            )
+            pipe.execute()
         return Enqueued(jid, True)
 
     def forget(self, jid: str) -> None:

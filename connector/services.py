@@ -51,12 +51,14 @@ def load_registries() -> None:
     import robots  # noqa: F401
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, web: bool = False) -> Services:
+    """`web=True` lets the process cache application-token digests (ingress hot path)."""
     load_registries()
     redis = Redis.from_url(settings.redis_url)
     session = requests.Session()
     session.headers["User-Agent"] = "crm-connector/0.1"
-    store = PortalStore(redis, settings.encryption_key, settings.secret_key, settings.queue_prefix)
+    store = PortalStore(redis, settings.encryption_key, settings.secret_key, settings.queue_prefix,
+                        digest_cache_s=settings.token_cache_s if web else 0.0)
     oauth = OAuthClient(settings, session)
     return Services(
         settings=settings,

@@ -67,7 +67,7 @@ def main() -> int:
                    B24_OAUTH_SERVER=f"{emu_url}/oauth-server")
         procs.append(spawn(emulator_args(args.emulator_port, app_url, "local.demo",
                                          "demo-secret", "--install"), env, logs / "emulator.log"))
-    procs.append(spawn(gunicorn_args(args.port), env, logs / "web.log"))
+    procs.append(spawn(gunicorn_args(args.port, access_log=True), env, logs / "web.log"))
     procs.append(spawn(worker_args(), env, logs / "worker.log"))
 
     def shutdown(*_: object) -> None:

@@ -68,13 +68,15 @@ def spawn(args: list[str], env: Mapping[str, str], log: Path | None = None
 def emulator_args(port: int, app_url: str, client_id: str, client_secret: str,
                   *extra: str) -> list[str]:
     return [PY, "-m", "emulator", "--port", str(port), "--app-url", app_url,
-            "--client-id", client_id, "--client-secret", client_secret, *extra]
+            f"--client-id={client_id}", f"--client-secret={client_secret}", *extra]
 
 
-def gunicorn_args(port: int, workers: int = 2, threads: int = 4) -> list[str]:
-    return [PY, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers",
+def gunicorn_args(port: int, workers: int = 2, threads: int = 4, access_log: bool = False
+                  ) -> list[str]:
+    args = [PY, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers",
             str(workers), "--threads", str(threads), "--worker-class", "gthread",
-            "--access-logfile", "-", "--log-level", "warning"]
+            "--log-level", "warning"]
+    return [*args, "--access-logfile", "-"] if access_log else args
 
 
 def worker_args(*extra: str) -> list[str]:

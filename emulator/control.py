@@ -9,8 +9,10 @@ from flask import Flask, Response, request
 
 from .core import Emulator
 from .errors import RestError, status_for
-from .methods.crm import crm_add, crm_delete, crm_update
-from .seed import bulk_seed
+from .methods.crm import ENTITIES, crm_add, crm_delete, crm_update
+from .methods.im import chat_create, chat_view
+from .methods.items import fields_in, item_add, item_out, item_update
+from .seed import add_user, bulk_seed
 from .state import new_hex
 
 
@@ -45,7 +47,10 @@ def register_control(app: Flask, emu: Emulator) -> None:
                     for u in p.users.values()
                 ],
                 "departments": list(p.departments.values()),
-                "counts": {"leads": len(p.leads), "deals": len(p.deals)},
+                "counts": {"leads": len(p.leads), "deals": len(p.deals),
+                           "contacts": len(p.contacts), "companies": len(p.companies),
+                           "items": {str(k): len(v) for k, v in p.items.items()},
+                           "chats": len(p.chats)},
                 "event_bindings": [
                     {"id": b.id, "event": b.event, "handler": b.handler,
                      "offline": b.offline, "auth_type": b.auth_type}
@@ -282,6 +287,96 @@ def register_control(app: Flask, emu: Emulator) -> None:
         counts["seconds"] = round(time.perf_counter() - started, 3)
         return json_response(counts)
 
+    @app.post("/_emulator/items/<int:type_id>")
+    def item_create(type_id: int) -> Response:
+        """Create a CRM item (camelCase ``fields``) as ``user_id``, firing its events."""
+        b = body()
+        p = emu.portal(b.get("member_id"))
+        uid = int(b.get("user_id") or p.admin_user_id)
+        with emu.lock:
+            row = item_add(emu, p, type_id, fields_in(b.get("fields") or {}), uid)
+            return json_response({"item": item_out(row, type_id)})
+
+    @app.post("/_emulator/items/<int:type_id>/<int:item_id>")
+    def item_change(type_id: int, item_id: int) -> Response:
+        b = body()
+        p = emu.portal(b.get("member_id"))
+        uid = int(b.get("user_id") or p.admin_user_id)
+        with emu.lock:
+            row = item_update(emu, p, type_id, item_id, fields_in(b.get("fields") or {}), uid)
+            return json_response({"item": item_out(row, type_id)})
+
+    @app.get("/_emulator/chats")
+    def chats() -> Response:
+        """Every group chat with its members and messages, plus private messages."""
+        p = emu.portal(body().get("member_id"))
+        with emu.lock:
+            return json_response({
+                "chats": [chat_view(p, c) for c in p.chats.values()],
+                "private": [dict(m) for m in p.messages if m["CHAT_ID"] is None],
+            })
+
+    @app.get("/_emulator/chats/<int:chat_id>")
+    def chat_one(chat_id: int) -> Response:
+        p = emu.portal(body().get("member_id"))
+        with emu.lock:
+            chat = p.chats.get(chat_id)
+            if chat is None:
+                raise RestError("ERROR_NOT_FOUND", f"No chat {chat_id}", 404)
+            return json_response(chat_view(p, chat))
+
+    @app.post("/_emulator/chats")
+    def chat_new() -> Response:
+        """Create a chat as a user; ``system: true`` makes it the CRM item's discussion chat."""
+        b = body()
+        p = emu.portal(b.get("member_id"))
+        uid = int(b.get("user_id") or p.admin_user_id)
+        fields = {str(k).upper(): v for k, v in b.items()
+                  if k not in ("member_id", "user_id", "system")}
+        with emu.lock:
+            chat_id = chat_create(emu, p, uid, fields, system=bool(b.get("system")))
+            return json_response(chat_view(p, p.chats[chat_id]))
+
+    @app.post("/_emulator/users")
+    def user_new() -> Response:
+        """Hire someone: NAME, LAST_NAME, UF_DEPARTMENT, ACTIVE, ADMIN, WORK_POSITION."""
+        b = {str(k).upper(): v for k, v in body().items()}
+        p = emu.portal(b.get("MEMBER_ID"))
+        with emu.lock:
+            uid = int(b.get("ID") or max(p.users, default=0) + 1)
+            if uid in p.users:
+                raise RestError("ERROR_ARGUMENT", f"User {uid} exists", 400)
+            depts = b.get("UF_DEPARTMENT") or [1]
+            depts = [int(d) for d in (depts if isinstance(depts, list) else [depts])]
+            add_user(emu, p, (uid, str(b.get("NAME") or f"User{uid}"),
+                              str(b.get("LAST_NAME") or ""), str(b.get("PERSONAL_GENDER") or ""),
+                              str(b.get("WORK_POSITION") or ""), depts,
+                              _truthy(b.get("ACTIVE", True))))
+            p.users[uid]["ADMIN"] = _truthy(b.get("ADMIN", False))
+            if b.get("EMAIL"):
+                p.users[uid]["EMAIL"] = str(b["EMAIL"])
+            return json_response(dict(p.users[uid]))
+
+    @app.post("/_emulator/users/<int:uid>")
+    def user_change(uid: int) -> Response:
+        """Change a user, e.g. ``{"ACTIVE": false}`` to dismiss them."""
+        b = {str(k).upper(): v for k, v in body().items()}
+        p = emu.portal(b.pop("MEMBER_ID", None))
+        with emu.lock:
+            user = p.users.get(uid)
+            if user is None:
+                raise RestError("ERROR_NOT_FOUND", f"No user {uid}", 404)
+            for key, value in b.items():
+                if key in ("ACTIVE", "ADMIN"):
+                    user[key] = _truthy(value)
+                    if key == "ACTIVE":
+                        user["IS_ONLINE"] = "Y" if user[key] else "N"
+                elif key == "UF_DEPARTMENT":
+                    user[key] = [int(d) for d in (value if isinstance(value, list) else [value])]
+                elif key != "ID":
+                    user[key] = value
+            return json_response(dict(user))
+
     @app.post("/_emulator/events/trigger")
     def trigger() -> Response:
         b = body()
@@ -295,8 +390,14 @@ def register_control(app: Flask, emu: Emulator) -> None:
         return json_response({"event": event, "online_deliveries": sent})
 
 
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().upper() in ("Y", "1", "TRUE", "YES")
+    return bool(value)
+
+
 def _entity(name: str) -> str:
     ent = name.lower()
-    if ent not in ("lead", "deal"):
+    if ent not in ENTITIES:
         raise RestError("ERROR_ARGUMENT", f"Unknown entity {name}", 400)
     return ent

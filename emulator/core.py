@@ -315,7 +315,10 @@ class Emulator:
     ) -> None:
         """The offline queue keeps the latest state per object, not the history."""
         app = portal.app
-        obj = (data.get("FIELDS") or {}).get("ID", "")
+        fields = data.get("FIELDS") or {}
+        obj = fields.get("ID", "")
+        if fields.get("ENTITY_TYPE_ID") is not None:
+            obj = f"{fields['ENTITY_TYPE_ID']}:{obj}"
         key = f"{event}:{obj}"
         now = self.now()
         for rec in app.offline:

@@ -11,6 +11,8 @@ import bisect
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 PAGE_SIZE = 50
@@ -18,6 +20,12 @@ PAGE_SIZE = 50
 # Longest prefixes first so "!@" wins over "!".
 _OPERATORS = ["!%=", "!=%", "!@", "!=", "!%", ">=", "<=", "=%", "%=", ">", "<", "@", "%", "!", "="]
 _NUM_RE = re.compile(r"^-?\d+(\.\d+)?$")
+_DATE_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+_RU_DATE_RE = re.compile(r"^(\d{2})\.(\d{2})\.(\d{4})( \d{2}:\d{2}(:\d{2})?)?$")
+# Naive datetimes in filters are read in the portal's time zone, as Bitrix does.
+PORTAL_TZ = timezone(timedelta(hours=3))
 
 
 @dataclass
@@ -47,6 +55,28 @@ def _num(v: Any) -> float | None:
     return None
 
 
+@lru_cache(maxsize=65536)
+def _parse_dt(s: str) -> datetime | None:
+    """ISO 8601 (with or without offset) or ``dd.mm.yyyy [hh:mm[:ss]]`` as an aware datetime."""
+    s = s.strip()
+    m = _RU_DATE_RE.match(s)
+    if m:
+        s = f"{m.group(3)}-{m.group(2)}-{m.group(1)}{(m.group(4) or '').replace(' ', 'T')}"
+    elif not _DATE_RE.match(s):
+        return None
+    try:
+        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=PORTAL_TZ)
+
+
+def _dt(v: Any) -> datetime | None:
+    if isinstance(v, str) and len(v) >= 10 and (v[4] == "-" or v[2] == "."):
+        return _parse_dt(v)
+    return None
+
+
 def _norm_bool(v: Any) -> str:
     if isinstance(v, bool):
         return "Y" if v else "N"
@@ -59,13 +89,16 @@ def _norm_bool(v: Any) -> str:
 
 
 def _cmp(a: Any, b: Any) -> int:
-    """Compare numerically when both look numeric, else as case-insensitive strings."""
+    """Compare as datetimes, numbers or case-insensitive strings, whichever both look like."""
     if isinstance(a, bool) or isinstance(b, bool):
         x, y = _norm_bool(a), _norm_bool(b)
     else:
         na, nb = _num(a), _num(b)
         if na is not None and nb is not None:
             return (na > nb) - (na < nb)
+        da, db = _dt(a), _dt(b)
+        if da is not None and db is not None:
+            return (da > db) - (da < db)
         x = "" if a is None else str(a).lower()
         y = "" if b is None else str(b).lower()
     return (x > y) - (x < y)
@@ -125,6 +158,8 @@ def row_matches(row: dict[str, Any], conds: list[tuple[str, str, Any]]) -> bool:
     """True when every condition holds; multi-value fields match when any element does."""
     for op, field, want in conds:
         value = row.get(field)
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            value = [v.get("VALUE") for v in value]  # PHONE/EMAIL multi-fields
         if isinstance(value, list):
             negative = op.startswith("!")
             pos_op = {"!": "=", "!=": "=", "!@": "@", "!%": "%", "!%=": "=%", "!=%": "=%"}.get(

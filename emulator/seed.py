@@ -50,6 +50,12 @@ DEAL_STAGES = {
 }
 CATEGORIES = {0: "General", 1: "Freight"}
 
+# Smart processes: entityTypeId → (ordinal id, title, {category id: (name, default)}).
+SPA_STAGES = [("NEW", "New", "P"), ("PREPARATION", "Preparation", "P"),
+              ("SUCCESS", "Delivered", "S"), ("FAIL", "Cancelled", "F")]
+SPA_TYPES = {128: (1, "Transport requests", {3: ("Transport requests", True),
+                                             4: ("International", False)})}
+
 
 def seed_structure(emu: Emulator, portal: Portal) -> None:
     """Everything a portal has even when empty: the admin, statuses and pipelines."""
@@ -58,7 +64,7 @@ def seed_structure(emu: Emulator, portal: Portal) -> None:
             portal.departments[1] = {"ID": "1", "NAME": "Company", "SORT": 500,
                                      "PARENT": None, "UF_HEAD": "1"}
         if not portal.users:
-            _add_user(emu, portal, USERS[0])
+            add_user(emu, portal, USERS[0])
         portal.lead_statuses = [
             {"STATUS_ID": s, "NAME": n, "SEMANTICS": sem, "SORT": sort}
             for s, n, sem, sort in LEAD_STATUSES
@@ -75,9 +81,39 @@ def seed_structure(emu: Emulator, portal: Portal) -> None:
             ]
             for cid, stages in DEAL_STAGES.items()
         }
+        if not portal.crm_types:
+            seed_smart_processes(emu, portal)
 
 
-def _add_user(emu: Emulator, portal: Portal, spec: tuple[Any, ...]) -> None:
+def seed_smart_processes(emu: Emulator, portal: Portal) -> None:
+    """The seeded smart process 128 "Transport requests" with two pipelines."""
+    stamp = emu.iso()
+    flags = ("isCategoriesEnabled", "isStagesEnabled", "isBeginCloseDatesEnabled",
+             "isClientEnabled", "isUseInUserfieldEnabled", "isLinkWithProductsEnabled",
+             "isMycompanyEnabled", "isDocumentsEnabled", "isSourceEnabled", "isObserversEnabled",
+             "isRecyclebinEnabled", "isAutomationEnabled", "isBizProcEnabled",
+             "isSetOpenPermissions")
+    for type_id, (ordinal, title, cats) in SPA_TYPES.items():
+        spa: dict[str, Any] = {"id": ordinal, "title": title, "code": "", "createdBy": 1,
+                               "entityTypeId": type_id, "customSectionId": None}
+        spa.update(dict.fromkeys(flags, "Y"))
+        spa.update({"isPaymentsEnabled": "N", "isCountersEnabled": "N",
+                    "createdTime": stamp, "updatedTime": stamp, "updatedBy": 1,
+                    "isInitialized": "Y"})
+        spa["categories"] = [
+            {"id": cid, "name": name, "sort": (i + 1) * 100, "entityTypeId": type_id,
+             "isDefault": "Y" if default else "N",
+             "stages": [{"STATUS_ID": f"DT{type_id}_{cid}:{code}", "NAME": sname,
+                         "SEMANTICS": sem, "SORT": (j + 1) * 10, "CATEGORY_ID": str(cid)}
+                        for j, (code, sname, sem) in enumerate(SPA_STAGES)]}
+            for i, (cid, (name, default)) in enumerate(cats.items())
+        ]
+        portal.crm_types[type_id] = spa
+        portal.userfields.setdefault(f"CRM_{ordinal}", [])
+
+
+def add_user(emu: Emulator, portal: Portal, spec: tuple[Any, ...]) -> None:
+    """(id, name, last name, gender, position, department(s), active) → a portal user."""
     uid, name, last, gender, position, dept, active = spec
     portal.users[uid] = {
         "ID": str(uid),
@@ -96,7 +132,7 @@ def _add_user(emu: Emulator, portal: Portal, spec: tuple[Any, ...]) -> None:
         "PERSONAL_PHOTO": "",
         "WORK_POSITION": position,
         "WORK_PHONE": "",
-        "UF_DEPARTMENT": [dept],
+        "UF_DEPARTMENT": list(dept) if isinstance(dept, list | tuple) else [dept],
         "UF_PHONE_INNER": str(100 + uid),
         "USER_TYPE": "employee",
         "ADMIN": uid == 1,
@@ -106,6 +142,7 @@ def _add_user(emu: Emulator, portal: Portal, spec: tuple[Any, ...]) -> None:
 def seed_demo(emu: Emulator, portal: Portal, leads: int = 30, deals: int = 30) -> None:
     """The demo portal used by ``python -m emulator`` and most tests."""
     from .methods.crm import crm_add
+    from .methods.items import item_add
 
     with emu.lock:
         for did, name, parent, head in DEPARTMENTS:
@@ -113,7 +150,7 @@ def seed_demo(emu: Emulator, portal: Portal, leads: int = 30, deals: int = 30) -
                                        "PARENT": None if parent is None else str(parent),
                                        "UF_HEAD": str(head)}
         for spec in USERS:
-            _add_user(emu, portal, spec)
+            add_user(emu, portal, spec)
         seed_structure(emu, portal)
         rng = random.Random(24)
         sales = [3, 4, 2]
@@ -140,6 +177,31 @@ def seed_demo(emu: Emulator, portal: Portal, leads: int = 30, deals: int = 30) -
                 "ASSIGNED_BY_ID": str(rng.choice(logistics if cat else sales)),
                 "OPPORTUNITY": str(rng.randrange(100, 10000) * 10),
                 "CURRENCY_ID": "USD",
+            }, user_id=1, fire=False)
+        # clients and transport requests use their own generator: leads/deals stay as they were
+        crng = random.Random(42)
+        for i in range(1, 6):
+            crm_add(emu, portal, "company", {
+                "TITLE": f"{crng.choice(['Nord', 'Volga', 'Baltic', 'Ural'])} Cargo {i}",
+                "ASSIGNED_BY_ID": str(crng.choice(sales)),
+                "PHONE": [{"VALUE": f"+7 495 000-00-{i:02d}", "VALUE_TYPE": "WORK"}],
+                "EMAIL": [{"VALUE": f"office{i}@cargo.test", "VALUE_TYPE": "WORK"}],
+            }, user_id=1, fire=False)
+        for i in range(1, 11):
+            crm_add(emu, portal, "contact", {
+                "NAME": crng.choice(["Oleg", "Peter", "Sara", "Irina", "Tom"]),
+                "LAST_NAME": crng.choice(["Orlov", "Miller", "Zaitseva", "Clark"]),
+                "COMPANY_ID": str(1 + (i - 1) % 5), "ASSIGNED_BY_ID": str(crng.choice(sales)),
+                "PHONE": [{"VALUE": f"+7 (900) 100-00-{i:02d}", "VALUE_TYPE": "MOBILE"}],
+                "EMAIL": [{"VALUE": f"client{i}@mail.test", "VALUE_TYPE": "WORK"}],
+            }, user_id=1, fire=False)
+        for i in range(1, 11):
+            cat = 3 if i % 4 else 4
+            stage = crng.choice(["NEW", "NEW", "PREPARATION", "SUCCESS", "FAIL"])
+            item_add(emu, portal, 128, {
+                "TITLE": f"Transport request #{i}", "CATEGORY_ID": str(cat),
+                "STAGE_ID": f"DT128_{cat}:{stage}", "ASSIGNED_BY_ID": str(crng.choice(logistics)),
+                "CONTACT_ID": str(i), "OPPORTUNITY": str(crng.randrange(100, 900) * 10),
             }, user_id=1, fire=False)
 
 

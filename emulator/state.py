@@ -148,20 +148,31 @@ class Portal:
     departments: dict[int, dict[str, Any]] = field(default_factory=dict)
     leads: Table = field(default_factory=Table)
     deals: Table = field(default_factory=Table)
+    contacts: Table = field(default_factory=Table)
+    companies: Table = field(default_factory=Table)
+    # smart processes: entityTypeId -> type (with categories and stages) / its items
+    crm_types: dict[int, dict[str, Any]] = field(default_factory=dict)
+    items: dict[int, Table] = field(default_factory=dict)
+    next_fm_id: int = 0
     lead_statuses: list[dict[str, Any]] = field(default_factory=list)
     deal_categories: dict[int, dict[str, Any]] = field(default_factory=dict)
     deal_stages: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     userfields: dict[str, list[dict[str, Any]]] = field(
-        default_factory=lambda: {"CRM_LEAD": [], "CRM_DEAL": []}
+        default_factory=lambda: {"CRM_LEAD": [], "CRM_DEAL": [], "CRM_CONTACT": [],
+                                 "CRM_COMPANY": []}
     )
     timeline: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     timeman: dict[int, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
+    chats: dict[int, dict[str, Any]] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
     app: AppState = field(default_factory=AppState)
     bucket: LeakyBucket = field(default_factory=LeakyBucket)
     operating: dict[str, OperatingTime] = field(default_factory=dict)
     admin_user_id: int = 1
 
     def table(self, entity: str) -> Table:
-        return self.leads if entity == "lead" else self.deals
+        """The rows of a classic CRM entity: lead, deal, contact or company."""
+        return {"lead": self.leads, "deal": self.deals, "contact": self.contacts,
+                "company": self.companies}[entity]

@@ -66,11 +66,14 @@ PORTAL_FIELDS = [f for f in Portal.__dataclass_fields__ if f not in ("member_id"
 class PortalStore:
     """Redis-backed installation store shared by web and worker processes."""
 
-    def __init__(self, redis: Redis, encryption_key: str, signing_key: str, prefix: str = "cc"):
+    def __init__(self, redis: Redis, encryption_key: str, signing_key: str, prefix: str = "cc",
+                 digest_cache_s: float = 0.0):
         self.redis = redis
         self.fernet = Fernet(encryption_key.encode())
         self.signing_key = signing_key.encode()
         self.prefix = prefix
+        self.digest_cache_s = digest_cache_s
+        self._digests: dict[str, tuple[float, bytes | None]] = {}
 
     # keys -------------------------------------------------------------------------------
     def key(self, member_id: str) -> str:
@@ -89,14 +92,29 @@ class PortalStore:
 
     def application_token_matches(self, member_id: str, application_token: str) -> bool:
         """Constant-time check of an event's application_token against the stored digest."""
-        stored = self.redis.hget(self.key(member_id), "app_token_digest")
+        stored = self._stored_digest(member_id)
         given = self.token_digest(application_token or "")
         if not stored:
             hmac.compare_digest(given, given)  # same work whether or not the portal exists
             return False
         return hmac.compare_digest(stored.decode(), given)
 
+    def _stored_digest(self, member_id: str) -> bytes | None:
+        """The stored digest; web processes may keep it a few seconds to save a round trip."""
+        if self.digest_cache_s <= 0:
+            return self.redis.hget(self.key(member_id), "app_token_digest")
+        now = time.monotonic()
+        hit = self._digests.get(member_id)
+        if hit is not None and now - hit[0] < self.digest_cache_s:
+            return hit[1]
+        stored = self.redis.hget(self.key(member_id), "app_token_digest")
+        if len(self._digests) > 10_000:
+            self._digests.clear()
+        self._digests[member_id] = (now, stored)
+        return stored
+
     def set_application_token(self, member_id: str, application_token: str) -> None:
+        self._digests.pop(member_id, None)
         self.redis.hset(
             self.key(member_id), "app_token_digest", self.token_digest(application_token)
         )
@@ -172,4 +190,5 @@ class PortalStore:
         return tokens
 
     def drop_tokens(self, member_id: str) -> None:
+        self._digests.pop(member_id, None)
         self.redis.hdel(self.key(member_id), "tokens", "app_token_digest")

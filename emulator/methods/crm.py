@@ -1,4 +1,4 @@
-"""Classic CRM methods for leads and deals (UPPER_CASE fields, string values, events)."""
+"""Classic CRM methods: leads, deals, contacts, companies (UPPER_CASE fields, events)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ DEAL_FIELDS: dict[str, tuple[str, bool, bool, bool, str]] = {
     "TAX_VALUE": ("double", F, F, F, "Tax"),
     "COMPANY_ID": ("crm_company", F, F, F, "Company"),
     "CONTACT_ID": ("crm_contact", F, F, F, "Contact"),
+    "CONTACT_IDS": ("crm_contact", F, F, T, "Contacts"),
     "BEGINDATE": ("date", F, F, F, "Start date"),
     "CLOSEDATE": ("date", F, F, F, "End date"),
     "OPENED": ("char", F, F, F, "Available to everyone"),
@@ -78,16 +79,89 @@ LEAD_FIELDS: dict[str, tuple[str, bool, bool, bool, str]] = {
     "IS_RETURN_CUSTOMER": ("char", F, T, F, "Repeat lead"),
     "PHONE": ("crm_multifield", F, F, T, "Phone"),
     "EMAIL": ("crm_multifield", F, F, T, "E-mail"),
+    "WEB": ("crm_multifield", F, F, T, "Website"),
+    "IM": ("crm_multifield", F, F, T, "Messenger"),
 }
 
-ENTITY_FIELDS = {"lead": LEAD_FIELDS, "deal": DEAL_FIELDS}
-MULTI_FIELDS = ("PHONE", "EMAIL")
-STANDARD = {
-    "lead": [k for k in LEAD_FIELDS if k not in MULTI_FIELDS],
-    "deal": list(DEAL_FIELDS),
+CONTACT_FIELDS: dict[str, tuple[str, bool, bool, bool, str]] = {
+    "ID": ("integer", F, T, F, "ID"),
+    "HONORIFIC": ("crm_status", F, F, F, "Salutation"),
+    "NAME": ("string", F, F, F, "First name"),
+    "SECOND_NAME": ("string", F, F, F, "Middle name"),
+    "LAST_NAME": ("string", F, F, F, "Last name"),
+    "PHOTO": ("file", F, F, F, "Photo"),
+    "BIRTHDATE": ("date", F, F, F, "Date of birth"),
+    "TYPE_ID": ("crm_status", F, F, F, "Contact type"),
+    "SOURCE_ID": ("crm_status", F, F, F, "Source"),
+    "SOURCE_DESCRIPTION": ("string", F, F, F, "Source information"),
+    "POST": ("string", F, F, F, "Position"),
+    "COMMENTS": ("string", F, F, F, "Comment"),
+    "OPENED": ("char", F, F, F, "Available to everyone"),
+    "EXPORT": ("char", F, F, F, "Included in export"),
+    "HAS_PHONE": ("char", F, T, F, "Has phone"),
+    "HAS_EMAIL": ("char", F, T, F, "Has email"),
+    "HAS_IMOL": ("char", F, T, F, "Has Open Channel"),
+    "ASSIGNED_BY_ID": ("user", F, F, F, "Responsible person"),
+    "CREATED_BY_ID": ("user", F, T, F, "Created by"),
+    "MODIFY_BY_ID": ("user", F, T, F, "Modified by"),
+    "DATE_CREATE": ("datetime", F, T, F, "Created on"),
+    "DATE_MODIFY": ("datetime", F, T, F, "Modified on"),
+    "COMPANY_ID": ("crm_company", F, F, F, "Company"),
+    "COMPANY_IDS": ("crm_company", F, F, T, "Companies"),
+    "LEAD_ID": ("crm_lead", F, T, F, "Lead"),
+    "ORIGINATOR_ID": ("string", F, F, F, "External source"),
+    "ORIGIN_ID": ("string", F, F, F, "Item ID in data source"),
+    "PHONE": ("crm_multifield", F, F, T, "Phone"),
+    "EMAIL": ("crm_multifield", F, F, T, "E-mail"),
+    "WEB": ("crm_multifield", F, F, T, "Website"),
+    "IM": ("crm_multifield", F, F, T, "Messenger"),
 }
-UF_ENTITY = {"lead": "CRM_LEAD", "deal": "CRM_DEAL"}
-EVENT_PREFIX = {"lead": "ONCRMLEAD", "deal": "ONCRMDEAL"}
+
+COMPANY_FIELDS: dict[str, tuple[str, bool, bool, bool, str]] = {
+    "ID": ("integer", F, T, F, "ID"),
+    "TITLE": ("string", T, F, F, "Company name"),
+    "COMPANY_TYPE": ("crm_status", F, F, F, "Company type"),
+    "LOGO": ("file", F, F, F, "Logo"),
+    "ADDRESS": ("string", F, F, F, "Address"),
+    "INDUSTRY": ("crm_status", F, F, F, "Industry"),
+    "EMPLOYEES": ("crm_status", F, F, F, "Employees"),
+    "CURRENCY_ID": ("crm_currency", F, F, F, "Currency"),
+    "REVENUE": ("double", F, F, F, "Annual revenue"),
+    "OPENED": ("char", F, F, F, "Available to everyone"),
+    "COMMENTS": ("string", F, F, F, "Comment"),
+    "HAS_PHONE": ("char", F, T, F, "Has phone"),
+    "HAS_EMAIL": ("char", F, T, F, "Has email"),
+    "HAS_IMOL": ("char", F, T, F, "Has Open Channel"),
+    "IS_MY_COMPANY": ("char", F, F, F, "My company"),
+    "ASSIGNED_BY_ID": ("user", F, F, F, "Responsible person"),
+    "CREATED_BY_ID": ("user", F, T, F, "Created by"),
+    "MODIFY_BY_ID": ("user", F, T, F, "Modified by"),
+    "DATE_CREATE": ("datetime", F, T, F, "Created on"),
+    "DATE_MODIFY": ("datetime", F, T, F, "Modified on"),
+    "LEAD_ID": ("crm_lead", F, T, F, "Lead"),
+    "ORIGINATOR_ID": ("string", F, F, F, "External source"),
+    "ORIGIN_ID": ("string", F, F, F, "Item ID in data source"),
+    "PHONE": ("crm_multifield", F, F, T, "Phone"),
+    "EMAIL": ("crm_multifield", F, F, T, "E-mail"),
+    "WEB": ("crm_multifield", F, F, T, "Website"),
+    "IM": ("crm_multifield", F, F, T, "Messenger"),
+}
+
+ENTITY_FIELDS = {"lead": LEAD_FIELDS, "deal": DEAL_FIELDS, "contact": CONTACT_FIELDS,
+                 "company": COMPANY_FIELDS}
+ENTITIES = tuple(ENTITY_FIELDS)
+MULTI_FIELDS = ("PHONE", "EMAIL", "WEB", "IM")
+# Bindings to several rows: written through crm.*.add/update, read through crm.item.*.
+LINK_LISTS = {"deal": ("CONTACT_IDS", "CONTACT_ID"), "contact": ("COMPANY_IDS", "COMPANY_ID")}
+# What list returns for select "*": multi-fields and binding lists must be named.
+STANDARD = {
+    ent: [k for k in fields if k not in MULTI_FIELDS and k not in ("CONTACT_IDS", "COMPANY_IDS")]
+    for ent, fields in ENTITY_FIELDS.items()
+}
+UF_ENTITY = {"lead": "CRM_LEAD", "deal": "CRM_DEAL", "contact": "CRM_CONTACT",
+             "company": "CRM_COMPANY"}
+EVENT_PREFIX = {"lead": "ONCRMLEAD", "deal": "ONCRMDEAL", "contact": "ONCRMCONTACT",
+                "company": "ONCRMCOMPANY"}
 
 
 def _money(v: Any) -> str:
@@ -115,6 +189,30 @@ def _semantics(portal: Portal, entity: str, row: dict[str, Any]) -> str:
     return "P"
 
 
+def _write_multi(portal: Portal, key: str, current: list[dict[str, Any]], value: Any
+           ) -> list[dict[str, Any]]:
+    """Multi-field write: items with ID change (empty VALUE deletes), items without ID add."""
+    items = value if isinstance(value, list) else list(as_dict(value).values())
+    out = [dict(x) for x in current]
+    for item in items:
+        item = up(as_dict(item))
+        text = "" if item.get("VALUE") is None else str(item.get("VALUE")).strip()
+        vid = str(item.get("ID") or "")
+        old = next((x for x in out if x["ID"] == vid), None) if vid else None
+        if old is not None:
+            if not text or str(item.get("DELETE", "")).upper() == "Y":
+                out.remove(old)
+            else:
+                old["VALUE"] = text
+                old["VALUE_TYPE"] = str(item.get("VALUE_TYPE") or old["VALUE_TYPE"])
+        elif text:
+            portal.next_fm_id += 1
+            out.append({"ID": str(portal.next_fm_id),
+                        "VALUE_TYPE": str(item.get("VALUE_TYPE") or "WORK"),
+                        "VALUE": text, "TYPE_ID": key})
+    return out
+
+
 def _apply(
     emu: Emulator, portal: Portal, entity: str, row: dict[str, Any], fields: dict[str, Any],
     user_id: int, creating: bool,
@@ -126,9 +224,20 @@ def _apply(
         if key.startswith("UF_"):
             row[key] = value
             continue
-        if key == "CONTACT_IDS" and entity == "deal":
-            ids = value if isinstance(value, list) else [value]
-            row["CONTACT_ID"] = _id_or_none(ids[0]) if ids else None
+        if entity in LINK_LISTS and key in LINK_LISTS[entity]:
+            list_key, one_key = LINK_LISTS[entity]
+            raw = value if key == list_key else [value]
+            if isinstance(raw, dict):
+                raw = list(raw.values())
+            if not isinstance(raw, list):
+                raw = [raw]
+            ids: list[str] = []
+            for v in raw:
+                one = _id_or_none(v)
+                if one is not None and one not in ids:
+                    ids.append(one)
+            row[list_key] = ids
+            row[one_key] = ids[0] if ids else None
             continue
         if key not in known:
             continue
@@ -138,16 +247,9 @@ def _apply(
         if key == "CATEGORY_ID" and not creating:
             continue  # moving between pipelines needs a dedicated method
         if key in MULTI_FIELDS:
-            items = value if isinstance(value, list) else list(as_dict(value).values())
-            current = row.get(key) or []
-            for item in items:
-                item = up(as_dict(item))
-                current.append({
-                    "ID": str(len(current) + 1), "VALUE_TYPE": item.get("VALUE_TYPE", "WORK"),
-                    "VALUE": str(item.get("VALUE", "")), "TYPE_ID": key,
-                })
-            row[key] = current
-            row["HAS_" + key] = "Y" if current else "N"
+            row[key] = _write_multi(portal, key, row.get(key) or [], value)
+            if key in ("PHONE", "EMAIL"):
+                row["HAS_" + key] = "Y" if row[key] else "N"
             continue
         if ftype == "double":
             row[key] = _money(value)
@@ -158,6 +260,8 @@ def _apply(
         else:
             row[key] = None if value is None else str(value)
     if entity == "deal":
+        if "CONTACT_IDS" not in row or (row["CONTACT_ID"] and not row["CONTACT_IDS"]):
+            row["CONTACT_IDS"] = [row["CONTACT_ID"]] if row.get("CONTACT_ID") else []
         cat = int(row.get("CATEGORY_ID") or 0)
         if cat not in portal.deal_stages:
             cat = 0
@@ -171,7 +275,7 @@ def _apply(
         row["IS_NEW"] = "Y" if row["STAGE_ID"] == (codes[0] if codes else "NEW") else "N"
         if sem in ("S", "F") and not row.get("CLOSEDATE"):
             row["CLOSEDATE"] = emu.iso()
-    else:
+    elif entity == "lead":
         codes = [s["STATUS_ID"] for s in portal.lead_statuses]
         if row.get("STATUS_ID") not in codes:
             row["STATUS_ID"] = codes[0] if codes else "NEW"
@@ -187,24 +291,34 @@ def crm_add(
     emu: Emulator, portal: Portal, entity: str, fields: dict[str, Any], user_id: int,
     fire: bool = True,
 ) -> int:
-    """Create a lead/deal as ``user_id`` and fire its ADD event."""
+    """Create a lead/deal/contact/company as ``user_id`` and fire its ADD event."""
     with emu.lock:
         table = portal.table(entity)
         row_id = table.next_id()
         row: dict[str, Any] = {k: None for k in STANDARD[entity]}
         stamp = emu.iso()
         row.update({
-            "ID": str(row_id), "OPPORTUNITY": "0.00", "CURRENCY_ID": "USD", "OPENED": "Y",
-            "ASSIGNED_BY_ID": str(user_id), "CREATED_BY_ID": str(user_id),
-            "DATE_CREATE": stamp, "IS_MANUAL_OPPORTUNITY": "N",
+            "ID": str(row_id), "OPENED": "Y", "ASSIGNED_BY_ID": str(user_id),
+            "CREATED_BY_ID": str(user_id), "DATE_CREATE": stamp,
         })
+        if entity in ("lead", "deal"):
+            row.update({"OPPORTUNITY": "0.00", "CURRENCY_ID": "USD",
+                        "IS_MANUAL_OPPORTUNITY": "N"})
         if entity == "deal":
             row.update({"CATEGORY_ID": "0", "TYPE_ID": "SALE", "PROBABILITY": None,
-                        "BEGINDATE": stamp, "COMPANY_ID": "0", "TAX_VALUE": "0.00"})
-        else:
+                        "BEGINDATE": stamp, "COMPANY_ID": "0", "TAX_VALUE": "0.00",
+                        "CONTACT_IDS": []})
+        elif entity == "lead":
             row.update({"HAS_PHONE": "N", "HAS_EMAIL": "N", "IS_RETURN_CUSTOMER": "N"})
+        else:
+            row.update({"HAS_PHONE": "N", "HAS_EMAIL": "N", "HAS_IMOL": "N"})
+            if entity == "contact":
+                row.update({"TYPE_ID": "CLIENT", "EXPORT": "Y", "COMPANY_IDS": []})
+            else:
+                row.update({"COMPANY_TYPE": "CUSTOMER", "CURRENCY_ID": "USD",
+                            "REVENUE": "0.00", "IS_MY_COMPANY": "N"})
         _apply(emu, portal, entity, row, fields, user_id, creating=True)
-        if not row.get("TITLE"):
+        if entity != "contact" and not row.get("TITLE"):
             row["TITLE"] = f"{entity.capitalize()} #{row_id}"
         table.put(row_id, row)
         if fire:
@@ -231,13 +345,31 @@ def crm_update(
 def crm_delete(
     emu: Emulator, portal: Portal, entity: str, row_id: int, user_id: int, fire: bool = True
 ) -> bool:
+    """Delete a row; deleting a contact or company also drops the bindings to it."""
     with emu.lock:
         if not portal.table(entity).delete(row_id):
             raise RestError("ERROR_NOT_FOUND", "Not found", 400)
+        if entity in ("contact", "company"):
+            _unbind(portal, entity, str(row_id))
         if fire:
             emu.fire_event(portal, EVENT_PREFIX[entity] + "DELETE", {"FIELDS": {"ID": row_id}},
                            user_id)
         return True
+
+
+def _unbind(portal: Portal, entity: str, rid: str) -> None:
+    one, many = ("CONTACT_ID", "CONTACT_IDS") if entity == "contact" else ("COMPANY_ID",
+                                                                            "COMPANY_IDS")
+    tables = [portal.leads, portal.deals, portal.contacts, portal.companies]
+    tables += list(portal.items.values())
+    for table in tables:
+        for row in table.rows.values():
+            ids = row.get(many)
+            if isinstance(ids, list) and rid in ids:
+                ids.remove(rid)
+                row[one] = ids[0] if ids else None
+            elif row.get(one) == rid:
+                row[one] = None
 
 
 def fast_row(entity: str, row_id: int, user_id: int, stamp: str) -> dict[str, Any]:
@@ -258,8 +390,29 @@ def fast_row(entity: str, row_id: int, user_id: int, stamp: str) -> dict[str, An
     return row
 
 
+HIDDEN = ("CONTACT_IDS", "COMPANY_IDS")
+
+
 def _full(row: dict[str, Any]) -> dict[str, Any]:
-    return dict(row)
+    """What ``get`` returns: everything but binding lists; multi-fields only when filled."""
+    out = {}
+    for k, v in row.items():
+        if k in HIDDEN or (k in MULTI_FIELDS and not v):
+            continue
+        out[k] = [dict(x) for x in v] if k in MULTI_FIELDS else v
+    return out
+
+
+def list_row(row: dict[str, Any], select: Any, entity: str) -> dict[str, Any]:
+    """``select`` for classic lists: multi-fields only when named (and filled)."""
+    out = select_fields(row, select, STANDARD[entity])
+    for k in MULTI_FIELDS + HIDDEN:
+        if k in out:
+            if not out[k] or k in HIDDEN:
+                del out[k]
+            else:
+                out[k] = [dict(x) for x in out[k]]
+    return out
 
 
 def _register(entity: str) -> None:
@@ -295,7 +448,7 @@ def _register(entity: str) -> None:
         res = ctx.portal.table(entity).query(
             p.get("FILTER"), p.get("ORDER"), parse_start(p.get("START", 0))
         )
-        res.items = [select_fields(r, p.get("SELECT"), STANDARD[entity]) for r in res.items]
+        res.items = [list_row(r, p.get("SELECT"), entity) for r in res.items]
         return res
 
     @method(f"{prefix}.fields", scope="crm")
@@ -354,30 +507,60 @@ def _register(entity: str) -> None:
                 if row_matches(u, conds)]
 
 
-_register("lead")
-_register("deal")
+for _entity in ENTITIES:
+    _register(_entity)
+
+
+def _sem(value: str | None) -> str | None:
+    """crm.status.list reports S/F for final stages and null for the ones in work."""
+    return value if value in ("S", "F") else None
+
+
+def status_rows(portal: Portal) -> list[dict[str, Any]]:
+    """Lead statuses, deal stages per pipeline and smart-process stages per category."""
+    rows: list[dict[str, Any]] = []
+
+    def add(entity_id: str, s: dict[str, Any], cat: Any) -> None:
+        rows.append({"ID": str(len(rows) + 1), "ENTITY_ID": entity_id,
+                     "STATUS_ID": s["STATUS_ID"], "NAME": s["NAME"], "NAME_INIT": s["NAME"],
+                     "SORT": str(s["SORT"]), "SYSTEM": "N", "COLOR": s.get("COLOR"),
+                     "SEMANTICS": _sem(s["SEMANTICS"]),
+                     "CATEGORY_ID": None if cat is None else str(cat)})
+
+    for s in portal.lead_statuses:
+        add("STATUS", s, None)
+    for cat, stages in portal.deal_stages.items():
+        for s in stages:
+            add("DEAL_STAGE" + (f"_{cat}" if cat else ""), s, cat)
+    for type_id, spa in portal.crm_types.items():
+        for c in spa["categories"]:
+            for s in c["stages"]:
+                add(f"DYNAMIC_{type_id}_STAGE_{c['id']}", s, c["id"])
+    return rows
 
 
 @method("crm.status.list", scope="crm")
 def status_list(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """Lead statuses (ENTITY_ID=STATUS) and deal stages (DEAL_STAGE, DEAL_STAGE_<cat>)."""
-    from ..listing import compile_filter, row_matches
+    """Filtered by ENTITY_ID: STATUS, DEAL_STAGE[_<cat>], DYNAMIC_<type>_STAGE_<cat>."""
+    from ..listing import compile_filter, parse_order, row_matches, sort_rows
 
-    rows: list[dict[str, Any]] = []
-    n = 0
-    for s in ctx.portal.lead_statuses:
-        n += 1
-        rows.append({"ID": str(n), "ENTITY_ID": "STATUS", "STATUS_ID": s["STATUS_ID"],
-                     "NAME": s["NAME"], "SORT": str(s["SORT"]), "SEMANTICS": s["SEMANTICS"],
-                     "CATEGORY_ID": None})
-    for cat, stages in ctx.portal.deal_stages.items():
-        for s in stages:
-            n += 1
-            rows.append({"ID": str(n), "ENTITY_ID": "DEAL_STAGE" + (f"_{cat}" if cat else ""),
-                         "STATUS_ID": s["STATUS_ID"], "NAME": s["NAME"], "SORT": str(s["SORT"]),
-                         "SEMANTICS": s["SEMANTICS"], "CATEGORY_ID": str(cat)})
-    conds = compile_filter(up(params).get("FILTER"))
-    return [r for r in rows if row_matches(r, conds)]
+    p = up(params)
+    conds = compile_filter(p.get("FILTER"))
+    rows = [r for r in status_rows(ctx.portal) if row_matches(r, conds)]
+    if isinstance(p.get("ORDER"), dict):
+        rows = sort_rows(rows, parse_order(p["ORDER"]))
+    return rows
+
+
+@method("crm.deal.contact.items.get", scope="crm")
+def deal_contacts(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The contacts bound to a deal, the first one primary."""
+    row = ctx.portal.deals.get(as_int(up(params).get("ID")))
+    if row is None:
+        raise RestError("ERROR_NOT_FOUND", "Not found", 400)
+    ids = row.get("CONTACT_IDS") or ([row["CONTACT_ID"]] if row.get("CONTACT_ID") else [])
+    return [{"CONTACT_ID": int(c), "SORT": (i + 1) * 10, "ROLE_ID": 0,
+             "IS_PRIMARY": "Y" if i == 0 else "N"} for i, c in enumerate(ids)]
 
 
 @method("crm.dealcategory.list", scope="crm")
@@ -401,7 +584,7 @@ def timeline_comment_add(ctx: CallContext, params: dict[str, Any]) -> int:
     if not f.get("ENTITY_ID") or not etype or not f.get("COMMENT"):
         raise RestError("ERROR_ARGUMENT", "ENTITY_ID, ENTITY_TYPE and COMMENT are required", 400)
     eid = as_int(f.get("ENTITY_ID"), "ENTITY_ID")
-    if etype in ("lead", "deal") and ctx.portal.table(etype).get(eid) is None:
+    if etype in ENTITIES and ctx.portal.table(etype).get(eid) is None:
         raise RestError("ERROR_NOT_FOUND", "Entity not found", 400)
     ctx.portal.timeline.append({
         "ID": str(len(ctx.portal.timeline) + 1), "ENTITY_ID": str(eid), "ENTITY_TYPE": etype,
@@ -416,3 +599,61 @@ def timeline_comment_list(ctx: CallContext, params: dict[str, Any]) -> list[dict
 
     conds = compile_filter(up(params).get("FILTER"))
     return [dict(c) for c in ctx.portal.timeline if row_matches(c, conds)]
+
+
+# ------------------------------------------------------------------ duplicates
+DUP_TYPES = ("LEAD", "CONTACT", "COMPANY")
+
+
+def _norm_comm(kind: str, value: Any) -> str:
+    """Phones compare by digits only, e-mails case-insensitively."""
+    text = str(value).strip()
+    if kind == "PHONE":
+        return "".join(ch for ch in text.split(";")[0] if ch.isdigit())
+    return text.lower()
+
+
+@method("crm.duplicate.findbycomm", scope="crm")
+def duplicate_findbycomm(ctx: CallContext, params: dict[str, Any]) -> Any:
+    """Leads, contacts and companies holding any of up to 20 phones or e-mails."""
+    p = {str(k).lower(): v for k, v in params.items()}
+    kind = str(p.get("type") or "").strip().upper()
+    if kind not in ("EMAIL", "PHONE"):
+        if not kind:
+            raise RestError("Communication type is not defined",
+                            "Parameter 'type' is required.", 400)
+        text = f"Communication type '{kind}' is not supported in current context"
+        raise RestError(text, text, 400)
+    values = p.get("values")
+    if isinstance(values, dict):
+        values = list(values.values())
+    if not isinstance(values, list) or not values:
+        raise RestError("Communication values is not defined",
+                        "Parameter 'values' is required.", 400)
+    etype = str(p.get("entity_type") or p.get("entitytype") or "").strip().upper()
+    if etype == "DEAL":
+        text = "Deal is not supported in current context."
+        raise RestError(text, text, 400)
+    wanted = set()
+    for v in values[:20]:  # the portal silently looks at the first 20 values only
+        if isinstance(v, str | int) and str(v).strip():
+            norm = _norm_comm(kind, v)
+            if norm:
+                wanted.add(norm)
+    out: dict[str, list[int]] = {}
+    for name in DUP_TYPES:
+        if etype and etype != name:
+            continue
+        table = ctx.portal.table(name.lower())
+        found: list[int] = []
+        for row_id in table.ids:
+            items = table.rows[row_id].get(kind) or []
+            if any(_norm_comm(kind, x.get("VALUE", "")) in wanted for x in items):
+                found.append(row_id)
+                if len(found) >= 50:
+                    break
+        if found:
+            out[name] = found
+            if len(found) >= 20:
+                break
+    return out or []

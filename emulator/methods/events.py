@@ -25,16 +25,24 @@ KNOWN_EVENTS = set(_CRM) | {
 }
 
 
+def portal_events(ctx: CallContext) -> set[str]:
+    """Known events plus the per-type ``ONCRMDYNAMICITEM*_<entityTypeId>`` of this portal."""
+    out = set(KNOWN_EVENTS)
+    for type_id in ctx.portal.crm_types:
+        out |= {f"ONCRMDYNAMICITEM{k}_{type_id}" for k in ("ADD", "UPDATE", "DELETE")}
+    return out
+
+
 @method("events")
 def events(ctx: CallContext, params: dict[str, Any]) -> list[str]:
-    return sorted(KNOWN_EVENTS)
+    return sorted(portal_events(ctx))
 
 
 @method("event.bind")
 def bind(ctx: CallContext, params: dict[str, Any]) -> bool:
     p = up(params)
     event = str(p.get("EVENT") or "").upper()
-    if event not in KNOWN_EVENTS:
+    if event not in portal_events(ctx):
         raise RestError("ERROR_EVENT_NOT_FOUND", "Event not found", 400)
     offline = str(p.get("EVENT_TYPE") or "online").lower() == "offline"
     auth_type = int(str(p.get("AUTH_TYPE") or 0) or 0)
