@@ -95,7 +95,8 @@ def _group(users: list[int], auto: bool) -> dict[str, Any]:
                              "users": users, "supervisors": [1], "placeholder_user_ids": [1]}
     if auto:
         group["auto"] = [{"entity": "lead"}]
-    return {"distribution": {"groups": [group]}}
+    # no offline-queue drains during the measurement: they would add their own requests
+    return {"distribution": {"groups": [group]}, "events": {"offline_backup": False}}
 
 
 def _settings(env: dict[str, str], member_id: str, doc: dict[str, Any]) -> None:

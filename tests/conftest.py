@@ -102,7 +102,13 @@ class Stack:
 
 
 @pytest.fixture
-def stack(redis_url: str, redis: Redis) -> Iterator[Stack]:
+def emulator_overrides() -> dict[str, Any]:
+    """EmulatorConfig fields a test module wants different (override this fixture there)."""
+    return {}
+
+
+@pytest.fixture
+def stack(redis_url: str, redis: Redis, emulator_overrides: dict[str, Any]) -> Iterator[Stack]:
     """Emulator + app, both real HTTP servers on loopback, sharing a fresh Redis."""
     from connector.app import create_app
     from emulator import Emulator, EmulatorConfig, EmulatorServer
@@ -110,7 +116,7 @@ def stack(redis_url: str, redis: Redis) -> Iterator[Stack]:
     app_port = free_port()
     app_url = f"http://127.0.0.1:{app_port}"
     emu = Emulator(EmulatorConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                  app_url=app_url))
+                                  app_url=app_url, **emulator_overrides))
     emu_server = EmulatorServer(emu)
     emu_server.start()
     env = {
