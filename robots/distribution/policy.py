@@ -17,7 +17,7 @@ SKIP_TEXT = {
     CLOSED: "work day closed",
     EXPIRED: "yesterday's work day left open",
     NOT_STARTED: "work day not started",
-    "inactive": "deactivated",
+    "inactive": "deactivated or unknown user",
     "cap_in_work": "in-work cap reached",
     "cap_day": "daily cap reached",
     "unknown": "work-day status unknown",
