@@ -154,6 +154,22 @@ def _chat(env: Env, group: Group) -> int:
     return chat_id
 
 
+def _chat_post(env: Env, group: Group, kind: EntityKind, item_id: int, title: str,
+               text: str) -> Command | None:
+    """A message about one item for the supervisors' chat, or None when there is no chat."""
+    chat_id = _chat(env, group)
+    if not chat_id:
+        return None
+    link = kind.link(env.domain, item_id)
+    return "im.message.add", {
+        "DIALOG_ID": f"chat{chat_id}", "URL_PREVIEW": "N",
+        "MESSAGE": text.replace("{item}", f"[URL={link}]{kind.label(item_id)} {title}[/URL]")}
+
+
+def _pending_entry(kind: EntityKind, item_id: int, event_token: str) -> dict[str, Any]:
+    return {"entity": kind.name, "id": item_id, "token": event_token}
+
+
 def _answer_cmd(token: str, values: dict[str, Any], message: str) -> Command:
     return "bizproc.event.send", {"EVENT_TOKEN": token, "RETURN_VALUES": values,
                                   "LOG_MESSAGE": message[:900]}
@@ -218,13 +234,10 @@ def _apply(env: Env, group: Group, kind: EntityKind, item_id: int, title: str,
            decision: policy.Decision, event_token: str, trigger: str, ikey: str) -> Outcome:
     outcome = Outcome("assigned", decision.user_id, decision.reason)
     cmds: dict[str, Command] = {"assign": kind.assign(item_id, decision.user_id)}
-    chat_id = _chat(env, group)
-    if chat_id:
-        link = kind.link(env.domain, item_id)
-        cmds["chat"] = ("im.message.add", {
-            "DIALOG_ID": f"chat{chat_id}", "URL_PREVIEW": "N",
-            "MESSAGE": f"[URL={link}]{kind.label(item_id)} {title}[/URL] → "
-                       f"[USER={decision.user_id}][/USER]: {decision.reason}"})
+    post = _chat_post(env, group, kind, item_id, title,
+                      f"{{item}} → [USER={decision.user_id}][/USER]: {decision.reason}")
+    if post:
+        cmds["chat"] = post
     answer = bool(event_token) and not env.answered(event_token)
     if answer:
         cmds["answer"] = _answer_cmd(event_token, outcome.robot_values(), decision.reason)
@@ -249,8 +262,7 @@ def _apply(env: Env, group: Group, kind: EntityKind, item_id: int, title: str,
         outcome.answered = True
     elif answer:
         _finish_robot(env, event_token, outcome)
-    env.state.remove_pending(group.id, {"entity": kind.name, "id": item_id,
-                                        "token": event_token})
+    env.state.remove_pending(group.id, _pending_entry(kind, item_id, event_token))
     env.state.audit({"item": ikey, "group": group.id, "trigger": trigger, "status": "assigned",
                      "user_id": decision.user_id, "reason": decision.reason,
                      "skipped": {str(k): v for k, v in decision.skipped.items()},
@@ -264,17 +276,12 @@ def _park(env: Env, group: Group, kind: EntityKind, item_id: int, title: str,
     reason = (f"{decision.reason}. Not assigned: it waits in the queue and is re-checked every "
               f"{group.recheck_minutes} min")
     outcome = Outcome("pending", None, reason)
-    first = env.state.add_pending(group.id, {"entity": kind.name, "id": item_id,
-                                             "token": event_token})
+    first = env.state.add_pending(group.id, _pending_entry(kind, item_id, event_token))
     if first:
         cmds: dict[str, Command] = {}
-        chat_id = _chat(env, group)
-        if chat_id:
-            link = kind.link(env.domain, item_id)
-            cmds["chat"] = ("im.message.add", {
-                "DIALOG_ID": f"chat{chat_id}", "URL_PREVIEW": "N",
-                "MESSAGE": f"[B]Waiting:[/B] [URL={link}]{kind.label(item_id)} {title}[/URL] "
-                           f"— {reason}"})
+        post = _chat_post(env, group, kind, item_id, title, f"[B]Waiting:[/B] {{item}} — {reason}")
+        if post:
+            cmds["chat"] = post
         elif group.supervisors:
             for uid in group.supervisors:
                 cmds[f"notify{uid}"] = ("im.notify.system.add", {
@@ -298,8 +305,7 @@ def _close(env: Env, group: Group, kind: EntityKind, item_id: int, outcome: Outc
     """An item that will not be distributed: answer, drop from pending, log why."""
     if dry_run:
         return outcome
-    env.state.remove_pending(group.id, {"entity": kind.name, "id": item_id,
-                                        "token": event_token})
+    env.state.remove_pending(group.id, _pending_entry(kind, item_id, event_token))
     _finish_robot(env, event_token, outcome)
     env.state.audit({"item": item_key(kind.name, item_id), "group": group.id,
                      "trigger": trigger, "status": outcome.status, "user_id": outcome.user_id,

@@ -5,58 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import ROOT, Stack
-
-SALES = {"id": "sales", "name": "Sales", "entity_types": ["lead", "deal"], "departments": [2],
-         "supervisors": [1], "placeholder_user_ids": [1], "recheck_minutes": 1}
-
-
-def configure(stack: Stack, **group: object) -> None:
-    member_id = stack.portal()["member_id"]
-    stack.app.extensions["connector"].portal_settings.put(
-        member_id, {"distribution": {"groups": [{**SALES, **group}]}})
-
-
-def day(stack: Stack, **states: str) -> None:
-    for uid, status in states.items():
-        stack.control("POST", "timeman", json={"user_id": int(uid[1:]), "status": status})
-
-
-def new_lead(stack: Stack, title: str = "Lead from Instagram", **fields: object) -> int:
-    res = stack.control("POST", "crm/lead", json={"fields": {"TITLE": title,
-                                                             "ASSIGNED_BY_ID": 1, **fields}})
-    return int(res["id"])
-
-
-def distribute(stack: Stack, lead_id: int, group: str = "sales") -> str:
-    res = stack.control("POST", "robots/run", json={
-        "code": "fair_distribution", "document_id": ["crm", "CCrmDocumentLead", f"LEAD_{lead_id}"],
-        "document_type": ["crm", "CCrmDocumentLead", "LEAD"], "properties": {"group": group}})
-    assert res["status_code"] == 200, res
-    return res["event_token"]
-
-
-def allow_recheck(stack: Stack) -> None:
-    """Forget when each group was last re-checked, as if its interval had passed."""
-    for key in stack.redis.scan_iter("*:recheck"):
-        stack.redis.delete(key)
-
-
-def answers(stack: Stack, token: str) -> list[dict]:
-    return stack.control("GET", "robots/results", params={"event_token": token})["calls"]
-
-
-def lead(stack: Stack, lead_id: int) -> dict:
-    return stack.rest("crm.lead.get", {"id": lead_id}).json()["result"]
-
-
-@pytest.fixture
-def sales(installed: Stack) -> Stack:
-    configure(installed)
-    day(installed, u2="OPENED", u3="OPENED", u4="PAUSED")
-    return installed
+from tests.distribution_support import (
+    allow_recheck,
+    answers,
+    configure,
+    day,
+    distribute,
+    lead,
+    new_lead,
+)
 
 
 def test_robot_assigns_the_least_loaded_open_member_and_explains(sales: Stack):

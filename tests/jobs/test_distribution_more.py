@@ -5,14 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Stack
-from tests.jobs.test_distribution import SALES, answers, configure, day, distribute, lead, new_lead
-
-
-@pytest.fixture
-def sales(installed: Stack) -> Stack:
-    configure(installed)
-    day(installed, u2="OPENED", u3="OPENED", u4="PAUSED")
-    return installed
+from tests.distribution_support import SALES, answers, configure, day, distribute, lead, new_lead
 
 
 def test_smart_process_item_is_distributed(installed: Stack):
