@@ -10,14 +10,15 @@ from collections.abc import Callable
 from typing import Any
 
 from handlers.crm import CRM_EVENTS, Subscriber, make_handler
+from robots.deal_workspace import robot as deal_workspace
 from robots.distribution import robot as distribution
 
 Handler = Callable[[Any, dict[str, Any]], None]
 
 SUBSCRIBERS: dict[str, list[Subscriber]] = {
     "ONCRMLEADADD": [distribution.on_lead_add],
-    "ONCRMDEALADD": [distribution.on_deal_add],
-    "ONCRMDEALUPDATE": [distribution.on_deal_update],
+    "ONCRMDEALADD": [distribution.on_deal_add, deal_workspace.on_deal_add],
+    "ONCRMDEALUPDATE": [distribution.on_deal_update, deal_workspace.on_deal_update],
     "ONCRMDYNAMICITEMADD": [distribution.on_dynamic_item_add],
 }
 EVENTS: dict[str, Handler] = {name: make_handler(name, SUBSCRIBERS.get(name, []))

@@ -38,8 +38,15 @@ def make_handler(event: str, subscribers: list[Subscriber]
         redis.lpush(key, json.dumps({"ts": time.time(), "event": event, "id": item_id,
                                      "subscribers": len(subscribers)}))
         redis.ltrim(key, 0, JOURNAL_LEN - 1)
-        for fn in subscribers:
-            fn(ctx, item_id, data)
+        failures: list[Exception] = []
+        for fn in subscribers:  # one capability failing must not starve the others
+            try:
+                fn(ctx, item_id, data)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, after the rest ran
+                ctx.log.warning("%s on %s %s failed: %s", fn.__name__, event, item_id, exc)
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
     handle.__name__ = f"on_{event.lower()}"
     return handle

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from robots import timeline_note
+from robots.deal_workspace import robot as deal_workspace
 from robots.distribution import robot as distribution
 from robots.spec import RobotSpec
 
-ROBOTS: list[RobotSpec] = [timeline_note.SPEC, distribution.SPEC]
+ROBOTS: list[RobotSpec] = [
+    timeline_note.SPEC,
+    distribution.SPEC,
+    deal_workspace.FOLDER_SPEC,
+    deal_workspace.CHAT_SPEC,
+]
 ROBOTS_BY_CODE: dict[str, RobotSpec] = {spec.code: spec for spec in ROBOTS}
