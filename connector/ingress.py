@@ -131,7 +131,7 @@ def _route_event(services: Services, member_id: str, name: str, payload: dict[st
     # 7. enqueue
     res = services.queues.enqueue("connector.jobs.run_inbound",
                                   ["event", name, member_id, scrub(payload)], jid,
-                                  member_id=member_id)
+                                  member_id=member_id, until_started=True)
     return Answer(200, {"ok": True, "job": res.job_id, "duplicate": not res.created})
 
 

@@ -20,9 +20,16 @@ def _final_attempt() -> bool:
     return job is None or not job.retries_left
 
 
+def _started(services: Services) -> None:
+    job = get_current_job()
+    if job is not None:
+        services.queues.started(job)
+
+
 def run_inbound(kind: str, name: str, member_id: str, payload: dict[str, Any]) -> Any:
     """Run one event handler or robot for one portal."""
     services = worker_services()
+    _started(services)
     ctx = JobContext.load(services, member_id, f"{kind}:{name}")
     if ctx is None or ctx.portal.status == "uninstalled":
         log.info("dropping %s %s: portal %s is not installed", kind, name, member_id)
@@ -99,7 +106,7 @@ def drain_offline(services: Services, member_id: str, max_batches: int = 20) -> 
                        "auth": {"member_id": member_id}, "offline": True}
             if services.queues.enqueue("connector.jobs.run_inbound",
                                        ["event", name, member_id, payload], jid,
-                                       member_id=member_id).created:
+                                       member_id=member_id, until_started=True).created:
                 queued += 1
         client.call("event.offline.clear", {"process_id": process_id})
         services.redis.delete(reserved_key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,11 +74,19 @@ class Queues:
     def dedup_key(self, jid: str) -> str:
         return f"{self.prefix}:dedup:{jid}"
 
-    def enqueue(self, func: str, args: list[Any], jid: str, queue: str = INBOUND,
-                member_id: str = "", retry: bool = True, at_front: bool = False) -> Enqueued:
-        """Queue `func(*args)` once per job id; later calls with the same id do nothing."""
-        if not self.redis.set(self.dedup_key(jid), "1", nx=True, ex=DEDUP_TTL_S):
-            return Enqueued(jid, False)
+    def enqueue(self, func: str, args: list[Any], key: str, queue: str = INBOUND,
+                member_id: str = "", retry: bool = True, at_front: bool = False,
+                until_started: bool = False) -> Enqueued:
+        """Queue `func(*args)` once per business key; later calls with the same key do nothing.
+
+        until_started=True merges duplicates only while the job waits: once it starts (and
+        re-reads the CRM), a new delivery of the same key is new work. That is right for
+        CRM events, whose payload is just an id and a one-second timestamp, so two real
+        changes within a second look the same as one delivery sent twice.
+        """
+        jid = f"{key}-{secrets.token_hex(4)}" if until_started else key
+        if not self.redis.set(self.dedup_key(key), jid, nx=True, ex=DEDUP_TTL_S):
+            return Enqueued(key, False)
         intervals = self.retry_intervals
         with self.redis.pipeline() as pipe:  # job hash, status and queue push: one round trip
             self.queues[queue].enqueue_call(
@@ -86,14 +95,20 @@ class Queues:
                 retry=Retry(max=len(intervals), interval=intervals) if retry and intervals
                 else None,
                 on_failure=Callback(stop_retrying_permanent),
-                meta={"member_id": member_id},
+                meta={"member_id": member_id, "dedup": key if until_started else ""},
                 pipeline=pipe,
             )
             pipe.execute()
         return Enqueued(jid, True)
 
-    def forget(self, jid: str) -> None:
-        self.redis.delete(self.dedup_key(jid))
+    def forget(self, key: str) -> None:
+        self.redis.delete(self.dedup_key(key))
+
+    def started(self, job: Job) -> None:
+        """A job that merges duplicates only while waiting has started: release its key."""
+        key = (job.meta or {}).get("dedup")
+        if key and self.redis.get(self.dedup_key(key)) == job.id.encode():
+            self.redis.delete(self.dedup_key(key))
 
     # dead letters -----------------------------------------------------------------------
     def failed(self) -> list[Job]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import sys
 import threading
 import time
 
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.install:
         threading.Thread(target=_install_when_ready, args=(emu, args.app_url),
                          daemon=True).start()
+    # SIGTERM ends like Ctrl-C, so the finally below removes Disk temp files
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.serve_forever()
     except KeyboardInterrupt:

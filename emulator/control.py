@@ -389,6 +389,10 @@ def register_control(app: Flask, emu: Emulator) -> None:
         sent = emu.fire_event(p, event, data, None if uid is None else int(uid))
         return json_response({"event": event, "online_deliveries": sent})
 
+    from .control_disk import register_disk_control
+
+    register_disk_control(app, emu, body, json_response)
+
 
 def _truthy(value: Any) -> bool:
     if isinstance(value, str):

@@ -52,6 +52,8 @@ class Emulator:
         self._log_n = 0
         self.faults: list[dict[str, Any]] = []
         self.latency: list[dict[str, Any]] = []
+        # download faults (control API): status / abort_after_bytes / throttle_bytes_per_s
+        self.download_faults: list[dict[str, Any]] = []
         self.base_url: str | None = None
         self.reset_stats()
         from .seed import seed_demo, seed_structure
@@ -141,6 +143,9 @@ class Emulator:
 
     def close(self) -> None:
         self.deliverer.close()
+        store = getattr(self, "_blob_store", None)
+        if store is not None:
+            store.close()
 
     # ----------------------------------------------------------------- tokens
     def scope_string(self, sep: str = ",") -> str:

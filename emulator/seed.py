@@ -203,6 +203,27 @@ def seed_demo(emu: Emulator, portal: Portal, leads: int = 30, deals: int = 30) -
                 "STAGE_ID": f"DT128_{cat}:{stage}", "ASSIGNED_BY_ID": str(crng.choice(logistics)),
                 "CONTACT_ID": str(i), "OPPORTUNITY": str(crng.randrange(100, 900) * 10),
             }, user_id=1, fire=False)
+        seed_disk(emu, portal)
+
+
+def seed_disk(emu: Emulator, portal: Portal) -> None:
+    """Shared drive with ``Deals/<year>`` and deal 1's folder holding two files (one small,
+    one 5 MiB virtual), the way a portal that already files deals on Disk looks."""
+    from . import disk
+    from .blobs import BytesBlob, VirtualBlob
+
+    with emu.lock:
+        root = disk.common_storage(emu, portal)["ROOT_OBJECT_ID"]
+        deals = disk.add_folder(emu, portal, root, "Deals", 1)
+        year = disk.add_folder(emu, portal, deals.id, emu.iso()[:4], 1)
+        deal = portal.deals.get(1)
+        if deal is None:
+            return
+        folder = disk.add_folder(emu, portal, year.id, f"1 {deal['TITLE']}", 1)
+        disk.add_file(emu, portal, folder.id, "contract.txt",
+                      BytesBlob(b"Contract for deal #1\nSigned by both parties.\n"), 1)
+        disk.add_file(emu, portal, folder.id, "photos.zip",
+                      VirtualBlob("seed-deal-1-photos", 5 * 1024 * 1024), 1)
 
 
 def bulk_seed(emu: Emulator, portal: Portal, deals: int = 0, leads: int = 0) -> dict[str, int]:

@@ -128,7 +128,9 @@ def create_emulator_app(emulator: Emulator) -> Flask:
         return json_response({"result": result})
 
     from .control import register_control
+    from .files_http import register_files
 
+    register_files(app, emu)
     register_control(app, emu)
     return app
 

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from .disk import DiskState
 from .limits import LeakyBucket, OperatingTime
 from .listing import Table
 
@@ -167,6 +168,8 @@ class Portal:
     calls: list[dict[str, Any]] = field(default_factory=list)
     chats: dict[int, dict[str, Any]] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
+    activities: Table = field(default_factory=Table)
+    disk: DiskState = field(default_factory=DiskState)
     app: AppState = field(default_factory=AppState)
     bucket: LeakyBucket = field(default_factory=LeakyBucket)
     operating: dict[str, OperatingTime] = field(default_factory=dict)

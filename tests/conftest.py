@@ -85,13 +85,19 @@ class Stack:
                              json={**(params or {}), "auth": token}, timeout=30)
 
     # workers ----------------------------------------------------------------------------
+    def settle(self) -> None:
+        """Wait until the emulator has delivered every event it queued (deliveries are async)."""
+        self.control("GET", "deliveries", params={"wait": 10, "since": 10**9})
+
     def run_worker(self, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        self.settle()
         return subprocess.run(
             [sys.executable, "-m", "connector.cli", "worker", "--burst"],
             env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
         )
 
     def start_workers(self, n: int) -> list[subprocess.Popen[str]]:
+        self.settle()
         return [subprocess.Popen([sys.executable, "-m", "connector.cli", "worker", "--burst",
                                   "--name", f"w{i}-{os.getpid()}-{time.time_ns()}"],
                                  env=self.env, cwd=ROOT, stdout=subprocess.PIPE,

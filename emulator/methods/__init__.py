@@ -1,3 +1,3 @@
 """REST method implementations, registered by name in :mod:`emulator.registry`."""
 
-from . import app, bizproc, crm, events, im, items, placement, users  # noqa: F401
+from . import activity, app, bizproc, crm, disk, events, im, items, placement, users  # noqa: F401

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ..errors import RestError
 from ..listing import select_fields
@@ -222,7 +223,7 @@ def _apply(
     fields = up(fields)
     for key, value in fields.items():
         if key.startswith("UF_"):
-            row[key] = value
+            row[key] = uf_value(emu, portal, entity, key, row.get(key), value)
             continue
         if entity in LINK_LISTS and key in LINK_LISTS[entity]:
             list_key, one_key = LINK_LISTS[entity]
@@ -285,6 +286,79 @@ def _apply(
             row["DATE_CLOSED"] = emu.iso()
     row["MODIFY_BY_ID"] = str(user_id)
     row["DATE_MODIFY"] = emu.iso()
+
+
+def _userfield(portal: Portal, entity: str, key: str) -> dict[str, Any] | None:
+    store = portal.userfields.get(UF_ENTITY.get(entity, ""), [])
+    return next((u for u in store if u["FIELD_NAME"] == key), None)
+
+
+def _file_in(emu: Emulator, portal: Portal, item: Any, current: list[int]) -> int | None:
+    """One file-field value: ``{"fileData": [name, b64]}`` uploads, an id / ``{"id"}`` keeps."""
+    from .. import disk
+
+    if isinstance(item, dict):
+        low = {str(k).lower(): v for k, v in item.items()}
+        if "filedata" in low:
+            name, data = disk.decode_file_content(low["filedata"])
+            blob = disk.blob_store(emu).from_bytes(data)
+            return disk.add_bfile(portal, name, blob).id
+        if str(low.get("del", "")).upper() == "Y":
+            return None
+        item = low.get("id")
+    text = "" if item is None else str(item).strip()
+    if text.isdigit() and int(text) in portal.disk.bfiles:
+        return int(text)
+    return None
+
+
+def uf_value(
+    emu: Emulator, portal: Portal, entity: str, key: str, old: Any, value: Any
+) -> Any:
+    """User-field write: ``file`` fields store b_file ids (one, or a list when multiple)."""
+    uf = _userfield(portal, entity, key)
+    if uf is None or uf["USER_TYPE_ID"] != "file":
+        return value
+    multiple = uf["MULTIPLE"] == "Y"
+    current = old if isinstance(old, list) else ([old] if old else [])
+    if isinstance(value, dict) and not any(str(k).lower() in ("filedata", "id", "del")
+                                           for k in value):
+        value = list(value.values())
+    items = value if isinstance(value, list) else [value]
+    ids = [i for i in (_file_in(emu, portal, it, current) for it in items) if i is not None]
+    if multiple:
+        return ids
+    return ids[-1] if ids else None
+
+
+def file_field_out(
+    emu: Emulator, portal: Portal, entity: str, row_id: Any, out: dict[str, Any]
+) -> dict[str, Any]:
+    """File fields as the real API shows them: ``{id, showUrl, downloadUrl}`` (relative
+    portal paths, like Bitrix24 returns), a list for multiple fields."""
+    from .. import disk
+
+    for uf in portal.userfields.get(UF_ENTITY.get(entity, ""), []):
+        key = uf["FIELD_NAME"]
+        if uf["USER_TYPE_ID"] != "file" or key not in out:
+            continue
+        base = f"/bitrix/components/bitrix/crm.{entity}.show/show_file.php"
+
+        def one(fid: Any, key: str = key, base: str = base) -> dict[str, Any]:
+            query = f"ownerId={row_id}&fieldName={key}&dynamic=Y&fileId={fid}"
+            token = disk.make_token(emu, f"b:{portal.member_id}:{fid}:{row_id}|{key}:"
+                                         f"{emu.now() + disk.link_ttl(emu):.3f}")
+            return {"id": int(fid), "showUrl": f"{base}?{query}",
+                    "downloadUrl": f"{base}?auth={quote(token, safe='')}&{query}"}
+
+        value = out[key]
+        if isinstance(value, list):
+            out[key] = [one(v) for v in value if v]
+        elif value not in (None, "", False):
+            out[key] = one(value)
+        else:
+            out[key] = [] if uf["MULTIPLE"] == "Y" else False
+    return out
 
 
 def crm_add(
@@ -428,7 +502,7 @@ def _register(entity: str) -> None:
         row = ctx.portal.table(entity).get(as_int(up(params).get("ID")))
         if row is None:
             raise RestError("ERROR_NOT_FOUND", "Not found", 400)
-        return _full(row)
+        return file_field_out(ctx.emu, ctx.portal, entity, row["ID"], _full(row))
 
     @method(f"{prefix}.update", scope="crm")
     def update(ctx: CallContext, params: dict[str, Any]) -> bool:
@@ -448,7 +522,8 @@ def _register(entity: str) -> None:
         res = ctx.portal.table(entity).query(
             p.get("FILTER"), p.get("ORDER"), parse_start(p.get("START", 0))
         )
-        res.items = [list_row(r, p.get("SELECT"), entity) for r in res.items]
+        res.items = [file_field_out(ctx.emu, ctx.portal, entity, r["ID"],
+                                    list_row(r, p.get("SELECT"), entity)) for r in res.items]
         return res
 
     @method(f"{prefix}.fields", scope="crm")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 import pytest
 import requests
 
 from tests.bodies import body
-from tests.conftest import Stack
+from tests.conftest import Stack, wait_for
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -37,18 +38,21 @@ def chats_of(stack: Stack, deal_id: int) -> list[dict]:
 
 
 def folders_named(stack: Stack, name: str) -> list[dict]:
-    found = []
+    """Folders of that name in Deals/<year> of the common storage, read over REST."""
+    token = stack.control("POST", "tokens", json={})["access_token"]
 
-    def walk(node: dict) -> None:
-        if node.get("TYPE", "folder") == "folder" and node.get("NAME") == name:
-            found.append(node)
-        for child in node.get("children", []) or node.get("CHILDREN", []):
-            walk(child)
+    def call(method: str, params: dict) -> object:
+        return stack.rest(method, params, token=token).json()["result"]
 
-    tree = stack.control("GET", "disk/tree")
-    for root in tree if isinstance(tree, list) else tree.get("storages", [tree]):
-        walk(root)
-    return found
+    root = call("disk.storage.getlist", {"filter": {"ENTITY_TYPE": "common"}})[0]
+    folder_id = int(root["ROOT_OBJECT_ID"])
+    for segment in ("Deals", str(datetime.now().year)):
+        rows = call("disk.folder.getchildren", {"id": folder_id, "filter": {"NAME": segment}})
+        if not rows:
+            return []
+        folder_id = int(rows[0]["ID"])
+    rows = call("disk.folder.getchildren", {"id": folder_id, "filter": {"NAME": name}})
+    return [r for r in rows if r.get("NAME") == name and r.get("TYPE") == "folder"]
 
 
 @pytest.fixture
@@ -172,6 +176,7 @@ def test_chat_members_follow_the_deal(installed: Stack):
     installed.run_worker()
     (chat,) = chats_of(installed, deal_id)
     installed.control("POST", f"crm/deal/{deal_id}", json={"fields": {"ASSIGNED_BY_ID": 4}})
+    wait_for(lambda: installed.queued() >= 1)  # the ONCRMDEALUPDATE delivery is asynchronous
     installed.run_worker()
     (chat,) = chats_of(installed, deal_id)
     users = {int(u) for u in chat.get("USERS", chat.get("users", []))}

@@ -45,3 +45,17 @@ def test_application_token_is_compared_by_digest(redis):
     assert not store.application_token_matches("m1", "app-token2")
     assert not store.application_token_matches("m2", "app-token")
     assert b"app-token" not in b"".join(redis.hgetall(store.key("m1")).values())
+
+
+def test_events_merge_duplicates_only_while_waiting(redis):
+    queues = q.Queues(redis, "t", (0,))
+    first = queues.enqueue("connector.jobs.run_inbound", ["event", "X", "m", {}], "evt-1",
+                           member_id="m", until_started=True)
+    again = queues.enqueue("connector.jobs.run_inbound", ["event", "X", "m", {}], "evt-1",
+                           member_id="m", until_started=True)
+    assert first.created and not again.created
+    job = queues[q.INBOUND].jobs[0]
+    queues.started(job)  # the worker began: it reads the CRM after this point
+    later = queues.enqueue("connector.jobs.run_inbound", ["event", "X", "m", {}], "evt-1",
+                           member_id="m", until_started=True)
+    assert later.created and later.job_id != first.job_id
