@@ -28,11 +28,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
 
     from connector.routes import bp as core_bp
     from install.views import bp as install_bp
+    from placements.google_connect import bp as google_bp
     from placements.views import bp as placements_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(install_bp)
     app.register_blueprint(placements_bp)
+    app.register_blueprint(google_bp)
 
     @app.errorhandler(413)
     def too_large(_: Exception) -> Any:

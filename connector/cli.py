@@ -7,7 +7,9 @@ import json
 import logging
 import sys
 import threading
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 from connector.config import ConfigError, load_settings
 from connector.services import Services, build_services
@@ -150,6 +152,75 @@ def cmd_distribution(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drive(args: argparse.Namespace) -> int:
+    """The Google Drive mirror: connection, backfill of existing deals, one deal now."""
+    from robots.drive_mirror import connection
+
+    s = _services()
+    if not s.store.exists(args.member_id):
+        print(f"unknown portal {args.member_id}", file=sys.stderr)
+        return 2
+    if args.action == "status":
+        print(json.dumps(connection.status(s, args.member_id), indent=2))
+        return 0
+    if args.action == "connect-url":
+        token = connection.connect_token(s, args.member_id)
+        print(f"{s.settings.public_base_url}/google/connect?t={token}  (valid 15 minutes)")
+        return 0
+    if args.action == "service-account":
+        if not args.value:
+            print("give the path of the service account's JSON key", file=sys.stderr)
+            return 2
+        with open(args.value, encoding="utf-8") as fh:
+            info = json.load(fh)
+        if info.get("type") != "service_account" or "private_key" not in info:
+            print("not a service account key (type/private_key missing)", file=sys.stderr)
+            return 2
+        connection.save(s, args.member_id, "service_account", info, info.get("client_email", ""))
+        print(f"stored service account {info.get('client_email')}; set drive_mirror."
+              "shared_drive_id: service accounts have no My Drive storage")
+        return 0
+    if args.action == "mirror-deal":
+        from connector.queue import MAINTENANCE, job_id
+
+        deal_id = int(args.value or 0)
+        res = s.queues.enqueue("connector.jobs.run_maintenance",
+                               ["drive_mirror_deal", args.member_id, {"deal_id": deal_id}],
+                               job_id("gdrive-deal", args.member_id, deal_id, time.time()),
+                               queue=MAINTENANCE, member_id=args.member_id)
+        print(f"queued {res.job_id}")
+        return 0
+    return _drive_backfill(s, args)
+
+
+def _drive_backfill(s: Services, args: argparse.Namespace) -> int:
+    """Queue every existing deal, resumably: the last queued deal id is kept in Redis."""
+    from connector.queue import MAINTENANCE, job_id
+
+    cursor_key = f"{s.settings.queue_prefix}:gdrive:{args.member_id}:backfill"
+    if args.restart:
+        s.redis.delete(cursor_key)
+    start = int(s.redis.get(cursor_key) or 0)
+    client = s.client(args.member_id)
+    params: dict[str, Any] = {"select": ["ID"]}
+    if start:
+        params["filter"] = {">ID": start}
+    queued = 0
+    for row in client.iter_by_id("crm.deal.list", params):
+        deal_id = int(row["ID"])
+        s.queues.enqueue("connector.jobs.run_maintenance",
+                         ["drive_mirror_deal", args.member_id, {"deal_id": deal_id}],
+                         job_id("gdrive-backfill", args.member_id, deal_id), queue=MAINTENANCE,
+                         member_id=args.member_id)
+        s.redis.set(cursor_key, deal_id)
+        queued += 1
+        if queued % 500 == 0:
+            print(f"queued {queued} deals (last id {deal_id})", flush=True)
+    print(f"backfill queued {queued} deals; resume point: deal {int(s.redis.get(cursor_key) or 0)}"
+          " (run again to continue, --restart to start over)")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """An RQ worker on our queues, with RQ's scheduler (retries) and our periodic ticker."""
     from rq import Worker
@@ -170,7 +241,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
                     logging.getLogger("connector.tick").exception("tick failed")
 
         threading.Thread(target=ticker, daemon=True, name="ticker").start()
-    worker = Worker([s.queues[n] for n in ("inbound", "maintenance")], connection=s.redis,
+    names = args.queues.split(",") if args.queues else ["inbound", "maintenance", "files"]
+    worker = Worker([s.queues[n] for n in names], connection=s.redis,
                     serializer=JSONSerializer, name=args.name)
     try:
         worker.work(burst=args.burst, with_scheduler=not args.burst,
@@ -232,10 +304,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=50)
     sp.set_defaults(func=cmd_distribution)
 
+    sp = sub.add_parser("drive", help="Google Drive mirror: status, connect, backfill")
+    sp.add_argument("action", choices=["status", "connect-url", "service-account", "backfill",
+                                       "mirror-deal"])
+    sp.add_argument("member_id")
+    sp.add_argument("value", nargs="?", help="key file (service-account) or deal id")
+    sp.add_argument("--restart", action="store_true", help="backfill from the first deal")
+    sp.set_defaults(func=cmd_drive)
+
     sp = sub.add_parser("worker", help="run a worker (jobs, retries, periodic tasks)")
     sp.add_argument("--burst", action="store_true", help="drain the queues and exit")
     sp.add_argument("--name", default=None)
     sp.add_argument("--tick-every", type=float, default=10.0)
+    sp.add_argument("--queues", default="", help="comma-separated: inbound,maintenance,files "
+                    "(default all, in that priority)")
     sp.set_defaults(func=cmd_worker)
 
     sp = sub.add_parser("tick", help="enqueue due periodic jobs once")

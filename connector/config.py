@@ -31,6 +31,11 @@ class Settings:
     rest_backoff_s: float = 0.5
     job_retry_intervals: tuple[int, ...] = (10, 60, 300, 1800)
     log_level: str = "INFO"
+    google_client_id: str = ""
+    google_client_secret: str = ""
+    google_token_uri: str = "https://oauth2.googleapis.com/token"
+    google_auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_api_root: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     ENV: dict[str, str] = field(
@@ -50,6 +55,11 @@ class Settings:
             "rest_backoff_s": "CONNECTOR_REST_BACKOFF",
             "job_retry_intervals": "CONNECTOR_JOB_RETRY_INTERVALS",
             "log_level": "LOG_LEVEL",
+            "google_client_id": "GOOGLE_CLIENT_ID",
+            "google_client_secret": "GOOGLE_CLIENT_SECRET",
+            "google_token_uri": "GOOGLE_TOKEN_URI",
+            "google_auth_uri": "GOOGLE_AUTH_URI",
+            "google_api_root": "GOOGLE_API_ROOT",
         },
         repr=False,
         compare=False,

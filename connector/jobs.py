@@ -50,10 +50,13 @@ def run_inbound(kind: str, name: str, member_id: str, payload: dict[str, Any]) -
     raise ValueError(f"unknown inbound kind {kind!r}")
 
 
-def run_maintenance(task: str, member_id: str) -> Any:
-    """Per-portal housekeeping: reconcile registrations, drain offline events."""
+def run_maintenance(task: str, member_id: str, arg: Any = None) -> Any:
+    """Per-portal work that is not an inbound event: housekeeping, file transfers."""
     services = worker_services()
-    return MAINTENANCE[task](services, member_id)
+    _started(services)
+    if arg is None:
+        return MAINTENANCE[task](services, member_id)
+    return MAINTENANCE[task](services, member_id, arg)
 
 
 def reconcile_portal(services: Services, member_id: str) -> dict[str, Any]:
@@ -129,7 +132,35 @@ def distribution_reconcile(services: Services, member_id: str) -> dict[str, Any]
     return reconcile_counters(ctx) if ctx and ctx.portal.status == "active" else {"skipped": True}
 
 
+def drive_mirror_file(services: Services, member_id: str, arg: dict[str, Any]) -> Any:
+    from robots.drive_mirror import connection
+    from robots.drive_mirror.mirror import Source, mirror_file
+
+    ctx = JobContext.load(services, member_id, "drive:file")
+    if ctx is None or ctx.portal.status != "active":
+        return {"skipped": True}
+    try:
+        return mirror_file(ctx, int(arg["deal_id"]), Source(**arg["source"]))
+    except Exception as exc:
+        from connector.gdrive.errors import GoogleAccessRevoked
+
+        if isinstance(exc, GoogleAccessRevoked):
+            connection.mark_revoked(services, member_id, str(exc))
+        raise
+
+
+def drive_mirror_deal(services: Services, member_id: str, arg: dict[str, Any]) -> Any:
+    from robots.drive_mirror.robot import mirror_deal
+
+    ctx = JobContext.load(services, member_id, "drive:deal")
+    if ctx is None or ctx.portal.status != "active":
+        return {"skipped": True}
+    return mirror_deal(ctx, int(arg["deal_id"]))
+
+
 MAINTENANCE = {
+    "drive_mirror_file": drive_mirror_file,
+    "drive_mirror_deal": drive_mirror_deal,
     "reconcile": reconcile_portal,
     "drain_offline": drain_offline,
     "distribution_recheck": distribution_recheck,

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 INBOUND = "inbound"
 MAINTENANCE = "maintenance"
-QUEUE_NAMES = (INBOUND, MAINTENANCE)
+FILES = "files"  # long file transfers, so they never hold up events and robots
+QUEUE_NAMES = (INBOUND, MAINTENANCE, FILES)
 DEDUP_TTL_S = 3 * 24 * 3600
 JOB_TIMEOUT_S = 600
 FAILED_TTL_S = 30 * 24 * 3600

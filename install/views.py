@@ -16,6 +16,7 @@ from connector.bitrix.errors import BitrixError
 from install.lifecycle import Grant, accept_grant
 from install.registrations import reconcile
 from robots import ROBOTS
+from robots.drive_mirror import connection
 
 bp = Blueprint("install", __name__)
 log = logging.getLogger(__name__)
@@ -33,8 +34,11 @@ def installer() -> Any:
             member_id, form.get("APPLICATION_TOKEN", ""))
             and services.store.get_tokens(member_id) is not None):
         # an installed portal opening the app (any user): its home page, no proof needed
-        return render_template("app_home.html", portal=services.store.get(member_id),
-                               robots=ROBOTS), 200
+        return render_template(
+            "app_home.html", portal=services.store.get(member_id), robots=ROBOTS,
+            google=connection.status(services, member_id),
+            google_link=f"{settings.public_base_url}/google/connect?t="
+                        f"{connection.connect_token(services, member_id)}"), 200
     grant = Grant(
         member_id=form.get("member_id", ""),
         domain=request.args.get("DOMAIN") or None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from robots import timeline_note
 from robots.deal_workspace import robot as deal_workspace
 from robots.distribution import robot as distribution
+from robots.drive_mirror import config as _drive_mirror_settings  # noqa: F401 - its section
 from robots.spec import RobotSpec
 
 ROBOTS: list[RobotSpec] = [

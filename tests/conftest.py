@@ -114,7 +114,14 @@ def emulator_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def stack(redis_url: str, redis: Redis, emulator_overrides: dict[str, Any]) -> Iterator[Stack]:
+def app_env_overrides() -> dict[str, str]:
+    """Extra environment for the app and its workers (override this fixture in a module)."""
+    return {}
+
+
+@pytest.fixture
+def stack(redis_url: str, redis: Redis, emulator_overrides: dict[str, Any],
+          app_env_overrides: dict[str, str]) -> Iterator[Stack]:
     """Emulator + app, both real HTTP servers on loopback, sharing a fresh Redis."""
     from connector.app import create_app
     from emulator import Emulator, EmulatorConfig, EmulatorServer
@@ -138,6 +145,7 @@ def stack(redis_url: str, redis: Redis, emulator_overrides: dict[str, Any]) -> I
         "CONNECTOR_REST_BACKOFF": "0.05",
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
+        **app_env_overrides,
     }
     from connector.config import load_settings
 

@@ -1,0 +1,98 @@
+"""Each portal's Google connection: a user's refresh token or a service-account key.
+
+Stored encrypted with the same Fernet key as the Bitrix24 tokens, never logged, never in
+job arguments. A revoked connection is marked so the admin sees "reconnect" instead of a
+stream of failed jobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+from connector.errors import Permanent
+from connector.gdrive.credentials import service_account_credentials, user_credentials
+from connector.gdrive.mirror import DriveStore
+from connector.gdrive.service import build_drive
+from connector.services import Services
+
+LINK_TTL_S = 15 * 60
+
+
+class NotConnected(Permanent):
+    """No usable Google connection for this portal; the text tells the admin what to do."""
+
+
+def key(services: Services, member_id: str) -> str:
+    return f"{services.settings.queue_prefix}:gdrive:{member_id}:connection"
+
+
+def save(services: Services, member_id: str, kind: str, secret: dict[str, Any],
+         account: str = "") -> None:
+    blob = services.store.fernet.encrypt(json.dumps(secret).encode()).decode()
+    services.redis.set(key(services, member_id), json.dumps({
+        "kind": kind, "secret": blob, "account": account, "connected_at": time.time(),
+        "status": "connected", "reason": ""}))
+
+
+def status(services: Services, member_id: str) -> dict[str, Any]:
+    raw = services.redis.get(key(services, member_id))
+    if not raw:
+        return {"status": "not_connected"}
+    data = json.loads(raw)
+    data.pop("secret", None)
+    return data
+
+
+def mark_revoked(services: Services, member_id: str, reason: str) -> None:
+    raw = services.redis.get(key(services, member_id))
+    if raw:
+        data = json.loads(raw)
+        data.update(status="needs_reconnect", reason=reason)
+        services.redis.set(key(services, member_id), json.dumps(data))
+
+
+def drive_for(services: Services, member_id: str, shared_drive_id: str = "") -> DriveStore:
+    """A DriveStore with this portal's credentials (fake Drive in tests via GOOGLE_API_ROOT)."""
+    raw = services.redis.get(key(services, member_id))
+    if not raw:
+        raise NotConnected("Google Drive is not connected: an admin opens the app and "
+                           "connects a Google account, or an operator stores a service "
+                           "account key (crm-connector drive service-account)")
+    data = json.loads(raw)
+    if data.get("status") == "needs_reconnect":
+        raise NotConnected(f"Google Drive access was revoked ({data.get('reason')}): "
+                           "reconnect the Google account")
+    secret = json.loads(services.store.fernet.decrypt(data["secret"].encode()))
+    s = services.settings
+    if data["kind"] == "service_account":
+        creds = service_account_credentials(secret, token_uri=s.google_token_uri or None)
+    else:
+        creds = user_credentials(secret["refresh_token"], s.google_client_id,
+                                 s.google_client_secret, token_uri=s.google_token_uri)
+    service = build_drive(creds, root_url=s.google_api_root or None)
+    return DriveStore(service, shared_drive_id or None)
+
+
+# signed links: the app's home page hands an admin a link to start the Google consent ---------
+def connect_token(services: Services, member_id: str, now: float | None = None) -> str:
+    expires = int((now or time.time()) + LINK_TTL_S)
+    payload = f"{member_id}.{expires}"
+    sig = hmac.new(services.settings.secret_key.encode(), payload.encode(),
+                   hashlib.sha256).hexdigest()[:32]
+    return f"{payload}.{sig}"
+
+
+def member_from_token(services: Services, token: str, now: float | None = None) -> str | None:
+    try:
+        member_id, expires, sig = token.split(".")
+    except ValueError:
+        return None
+    good = hmac.new(services.settings.secret_key.encode(), f"{member_id}.{expires}".encode(),
+                    hashlib.sha256).hexdigest()[:32]
+    if not hmac.compare_digest(good, sig) or int(expires) < (now or time.time()):
+        return None
+    return member_id

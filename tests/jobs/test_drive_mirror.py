@@ -1,0 +1,188 @@
+"""The Google Drive mirror end to end: emulator portal, fake Drive, real workers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from fakedrive import FakeDrive
+from robots.drive_mirror import connection
+from tests.conftest import Stack
+
+
+@pytest.fixture
+def fake_drive() -> Iterator[FakeDrive]:
+    drive = FakeDrive().start()
+    yield drive
+    drive.stop()
+
+
+@pytest.fixture
+def app_env_overrides(fake_drive: FakeDrive) -> dict[str, str]:
+    return {"GOOGLE_CLIENT_ID": "g-client.apps.test", "GOOGLE_CLIENT_SECRET": "g-secret",
+            "GOOGLE_TOKEN_URI": fake_drive.token_uri, "GOOGLE_AUTH_URI": fake_drive.auth_uri,
+            "GOOGLE_API_ROOT": fake_drive.url}
+
+
+def services(stack: Stack):
+    return stack.app.extensions["connector"]
+
+
+def connect_google(stack: Stack) -> None:
+    """The admin's path: the signed link from the app's page → consent → callback."""
+    member_id = stack.portal()["member_id"]
+    token = connection.connect_token(services(stack), member_id)
+    resp = requests.get(f"{stack.app_url}/google/connect?t={token}", timeout=10)
+    assert resp.status_code == 200 and "is connected" in resp.text, resp.text
+    assert connection.status(services(stack), member_id)["status"] == "connected"
+
+
+@pytest.fixture
+def mirrored(installed: Stack, fake_drive: FakeDrive) -> Stack:
+    member_id = installed.portal()["member_id"]
+    services(installed).portal_settings.put(member_id, {
+        "deal_folders": {"enabled": True}, "drive_mirror": {"enabled": True}})
+    connect_google(installed)
+    return installed
+
+
+def new_deal(stack: Stack, title: str = "Car repair: Volvo XC90") -> int:
+    return int(stack.control("POST", "crm/deal", json={"fields": {
+        "TITLE": title, "ASSIGNED_BY_ID": 3}})["id"])
+
+
+def deal_folder_id(stack: Stack, deal_id: int) -> int:
+    prefix = services(stack).settings.queue_prefix
+    key = next(stack.redis.scan_iter(f"{prefix}:deals:*:deal:{deal_id}"))
+    import json
+
+    return int(json.loads(stack.redis.get(key))["folder_id"])
+
+
+def touch(stack: Stack, deal_id: int) -> None:
+    stack.control("POST", f"crm/deal/{deal_id}", json={"fields": {"COMMENTS": "photos added"}})
+
+
+def test_files_of_the_deal_folder_land_on_drive_once_and_verified(mirrored: Stack,
+                                                                   fake_drive: FakeDrive):
+    deal_id = new_deal(mirrored)
+    mirrored.run_worker()
+    folder = deal_folder_id(mirrored, deal_id)
+    photo = mirrored.control("POST", "disk/files", json={
+        "folder_id": folder, "name": "front.jpg", "size": 3 * 1024 * 1024 + 17, "seed": 7})
+    small = mirrored.control("POST", "disk/files", json={
+        "folder_id": folder, "name": "empty.txt", "content_b64": ""})
+    touch(mirrored, deal_id)
+    mirrored.run_worker()
+    folder_mime = "application/vnd.google-apps.folder"
+    on_drive = [f for f in fake_drive.files if f["mimeType"] != folder_mime]
+    by_name = {f["name"]: f for f in on_drive}
+    assert by_name["front.jpg"]["md5Checksum"] == photo["md5"]
+    assert int(by_name["front.jpg"]["size"]) == photo["size"]
+    assert int(by_name["empty.txt"]["size"]) == 0 and small["id"]
+    touch(mirrored, deal_id)  # nothing changed: nothing uploaded again
+    mirrored.run_worker()
+    again = [f for f in fake_drive.files if f["mimeType"] != "application/vnd.google-apps.folder"]
+    assert len(again) == len(on_drive)
+
+
+def test_a_changed_file_becomes_a_revision_and_a_deleted_one_stays(mirrored: Stack,
+                                                                   fake_drive: FakeDrive):
+    deal_id = new_deal(mirrored)
+    mirrored.run_worker()
+    folder = deal_folder_id(mirrored, deal_id)
+    doc = mirrored.control("POST", "disk/files", json={
+        "folder_id": folder, "name": "estimate.pdf",
+        "content_b64": base64.b64encode(b"v1 of the estimate").decode()})
+    touch(mirrored, deal_id)
+    mirrored.run_worker()
+    (first,) = fake_drive.find(b24=f"{mirrored.portal()['member_id'][:16]}:disk:{doc['id']}")
+    mirrored.control("POST", f"disk/files/{doc['id']}/version",
+                     json={"content_b64": base64.b64encode(b"v2, with the discount").decode()})
+    touch(mirrored, deal_id)
+    mirrored.run_worker()
+    (second,) = fake_drive.find(b24=f"{mirrored.portal()['member_id'][:16]}:disk:{doc['id']}")
+    assert second["id"] == first["id"]
+    assert second["md5Checksum"] == hashlib.md5(b"v2, with the discount").hexdigest()
+    assert len(second.get("revisions", [])) >= 2 or second["md5Checksum"] != first["md5Checksum"]
+    mirrored.control("DELETE", f"disk/files/{doc['id']}")
+    touch(mirrored, deal_id)
+    mirrored.run_worker()
+    assert fake_drive.find(b24=f"{mirrored.portal()['member_id'][:16]}:disk:{doc['id']}")
+
+
+def test_activity_attachments_are_mirrored_as_they_arrive(mirrored: Stack,
+                                                          fake_drive: FakeDrive):
+    deal_id = new_deal(mirrored)
+    mirrored.run_worker()
+    mirrored.control("POST", "crm/activity", json={"fields": {
+        "OWNER_TYPE_ID": 2, "OWNER_ID": deal_id, "TYPE_ID": 6, "SUBJECT": "Photos from chat",
+        "PROVIDER_ID": "IMOPENLINES_SESSION", "PROVIDER_TYPE_ID": "LINES_CHAT",
+        "FILES": [{"fileData": ["dent.png", base64.b64encode(b"\x89PNG fake").decode()]}]}})
+    mirrored.run_worker()
+    names = [f["name"] for f in fake_drive.files]
+    assert "dent.png" in names
+
+
+def test_rate_limits_are_retried_and_quota_errors_are_parked(mirrored: Stack,
+                                                            fake_drive: FakeDrive):
+    deal_id = new_deal(mirrored)
+    mirrored.run_worker()
+    folder = deal_folder_id(mirrored, deal_id)
+    mirrored.control("POST", "disk/files", json={"folder_id": folder, "name": "a.bin",
+                                                 "size": 1000, "seed": 1})
+    fake_drive.fail_next(2, 403, "userRateLimitExceeded")
+    touch(mirrored, deal_id)
+    mirrored.run_worker()
+    assert "a.bin" in [f["name"] for f in fake_drive.files]
+    mirrored.control("POST", "disk/files", json={"folder_id": folder, "name": "b.bin",
+                                                 "size": 1000, "seed": 2})
+    fake_drive.fail_next(50, 403, "storageQuotaExceeded")
+    touch(mirrored, deal_id)
+    mirrored.run_worker()
+    failed = services(mirrored).queues.failed()
+    assert failed and any("storageQuotaExceeded" in (j.latest_result().exc_string or "")
+                          or "quota" in (j.latest_result().exc_string or "").lower()
+                          for j in failed)
+
+
+def test_revoked_google_access_asks_for_reconnect(mirrored: Stack, fake_drive: FakeDrive):
+    member_id = mirrored.portal()["member_id"]
+    import json
+
+    raw = json.loads(mirrored.redis.get(connection.key(services(mirrored), member_id)))
+    secret = json.loads(services(mirrored).store.fernet.decrypt(raw["secret"].encode()))
+    fake_drive.revoke_refresh_token(secret["refresh_token"])
+    deal_id = new_deal(mirrored)
+    mirrored.run_worker()
+    folder = deal_folder_id(mirrored, deal_id)
+    mirrored.control("POST", "disk/files", json={"folder_id": folder, "name": "c.bin",
+                                                 "size": 10, "seed": 3})
+    touch(mirrored, deal_id)
+    mirrored.run_worker()
+    assert connection.status(services(mirrored), member_id)["status"] == "needs_reconnect"
+
+
+def test_download_that_answers_404_is_a_clear_skip(mirrored: Stack, fake_drive: FakeDrive):
+    deal_id = new_deal(mirrored)
+    mirrored.run_worker()
+    folder = deal_folder_id(mirrored, deal_id)
+    f = mirrored.control("POST", "disk/files", json={"folder_id": folder, "name": "gone.bin",
+                                                     "size": 10, "seed": 4})
+    mirrored.control("POST", "downloads/faults", json={"file_id": f["id"], "status": 404,
+                                                       "count": 5})
+    touch(mirrored, deal_id)
+    mirrored.run_worker()
+    assert "gone.bin" not in [x["name"] for x in fake_drive.files]
+    assert services(mirrored).queues.failed() == []
+
+
+def test_google_callback_refuses_unknown_state(installed: Stack, fake_drive: FakeDrive):
+    resp = requests.get(f"{installed.app_url}/google/callback?code=x&state=forged", timeout=10)
+    assert resp.status_code == 400
+    bad = requests.get(f"{installed.app_url}/google/connect?t=forged.1.x", timeout=10)
+    assert bad.status_code == 403
