@@ -186,3 +186,70 @@ def test_google_callback_refuses_unknown_state(installed: Stack, fake_drive: Fak
     assert resp.status_code == 400
     bad = requests.get(f"{installed.app_url}/google/connect?t=forged.1.x", timeout=10)
     assert bad.status_code == 403
+
+
+def _service_account_key(fake_drive: FakeDrive) -> dict:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    return {"type": "service_account", "project_id": "demo", "private_key_id": "k1",
+            "private_key": pem, "client_email": "mirror@demo.iam.gserviceaccount.com",
+            "client_id": "1", "token_uri": fake_drive.token_uri}
+
+
+def test_service_account_mirrors_into_a_shared_drive(installed: Stack, fake_drive: FakeDrive,
+                                                     tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    member_id = installed.portal()["member_id"]
+    key_file = tmp_path / "key.json"
+    key_file.write_text(json.dumps(_service_account_key(fake_drive)))
+    stored = subprocess.run([sys.executable, "-m", "connector.cli", "drive", "service-account",
+                             member_id, str(key_file)], env=installed.env, cwd=ROOT,
+                            capture_output=True, text=True)
+    assert stored.returncode == 0, stored.stderr
+    assert "BEGIN" not in json.dumps(connection.status(services(installed), member_id))
+    drive_id = fake_drive.add_shared_drive("Deals archive")
+    services(installed).portal_settings.put(member_id, {
+        "deal_folders": {"enabled": True},
+        "drive_mirror": {"enabled": True, "credentials": "service_account",
+                         "shared_drive_id": drive_id}})
+    deal_id = new_deal(installed)
+    installed.run_worker()
+    folder = deal_folder_id(installed, deal_id)
+    installed.control("POST", "disk/files", json={"folder_id": folder, "name": "act.pdf",
+                                                  "size": 2048, "seed": 9})
+    touch(installed, deal_id)
+    installed.run_worker()
+    (mirrored_file,) = [f for f in fake_drive.files if f["name"] == "act.pdf"]
+    assert mirrored_file.get("driveId") == drive_id
+
+
+def test_backfill_is_resumable(mirrored: Stack):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    member_id = mirrored.portal()["member_id"]
+
+    def backfill(*extra: str) -> str:
+        out = subprocess.run([sys.executable, "-m", "connector.cli", "drive", "backfill",
+                              member_id, *extra], env=mirrored.env, cwd=ROOT,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    total = int(mirrored.rest("crm.deal.list", {"select": ["ID"]}).json()["total"])
+    assert f"queued {total} deals" in backfill()
+    assert "queued 0 deals" in backfill()  # resumes after the last deal
+    new_deal(mirrored)
+    assert "queued 1 deals" in backfill()
+    assert f"queued {total + 1} deals" in backfill("--restart")
