@@ -230,9 +230,14 @@ def set_up_deal(rest: BitrixClient, ws: Workspace, settings: dict[str, Any], dom
         values = deal_values(deal, extra, settings["general"]["timezone"], domain)
         values["TITLE"] = bb_escape(values["TITLE"]) if chat else values["TITLE"]
         # the deal itself may already carry what an earlier, interrupted run created
+        name = folder_name(fcfg["name_template"], {**values, "TITLE": deal.get("TITLE")},
+                           fcfg["max_name_length"]) if folder else ""
+        parent = parent_folder(rest, ws, fcfg["storage"],
+                               path_segments(fcfg["parent_path"], values)) if folder else 0
         if folder and link_field != "COMMENTS" and deal.get(link_field):
             folder = False
             out.folder_url = str(deal[link_field])
+            out.folder_id = _child_folder(rest, parent, name) or 0
             out.reused.append("folder")
         if chat and chat_field and str(deal.get(chat_field) or "").isdigit():
             chat = False
@@ -240,12 +245,7 @@ def set_up_deal(rest: BitrixClient, ws: Workspace, settings: dict[str, Any], dom
             out.reused.append("chat")
         writes: dict[str, Command] = {}
         update: dict[str, Any] = {}
-        name = ""
         if folder:
-            parent = parent_folder(rest, ws, fcfg["storage"],
-                                   path_segments(fcfg["parent_path"], values))
-            name = folder_name(fcfg["name_template"], {**values, "TITLE": deal.get("TITLE")},
-                               fcfg["max_name_length"])
             writes["folder"] = ("disk.folder.addsubfolder", {"id": parent,
                                                              "data": {"NAME": name}})
             if fcfg["share_with_responsible"] and deal.get("ASSIGNED_BY_ID"):
@@ -267,6 +267,8 @@ def set_up_deal(rest: BitrixClient, ws: Workspace, settings: dict[str, Any], dom
             writes["update"] = ("crm.deal.update", {"id": deal_id, "fields": update,
                                                     "params": {"REGISTER_SONET_EVENT": "N"}})
         res = rest.batch(writes) if writes else None
+        # records are written only once the deal carries the links, so a run that fails
+        # in between is repeated in full (and finds its folder and chat through the deal)
         follow_up: dict[str, Any] = {}
         if folder and res is not None:
             if "folder" in res.errors:
@@ -286,16 +288,11 @@ def set_up_deal(rest: BitrixClient, ws: Workspace, settings: dict[str, Any], dom
                 if out.folder_url not in comments:
                     follow_up["COMMENTS"] = (comments + "\n" if comments else "") + \
                         f"Deal folder: {out.folder_url}"
-            ws.save(deal_id, folder_id=out.folder_id, folder_url=out.folder_url)
         if chat and res is not None:
             if "chat" in res.errors:
                 raise res.errors["chat"]
             out.chat_id = int(res.result["chat"])
             out.created.append("chat")
-            ws.save(deal_id, chat_id=out.chat_id,
-                    members=people(deal, ccfg["extra_user_ids"]))
-        if res is not None and "update" in res.errors and not follow_up:
-            raise res.errors["update"]
         if follow_up or (res is not None and "update" in res.errors):
             if chat_field and out.chat_id:
                 follow_up.setdefault(chat_field, out.chat_id)
@@ -303,10 +300,9 @@ def set_up_deal(rest: BitrixClient, ws: Workspace, settings: dict[str, Any], dom
                 follow_up.setdefault(link_field, out.folder_url)
             rest.call("crm.deal.update", {"id": deal_id, "fields": follow_up,
                                           "params": {"REGISTER_SONET_EVENT": "N"}})
-        if "folder" in out.reused or "chat" in out.reused:
-            ws.save(deal_id, folder_id=out.folder_id, folder_url=out.folder_url,
-                    chat_id=out.chat_id)
-        ws.save(deal_id, updated=time.time())
+        ws.save(deal_id, folder_id=out.folder_id, folder_url=out.folder_url,
+                chat_id=out.chat_id, updated=time.time(),
+                members=people(deal, ccfg["extra_user_ids"]) if out.chat_id else None)
         return out
     finally:
         with suppress(LockError):  # an expired lock: the work is done
