@@ -15,7 +15,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,8 +170,13 @@ def wait_up(url: str, proc: Popen[bytes], name: str, timeout: float = 30.0) -> N
 
 @contextmanager
 def running_stack(web: bool = True, web_workers: int = 2, web_threads: int = 8,
-                  emulator_extra: Sequence[str] = ()) -> Iterator[Stack]:
-    """Start redis-server, the emulator and gunicorn on free loopback ports; stop them all."""
+                  emulator_extra: Sequence[str] = (),
+                  env_overrides: Mapping[str, str] | None = None) -> Iterator[Stack]:
+    """Start redis-server, the emulator and gunicorn on free loopback ports; stop them all.
+
+    `env_overrides` are added to the app's environment (web, and every worker started with
+    `stack.env`), e.g. the GOOGLE_* settings pointing at a fake Drive.
+    """
     exit_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="cc-bench-"))
     procs: list[Popen[bytes]] = []
@@ -183,6 +188,7 @@ def running_stack(web: bool = True, web_workers: int = 2, web_threads: int = 8,
         app_url = f"http://{LOOPBACK}:{app_port}"
         secret = secrets.token_hex(16)  # never starts with "-": it is passed as an argv value
         env = stack_env(redis_url, app_url, emu_url, secret)
+        env.update(env_overrides or {})
         logs = {"emulator": workdir / "emulator.log", "web": workdir / "web.log"}
         stack = Stack(workdir, env, redis_url, emu_url, app_url, procs, logs)
         procs.append(start_redis(redis_port, workdir / "redis"))

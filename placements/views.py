@@ -8,6 +8,7 @@ X-Frame-Options we send a frame-ancestors policy naming the portal's own domain.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -16,6 +17,28 @@ from handlers.crm import journal_key
 from placements.registry import PLACEMENTS_BY_NAME
 
 bp = Blueprint("placements", __name__)
+
+
+@bp.app_template_filter("when")
+def when(ts: float) -> str:
+    return datetime.fromtimestamp(float(ts), UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def deal_facts(services: Any, portal: Any, deal_id: int) -> dict[str, Any]:
+    """What the workers recorded for this deal: folder, chat, Drive folder, assignments.
+
+    Read from Redis only: the tab never waits for the portal's REST API.
+    """
+    from robots.deal_workspace.setup import Workspace
+    from robots.distribution.state import DistributionState
+
+    prefix = services.settings.queue_prefix
+    record = Workspace(services.redis, prefix, portal.member_id).record(deal_id)
+    drive = services.redis.get(f"{prefix}:gdrive:{portal.member_id}:folder:{deal_id}")
+    audit = DistributionState(services.redis, prefix, portal.member_id).audit_entries(
+        5, f"deal/{deal_id}")
+    return {"folder_url": record.get("folder_url", ""), "chat_id": record.get("chat_id", 0),
+            "drive_folder": drive.decode() if drive else "", "decisions": audit}
 
 
 @bp.post("/placements/<name>")
@@ -40,8 +63,11 @@ def placement(name: str) -> Any:
         entry = json.loads(raw)
         if str(entry.get("id")) == entity_id and "DEAL" in entry.get("event", ""):
             events.append(entry)
+    facts: dict[str, Any] = {}
+    if entity_id.isdigit() and portal is not None:
+        facts = deal_facts(services, portal, int(entity_id))
     resp = current_app.make_response(render_template(
-        "deal_tab.html", portal=portal, deal_id=entity_id, events=events[:20]))
+        "deal_tab.html", portal=portal, deal_id=entity_id, events=events[:20], **facts))
     resp.headers["Content-Security-Policy"] = (
         f"frame-ancestors https://{portal.domain} http://{portal.domain}" if portal else
         "frame-ancestors 'none'")
