@@ -24,6 +24,7 @@ def open_in_browser(tmp_path: Path, url: str, fields: dict[str, str],
     page.write_text(f'<html><body onload="document.forms[0].submit()">'
                     f'<form method="post" action="{html.escape(url)}">{inputs}</form>'
                     f"</body></html>")
+    assert CHROMIUM is not None
     args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
@@ -36,7 +37,10 @@ def open_in_browser(tmp_path: Path, url: str, fields: dict[str, str],
     return out.stdout
 
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is installed by ./dev test")
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    if CHROMIUM is None:
+        pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
 
 
 def test_deal_tab_renders_in_a_browser(installed: Stack, tmp_path: Path):
