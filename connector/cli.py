@@ -198,8 +198,11 @@ def _drive_backfill(s: Services, args: argparse.Namespace) -> int:
     from connector.queue import MAINTENANCE, job_id
 
     cursor_key = f"{s.settings.queue_prefix}:gdrive:{args.member_id}:backfill"
-    if args.restart:
+    generation_key = f"{cursor_key}:generation"
+    if args.restart:  # a new generation of job ids, so deals queued before go again
         s.redis.delete(cursor_key)
+        s.redis.incr(generation_key)
+    generation = int(s.redis.get(generation_key) or 0)
     start = int(s.redis.get(cursor_key) or 0)
     client = s.client(args.member_id)
     params: dict[str, Any] = {"select": ["ID"]}
@@ -208,12 +211,12 @@ def _drive_backfill(s: Services, args: argparse.Namespace) -> int:
     queued = 0
     for row in client.iter_by_id("crm.deal.list", params):
         deal_id = int(row["ID"])
-        s.queues.enqueue("connector.jobs.run_maintenance",
-                         ["drive_mirror_deal", args.member_id, {"deal_id": deal_id}],
-                         job_id("gdrive-backfill", args.member_id, deal_id), queue=MAINTENANCE,
-                         member_id=args.member_id)
+        res = s.queues.enqueue("connector.jobs.run_maintenance",
+                               ["drive_mirror_deal", args.member_id, {"deal_id": deal_id}],
+                               job_id("gdrive-backfill", args.member_id, deal_id, generation),
+                               queue=MAINTENANCE, member_id=args.member_id)
         s.redis.set(cursor_key, deal_id)
-        queued += 1
+        queued += res.created
         if queued % 500 == 0:
             print(f"queued {queued} deals (last id {deal_id})", flush=True)
     print(f"backfill queued {queued} deals; resume point: deal {int(s.redis.get(cursor_key) or 0)}"

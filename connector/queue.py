@@ -31,6 +31,7 @@ FILES = "files"  # long file transfers, so they never hold up events and robots
 QUEUE_NAMES = (INBOUND, MAINTENANCE, FILES)
 DEDUP_TTL_S = 3 * 24 * 3600
 JOB_TIMEOUT_S = 600
+FILE_JOB_TIMEOUT_S = 6 * 3600  # a multi-GB copy on a slow link
 FAILED_TTL_S = 30 * 24 * 3600
 
 
@@ -91,7 +92,9 @@ class Queues:
         intervals = self.retry_intervals
         with self.redis.pipeline() as pipe:  # job hash, status and queue push: one round trip
             self.queues[queue].enqueue_call(
-                func, args=args, job_id=jid, timeout=JOB_TIMEOUT_S, failure_ttl=FAILED_TTL_S,
+                func, args=args, job_id=jid,
+                timeout=FILE_JOB_TIMEOUT_S if queue == FILES else JOB_TIMEOUT_S,
+                failure_ttl=FAILED_TTL_S,
                 result_ttl=3600, at_front=at_front,
                 retry=Retry(max=len(intervals), interval=intervals) if retry and intervals
                 else None,

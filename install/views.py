@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request
 
 from connector.bitrix.errors import BitrixError
-from install.lifecycle import Grant, accept_grant
+from install.lifecycle import Grant, accept_grant, is_admin
 from install.registrations import reconcile
 from robots import ROBOTS
 from robots.drive_mirror import connection
@@ -30,15 +30,18 @@ def installer() -> Any:
     if request.method == "GET" or not form.get("AUTH_ID"):
         return render_template("install_info.html", base=settings.public_base_url), 200
     member_id = form.get("member_id", "")
-    if (member_id and services.store.application_token_matches(
-            member_id, form.get("APPLICATION_TOKEN", ""))
+    portal = services.store.get(member_id) if member_id else None
+    if (portal is not None and portal.status == "active"
+            and services.store.application_token_matches(member_id,
+                                                         form.get("APPLICATION_TOKEN", ""))
             and services.store.get_tokens(member_id) is not None):
-        # an installed portal opening the app (any user): its home page, no proof needed
-        return render_template(
-            "app_home.html", portal=services.store.get(member_id), robots=ROBOTS,
-            google=connection.status(services, member_id),
-            google_link=f"{settings.public_base_url}/google/connect?t="
-                        f"{connection.connect_token(services, member_id)}"), 200
+        # an installed portal opening the app: its home page; admins also get the Google link
+        admin = is_admin(services, portal.client_endpoint, form.get("AUTH_ID", ""))
+        link = (f"{settings.public_base_url}/google/connect?t="
+                f"{connection.connect_token(services, member_id)}") if admin else ""
+        return render_template("app_home.html", portal=portal, robots=ROBOTS,
+                               google=connection.status(services, member_id),
+                               google_link=link), 200
     grant = Grant(
         member_id=form.get("member_id", ""),
         domain=request.args.get("DOMAIN") or None,

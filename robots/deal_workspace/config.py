@@ -29,6 +29,11 @@ def _template(*allowed: str) -> Any:
     return check
 
 
+def _storage(value: Any) -> str | None:
+    ok = value == "common" or (str(value).isdigit() and int(value) > 0)
+    return None if ok else "must be 'common' or a storage id (a positive number)"
+
+
 FOLDER_FIELDS = ("ID", "TITLE", "YEAR", "MONTH")
 CHAT_FIELDS = ("ID", "TITLE", "AMOUNT", "CURRENCY", "STAGE", "CLIENT", "RESPONSIBLE", "LINK")
 
@@ -39,7 +44,7 @@ register_section(Section(
         "enabled": FieldSpec(bool, False, "create folders for new deals automatically"),
         "category_ids": FieldSpec(list, [], "pipelines (empty = all)", item=int),
         "storage": FieldSpec((str, int), "common",
-                             "'common' (the shared drive) or a storage id"),
+                             "'common' (the shared drive) or a storage id", _storage),
         "parent_path": FieldSpec(str, "Deals/{YEAR}", "folder path inside the storage",
                                  _template(*FOLDER_FIELDS)),
         "name_template": FieldSpec(str, "{ID} {TITLE}", "folder name",

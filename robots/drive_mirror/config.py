@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connector.portal_settings import FieldSpec, Section, in_range, one_of, register_section
+from connector.portal_settings import FieldSpec, Section, in_range, register_section
 from robots.deal_workspace.config import FOLDER_FIELDS, _template
 
 SECTION = register_section(Section(
@@ -21,8 +21,6 @@ SECTION = register_section(Section(
         "file_fields": FieldSpec(bool, True, "mirror the deal's file fields"),
         "activities": FieldSpec(bool, True, "mirror attachments of the deal's e-mails and "
                                 "open-line chats as they arrive"),
-        "credentials": FieldSpec(str, "user", "'user' (a connected Google account) or "
-                                 "'service_account'", one_of("user", "service_account")),
         "max_file_mb": FieldSpec(int, 5120, "larger files are reported, not mirrored",
                                  in_range(1, 5_000_000)),
     },

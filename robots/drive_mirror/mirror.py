@@ -2,7 +2,8 @@
 
 A deal's sources are its Disk folder (the deal_folders capability), its file fields and the
 attachments of its activities (e-mails, open-line chats). Each file becomes its own job,
-keyed by the Bitrix24 file and its version, so a retry or a second delivery is harmless.
+keyed by the Bitrix24 file; the version it copied is recorded, so a retry, a second
+delivery or a rescan of an unchanged file uploads nothing, and a changed one a revision.
 On Drive every file carries `appProperties` b24=<source key>: the record in Redis is the
 fast path, the Drive search is how a run that died after uploading finds its own work.
 Nothing is ever deleted on Drive: it is the archive.
@@ -13,15 +14,18 @@ from __future__ import annotations
 import json
 import logging
 import re
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
 
 import requests
+from redis.exceptions import LockError
 
 from connector.bitrix.errors import BitrixError
 from connector.context import JobContext
 from connector.errors import Permanent, Retryable
+from connector.gdrive.errors import DrivePermanent
 from robots.deal_workspace.naming import folder_name
 from robots.deal_workspace.setup import Workspace, deal_values
 from robots.drive_mirror import connection
@@ -139,7 +143,23 @@ def _filename(resp: requests.Response, fallback: str) -> str:
 
 
 def mirror_file(ctx: JobContext, deal_id: int, source: Source) -> dict[str, Any]:
-    """Copy one file to the deal's Drive folder unless this version is already there."""
+    """Copy one file to the deal's Drive folder unless this version is already there.
+
+    One copy of a given file at a time (a per-file lock), so two file workers can never
+    upload the same file twice.
+    """
+    lock = ctx.services.redis.lock(f"{_records(ctx)}:lock:{source.key}", timeout=6 * 3600,
+                                   blocking_timeout=5)
+    if not lock.acquire():
+        raise Retryable(f"{source.key} is being copied by another worker")
+    try:
+        return _mirror_file(ctx, deal_id, source)
+    finally:
+        with suppress(LockError):
+            lock.release()
+
+
+def _mirror_file(ctx: JobContext, deal_id: int, source: Source) -> dict[str, Any]:
     cfg = ctx.settings["drive_mirror"]
     redis = ctx.services.redis
     rec_key = f"{_records(ctx)}:file:{source.key}"
@@ -193,12 +213,22 @@ def mirror_file(ctx: JobContext, deal_id: int, source: Source) -> dict[str, Any]
         if length is None:
             raise Permanent(f"{source.key}: the portal sent no Content-Length")
         size = int(length)
-        name = name or _filename(resp, source.name or source.key)
-        result = store.upload_stream(
-            resp.iter_content(DOWNLOAD_CHUNK), size, name, folder,
-            {**props, "b24v": version or f"{size}"},
-            mime=resp.headers.get("Content-Type", "application/octet-stream").split(";")[0],
-            existing_file_id=existing)
+        if size > cfg["max_file_mb"] * 1024 * 1024:
+            return {"skipped": f"{source.key}: {size} bytes is over drive_mirror.max_file_mb"}
+        if not source.disk_id:  # a file field: the real name comes with the download
+            name = _filename(resp, source.name or source.key)
+        try:
+            result = store.upload_stream(
+                resp.iter_content(DOWNLOAD_CHUNK), size, name, folder,
+                {**props, "b24v": version or f"{size}"},
+                mime=resp.headers.get("Content-Type", "application/octet-stream").split(";")[0],
+                existing_file_id=existing)
+        except DrivePermanent as exc:
+            if exc.status == 404:  # the deal folder (or file) was removed on Drive
+                redis.delete(f"{_records(ctx)}:folder:{deal_id}", rec_key)
+                raise Retryable(f"{name}: its Drive folder is gone; it is recreated on retry"
+                                ) from exc
+            raise
     redis.set(rec_key, json.dumps({"drive_id": result["id"], "version": version or str(size)}),
               ex=RECORD_TTL_S)
     return {"mirrored": source.key, "drive_id": result["id"], "size": size,

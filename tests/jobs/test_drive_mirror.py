@@ -219,8 +219,7 @@ def test_service_account_mirrors_into_a_shared_drive(installed: Stack, fake_driv
     drive_id = fake_drive.add_shared_drive("Deals archive")
     services(installed).portal_settings.put(member_id, {
         "deal_folders": {"enabled": True},
-        "drive_mirror": {"enabled": True, "credentials": "service_account",
-                         "shared_drive_id": drive_id}})
+        "drive_mirror": {"enabled": True, "shared_drive_id": drive_id}})
     deal_id = new_deal(installed)
     installed.run_worker()
     folder = deal_folder_id(installed, deal_id)
