@@ -118,27 +118,39 @@ def drain_offline(services: Services, member_id: str, max_batches: int = 20) -> 
     return {"queued": queued}
 
 
+def _active(services: Services, member_id: str, job: str) -> JobContext | None:
+    """The job's context, or None when the portal is gone or not usable (work is dropped)."""
+    ctx = JobContext.load(services, member_id, job)
+    if ctx is None or ctx.portal.status != "active":
+        log.info("skipping %s: portal %s is not active", job, member_id)
+        return None
+    return ctx
+
+
+SKIPPED = {"skipped": "portal not active"}
+
+
 def distribution_recheck(services: Services, member_id: str) -> dict[str, Any]:
     from robots.distribution.robot import recheck
 
-    ctx = JobContext.load(services, member_id, "distribution:recheck")
-    return recheck(ctx) if ctx and ctx.portal.status == "active" else {"skipped": True}
+    ctx = _active(services, member_id, "distribution:recheck")
+    return recheck(ctx) if ctx else SKIPPED
 
 
 def distribution_reconcile(services: Services, member_id: str) -> dict[str, Any]:
     from robots.distribution.robot import reconcile_counters
 
-    ctx = JobContext.load(services, member_id, "distribution:reconcile")
-    return reconcile_counters(ctx) if ctx and ctx.portal.status == "active" else {"skipped": True}
+    ctx = _active(services, member_id, "distribution:reconcile")
+    return reconcile_counters(ctx) if ctx else SKIPPED
 
 
 def drive_mirror_file(services: Services, member_id: str, arg: dict[str, Any]) -> Any:
     from robots.drive_mirror import connection
     from robots.drive_mirror.mirror import Source, mirror_file
 
-    ctx = JobContext.load(services, member_id, "drive:file")
-    if ctx is None or ctx.portal.status != "active":
-        return {"skipped": True}
+    ctx = _active(services, member_id, "drive:file")
+    if ctx is None:
+        return SKIPPED
     try:
         return mirror_file(ctx, int(arg["deal_id"]), Source(**arg["source"]))
     except Exception as exc:
@@ -152,10 +164,8 @@ def drive_mirror_file(services: Services, member_id: str, arg: dict[str, Any]) -
 def drive_mirror_deal(services: Services, member_id: str, arg: dict[str, Any]) -> Any:
     from robots.drive_mirror.robot import mirror_deal
 
-    ctx = JobContext.load(services, member_id, "drive:deal")
-    if ctx is None or ctx.portal.status != "active":
-        return {"skipped": True}
-    return mirror_deal(ctx, int(arg["deal_id"]))
+    ctx = _active(services, member_id, "drive:deal")
+    return mirror_deal(ctx, int(arg["deal_id"])) if ctx else SKIPPED
 
 
 MAINTENANCE = {
