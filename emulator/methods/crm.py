@@ -32,6 +32,7 @@ DEAL_FIELDS: dict[str, tuple[str, bool, bool, bool, str]] = {
     "COMPANY_ID": ("crm_company", F, F, F, "Company"),
     "CONTACT_ID": ("crm_contact", F, F, F, "Contact"),
     "CONTACT_IDS": ("crm_contact", F, F, T, "Contacts"),
+    "OBSERVERS": ("user", F, F, T, "Observers"),
     "BEGINDATE": ("date", F, F, F, "Start date"),
     "CLOSEDATE": ("date", F, F, F, "End date"),
     "OPENED": ("char", F, F, F, "Available to everyone"),
@@ -464,7 +465,7 @@ def fast_row(entity: str, row_id: int, user_id: int, stamp: str) -> dict[str, An
     return row
 
 
-HIDDEN = ("CONTACT_IDS", "COMPANY_IDS")
+HIDDEN = ("CONTACT_IDS", "COMPANY_IDS", "OBSERVERS")  # crm.item.* shows them, crm.*.get not
 
 
 def _full(row: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,14 @@ from typing import Any
 
 from connector.context import JobContext
 from robots.deal_workspace.config import wants
-from robots.deal_workspace.setup import Outcome, SetupError, Workspace, people, set_up_deal
+from robots.deal_workspace.setup import (
+    Outcome,
+    SetupError,
+    Workspace,
+    observers,
+    people,
+    set_up_deal,
+)
 from robots.spec import DEAL, Prop, RobotCall, RobotError, RobotSpec
 
 
@@ -95,10 +102,12 @@ def on_deal_update(ctx: JobContext, deal_id: int, data: dict[str, Any]) -> None:
         return
     cfg = ctx.settings["deal_chats"]
     got = ctx.rest.batch({"deal": ("crm.deal.get", {"id": deal_id}),
+                          "item": ("crm.item.get", {"entityTypeId": 2, "id": deal_id}),
                           "members": ("im.chat.user.list", {"CHAT_ID": chat_id})})
     if "deal" in got.errors:
         return  # deleted meanwhile: nothing to follow
-    wanted = people(got.get("deal"), cfg["extra_user_ids"])
+    deal = {**got.get("deal"), "OBSERVER_IDS": observers(got.result.get("item"))}
+    wanted = people(deal, cfg["extra_user_ids"])
     current = {int(u) for u in got.result.get("members") or []}
     before = [int(u) for u in rec.get("members") or []]
     cmds = {}

@@ -164,6 +164,12 @@ def deal_values(deal: dict[str, Any], extra: dict[str, Any], tz: str, domain: st
     }
 
 
+def observers(item_result: Any) -> list[Any]:
+    """Deal observers: crm.deal.get does not return them, crm.item.get does (`observers`)."""
+    item = item_result.get("item") if isinstance(item_result, dict) else None
+    return list((item or {}).get("observers") or [])
+
+
 def people(deal: dict[str, Any], extra: list[int]) -> list[int]:
     ids = [deal.get("ASSIGNED_BY_ID"), *(deal.get("OBSERVER_IDS") or deal.get("OBSERVERS") or []),
            *extra]
@@ -208,6 +214,7 @@ def set_up_deal(rest: BitrixClient, ws: Workspace, settings: dict[str, Any], dom
             reads["contact"] = ("crm.contact.get", {"id": "$result[deal][CONTACT_ID]"})
             reads["company"] = ("crm.company.get", {"id": "$result[deal][COMPANY_ID]"})
             reads["stages"] = ("crm.status.list", {"filter": {"%ENTITY_ID": "DEAL_STAGE"}})
+            reads["item"] = ("crm.item.get", {"entityTypeId": 2, "id": deal_id})
         got = rest.batch(reads)
         if "deal" in got.errors:
             err = got.errors["deal"]
@@ -215,7 +222,7 @@ def set_up_deal(rest: BitrixClient, ws: Workspace, settings: dict[str, Any], dom
                 out.skipped = f"deal {deal_id} not found (deleted?)"
                 return out
             raise err
-        deal = got.result["deal"]
+        deal = {**got.result["deal"], "OBSERVER_IDS": observers(got.result.get("item"))}
         users = got.result.get("responsible") or []
         responsible = users[0] if users else {}
         extra = {"RESPONSIBLE": bb_escape(f"{responsible.get('NAME', '')} "

@@ -191,3 +191,14 @@ def test_steady_state_cost_is_at_most_three_requests(ws: Stack):
     before = ws.stats()["requests"]
     ws.run_worker()
     assert ws.stats()["requests"] - before <= 3
+
+
+def test_observers_join_the_chat(installed: Stack):
+    enable(installed, folders={"enabled": False}, chats={"extra_user_ids": [10]})
+    token = installed.control("POST", "tokens", json={})["access_token"]
+    made = installed.rest("crm.item.add", {"entityTypeId": 2, "fields": {
+        "title": "Observed deal", "assignedById": 3, "observers": [4]}}, token=token).json()
+    deal_id = int(made["result"]["item"]["id"])
+    installed.run_worker()
+    (chat,) = chats_of(installed, deal_id)
+    assert {3, 4, 10} <= {int(u) for u in chat.get("USERS", chat.get("users", []))}
