@@ -38,11 +38,48 @@ def dev_keys() -> dict[str, str]:
     return dict(line.split("=", 1) for line in path.read_text().split())
 
 
+DEMO_SETTINGS = {
+    "distribution": {"groups": [{
+        "id": "sales", "name": "Sales", "entity_types": ["lead"], "departments": [2],
+        "supervisors": [1], "placeholder_user_ids": [1], "recheck_minutes": 1,
+        "auto": [{"entity": "lead"}]}]},
+    "deal_folders": {"enabled": True},
+    "deal_chats": {"enabled": True},
+    "drive_mirror": {"enabled": True},
+}
+
+
+def configure_demo(env: dict[str, str], emu_url: str, app_url: str) -> bool:
+    """Switch every capability on for the demo portal and connect the fake Google account."""
+    import requests
+
+    from connector.config import load_settings
+    from connector.services import build_services
+    from devstack.processes import wait_for
+    from robots.drive_mirror import connection
+
+    try:
+        portal = wait_for(lambda: (p := requests.get(f"{emu_url}/_emulator/portal",
+                                                     timeout=2).json()).get("installed") and p,
+                          60, 0.5, "the demo portal's install")
+    except TimeoutError:
+        return False
+    services = build_services(load_settings(env))
+    member_id = portal["member_id"]
+    wait_for(lambda: services.store.get_tokens(member_id), 30, 0.2, "stored tokens")
+    services.portal_settings.put(member_id, DEMO_SETTINGS)
+    if env.get("GOOGLE_API_ROOT"):
+        token = connection.connect_token(services, member_id)
+        requests.get(f"{app_url}/google/connect?t={token}", timeout=10)
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="./dev up")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     parser.add_argument("--emulator-port", type=int, default=8900)
     parser.add_argument("--redis-port", type=int, default=6390)
+    parser.add_argument("--drive-port", type=int, default=8950)
     args = parser.parse_args()
 
     env = base_env()
@@ -62,11 +99,18 @@ def main() -> int:
             Redis.from_url(env["REDIS_URL"]).flushdb()
     app_url = env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{args.port}")
     emu_url = f"http://127.0.0.1:{args.emulator_port}"
+    drive_url = f"http://127.0.0.1:{args.drive_port}"
     if demo:
         env.update(B24_CLIENT_ID="local.demo", B24_CLIENT_SECRET="demo-secret",
                    B24_OAUTH_SERVER=f"{emu_url}/oauth-server")
         procs.append(spawn(emulator_args(args.emulator_port, app_url, "local.demo",
                                          "demo-secret", "--install"), env, logs / "emulator.log"))
+    if demo and not env.get("GOOGLE_CLIENT_ID"):  # the local fake Google Drive, too
+        env.update(GOOGLE_CLIENT_ID="demo-google-client", GOOGLE_CLIENT_SECRET="demo",
+                   GOOGLE_TOKEN_URI=f"{drive_url}/token",
+                   GOOGLE_AUTH_URI=f"{drive_url}/o/oauth2/v2/auth", GOOGLE_API_ROOT=drive_url)
+        procs.append(spawn([sys.executable, "-m", "fakedrive", "--port", str(args.drive_port)],
+                           env, logs / "fakedrive.log"))
     procs.append(spawn(gunicorn_args(args.port, access_log=True), env, logs / "web.log"))
     procs.append(spawn(worker_args(), env, logs / "worker.log"))
 
@@ -88,15 +132,22 @@ crm-connector is running.
   Redis             {env['REDIS_URL']}
   Logs              {logs}/ (web.log, worker.log{', emulator.log' if demo else ''})""")
     if demo:
+        configured = configure_demo(env, emu_url, app_url)
         print(f"""
-No portal configured (B24_CLIENT_ID unset): a demo portal runs in the emulator and installs
-the app by itself within a few seconds.
+No portal configured (B24_CLIENT_ID unset): a demo portal runs in the emulator and has
+installed the app{'' if configured else ' (still installing: see emulator.log)'}. Every
+capability is switched on for it: fair distribution of leads to the Sales department,
+a folder and a chat per new deal, and the Drive mirror into a local fake Google Drive.
   Demo portal       {emu_url}/_emulator/portal
+  Chats             {emu_url}/_emulator/chats
+  Fake Drive        {drive_url}/_fake/state
   Run a robot       ./dev demo-robot
-  Add a deal        ./dev demo-deal""")
+  Add a deal        ./dev demo-deal 'Sofa for the lobby'
+  Open a work day   ./dev demo-day 3 OPENED   (user 3; also PAUSED, CLOSED)
+  Add a lead        ./dev demo-lead 'Instagram request'""")
     print(f"""
 CLI (in another terminal, same environment):
-  REDIS_URL={env['REDIS_URL']} $(cat var/dev-keys.env | xargs) .venv/bin/crm-connector portals
+  env REDIS_URL={env['REDIS_URL']} $(cat var/dev-keys.env | xargs) .venv/bin/crm-connector portals
 Ctrl-C stops everything.""")
     sys.stdout.flush()
     while True:
