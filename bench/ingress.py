@@ -54,6 +54,7 @@ class Outcome:
     """What one client thread saw: latencies per path and every kind of failure."""
 
     latencies: dict[str, list[float]] = field(default_factory=dict)
+    app_seconds: list[float] = field(default_factory=list)  # the app's own Server-Timing
     errors: Counter[str] = field(default_factory=Counter)
 
 
@@ -118,6 +119,9 @@ def drive(app_url: str, deliveries: list[Delivery], clients: int) -> tuple[Outco
                 elapsed = time.perf_counter() - t0
                 path = d.path
                 out.latencies.setdefault(path, []).append(elapsed)
+                timing = resp.getheader("Server-Timing") or ""
+                if "dur=" in timing:
+                    out.app_seconds.append(float(timing.split("dur=")[1]) / 1000)
                 if resp.status != 200:
                     out.errors[f"{path}:HTTP {resp.status}"] += 1
                     continue
@@ -143,6 +147,7 @@ def drive(app_url: str, deliveries: list[Delivery], clients: int) -> tuple[Outco
     for o in outcomes:
         for path, values in o.latencies.items():
             merged.latencies.setdefault(path, []).extend(values)
+        merged.app_seconds.extend(o.app_seconds)
         merged.errors.update(o.errors)
     return merged, wall
 
@@ -200,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         new_jobs = after.get("inbound", 0) - before.get("inbound", 0)
         errors = sum(outcome.errors.values())
         overall = latency_summary(all_latencies)
+        in_app = latency_summary(outcome.app_seconds)
+        emit(NAME, "in_app", note="time inside the app (Server-Timing), without queueing",
+             **in_app)
         emit(NAME, "run", requests=total, seconds=round(wall, 3), errors=errors,
              error_kinds=dict(outcome.errors), jobs_enqueued=new_jobs, **overall)
         emit(NAME, "summary",
@@ -208,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
              mean_ms=overall["mean_ms"], p90_ms=overall["p90_ms"], max_ms=overall["max_ms"],
              by_path={p: {"n": s["n"], "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"]}
                       for p, s in by_path.items()},
+             app_p50_ms=in_app.get("p50_ms"), app_p99_ms=in_app.get("p99_ms"),
              jobs_enqueued=new_jobs, warmup_requests=warmup, clients=clients,
              gunicorn=f"{args.web_workers} workers x {args.web_threads} gthreads",
              cpus=cpu_count(), load_average=load_average(), target_p99_ms=TARGET_P99_MS,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
@@ -16,12 +17,16 @@ def _services() -> Any:
 
 
 def _inbound(kind: str, name: str) -> Any:
+    started = time.perf_counter()
     answer = accept(_services(), InboundRequest(
         kind=kind, name=name, method=request.method,
         content_type=request.content_type or "", content_length=request.content_length,
         body=request.get_data(cache=False),
     ))
-    return jsonify(answer.body), answer.status
+    resp = jsonify(answer.body)
+    # how long the app itself took, apart from queueing in the server (for operators)
+    resp.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+    return resp, answer.status
 
 
 @bp.route("/events", methods=["GET", "POST", "PUT", "DELETE"])
