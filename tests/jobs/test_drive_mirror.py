@@ -63,15 +63,20 @@ def deal_folder_id(stack: Stack, deal_id: int) -> int:
     return int(json.loads(stack.redis.get(key))["folder_id"])
 
 
+def deal_with_folder(stack: Stack) -> tuple[int, int]:
+    """A new deal after its set-up job ran, and the id of its Disk folder."""
+    deal_id = new_deal(stack)
+    stack.run_worker()
+    return deal_id, deal_folder_id(stack, deal_id)
+
+
 def touch(stack: Stack, deal_id: int) -> None:
     stack.control("POST", f"crm/deal/{deal_id}", json={"fields": {"COMMENTS": "photos added"}})
 
 
 def test_files_of_the_deal_folder_land_on_drive_once_and_verified(mirrored: Stack,
                                                                    fake_drive: FakeDrive):
-    deal_id = new_deal(mirrored)
-    mirrored.run_worker()
-    folder = deal_folder_id(mirrored, deal_id)
+    deal_id, folder = deal_with_folder(mirrored)
     photo = mirrored.control("POST", "disk/files", json={
         "folder_id": folder, "name": "front.jpg", "size": 3 * 1024 * 1024 + 17, "seed": 7})
     small = mirrored.control("POST", "disk/files", json={
@@ -92,9 +97,7 @@ def test_files_of_the_deal_folder_land_on_drive_once_and_verified(mirrored: Stac
 
 def test_a_changed_file_becomes_a_revision_and_a_deleted_one_stays(mirrored: Stack,
                                                                    fake_drive: FakeDrive):
-    deal_id = new_deal(mirrored)
-    mirrored.run_worker()
-    folder = deal_folder_id(mirrored, deal_id)
+    deal_id, folder = deal_with_folder(mirrored)
     doc = mirrored.control("POST", "disk/files", json={
         "folder_id": folder, "name": "estimate.pdf",
         "content_b64": base64.b64encode(b"v1 of the estimate").decode()})
@@ -130,9 +133,7 @@ def test_activity_attachments_are_mirrored_as_they_arrive(mirrored: Stack,
 
 def test_rate_limits_are_retried_and_quota_errors_are_parked(mirrored: Stack,
                                                             fake_drive: FakeDrive):
-    deal_id = new_deal(mirrored)
-    mirrored.run_worker()
-    folder = deal_folder_id(mirrored, deal_id)
+    deal_id, folder = deal_with_folder(mirrored)
     mirrored.control("POST", "disk/files", json={"folder_id": folder, "name": "a.bin",
                                                  "size": 1000, "seed": 1})
     fake_drive.fail_next(2, 403, "userRateLimitExceeded")
@@ -157,9 +158,7 @@ def test_revoked_google_access_asks_for_reconnect(mirrored: Stack, fake_drive: F
     raw = json.loads(mirrored.redis.get(connection.key(services(mirrored), member_id)))
     secret = json.loads(services(mirrored).store.fernet.decrypt(raw["secret"].encode()))
     fake_drive.revoke_refresh_token(secret["refresh_token"])
-    deal_id = new_deal(mirrored)
-    mirrored.run_worker()
-    folder = deal_folder_id(mirrored, deal_id)
+    deal_id, folder = deal_with_folder(mirrored)
     mirrored.control("POST", "disk/files", json={"folder_id": folder, "name": "c.bin",
                                                  "size": 10, "seed": 3})
     touch(mirrored, deal_id)
@@ -168,9 +167,7 @@ def test_revoked_google_access_asks_for_reconnect(mirrored: Stack, fake_drive: F
 
 
 def test_download_that_answers_404_is_a_clear_skip(mirrored: Stack, fake_drive: FakeDrive):
-    deal_id = new_deal(mirrored)
-    mirrored.run_worker()
-    folder = deal_folder_id(mirrored, deal_id)
+    deal_id, folder = deal_with_folder(mirrored)
     f = mirrored.control("POST", "disk/files", json={"folder_id": folder, "name": "gone.bin",
                                                      "size": 10, "seed": 4})
     mirrored.control("POST", "downloads/faults", json={"file_id": f["id"], "status": 404,
@@ -220,9 +217,7 @@ def test_service_account_mirrors_into_a_shared_drive(installed: Stack, fake_driv
     services(installed).portal_settings.put(member_id, {
         "deal_folders": {"enabled": True},
         "drive_mirror": {"enabled": True, "shared_drive_id": drive_id}})
-    deal_id = new_deal(installed)
-    installed.run_worker()
-    folder = deal_folder_id(installed, deal_id)
+    deal_id, folder = deal_with_folder(installed)
     installed.control("POST", "disk/files", json={"folder_id": folder, "name": "act.pdf",
                                                   "size": 2048, "seed": 9})
     touch(installed, deal_id)
