@@ -45,6 +45,7 @@ import requests
 
 from bench.common import LOOPBACK, Stack, cpu_count, emit, load_average, running_stack
 from devstack.processes import PY, base_env, free_port, spawn, stop, wait_for, worker_args
+from fakedrive import app_env as fake_app_env
 
 BENCH = "drive_mirror"
 MIB = 1024 * 1024
@@ -150,18 +151,8 @@ class FakeDriveProcess:
     def url(self) -> str:
         return f"http://{LOOPBACK}:{self.port}/"
 
-    @property
-    def token_uri(self) -> str:
-        return self.url + "token"
-
-    @property
-    def auth_uri(self) -> str:
-        return self.url + "o/oauth2/v2/auth"
-
     def app_env(self) -> dict[str, str]:
-        return {"GOOGLE_CLIENT_ID": "bench-client.apps.test", "GOOGLE_CLIENT_SECRET": "g-secret",
-                "GOOGLE_TOKEN_URI": self.token_uri, "GOOGLE_AUTH_URI": self.auth_uri,
-                "GOOGLE_API_ROOT": self.url}
+        return fake_app_env(self.url, "bench-client.apps.test")
 
     def start(self, workdir: Path) -> None:
         """Run it with its blobs and log under `workdir` (the stack's temp dir)."""

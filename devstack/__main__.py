@@ -106,9 +106,9 @@ def main() -> int:
         procs.append(spawn(emulator_args(args.emulator_port, app_url, "local.demo",
                                          "demo-secret", "--install"), env, logs / "emulator.log"))
     if demo and not env.get("GOOGLE_CLIENT_ID"):  # the local fake Google Drive, too
-        env.update(GOOGLE_CLIENT_ID="demo-google-client", GOOGLE_CLIENT_SECRET="demo",
-                   GOOGLE_TOKEN_URI=f"{drive_url}/token",
-                   GOOGLE_AUTH_URI=f"{drive_url}/o/oauth2/v2/auth", GOOGLE_API_ROOT=drive_url)
+        from fakedrive import app_env as fake_drive_env
+
+        env.update(fake_drive_env(drive_url, "demo-google-client", "demo"))
         procs.append(spawn([sys.executable, "-m", "fakedrive", "--port", str(args.drive_port)],
                            env, logs / "fakedrive.log"))
     procs.append(spawn(gunicorn_args(args.port, access_log=True), env, logs / "web.log"))

@@ -4,6 +4,6 @@ Start it with `FakeDrive().start()` (tests) or `python -m fakedrive --port N` (d
 the client's discovery document `rootUrl` at `FakeDrive.url`.
 """
 
-from fakedrive.server import FakeDrive
+from fakedrive.server import FakeDrive, app_env
 
-__all__ = ["FakeDrive"]
+__all__ = ["FakeDrive", "app_env"]

@@ -25,6 +25,15 @@ class _QuietHandler(WSGIRequestHandler):
         self.close_connection = True
 
 
+def app_env(root_url: str, client_id: str = "fake-client.apps.test",
+            client_secret: str = "fake-secret") -> dict[str, str]:
+    """The environment that points crm-connector's Google settings at a fake on root_url."""
+    root = root_url.rstrip("/") + "/"
+    return {"GOOGLE_CLIENT_ID": client_id, "GOOGLE_CLIENT_SECRET": client_secret,
+            "GOOGLE_TOKEN_URI": root + "token", "GOOGLE_AUTH_URI": root + "o/oauth2/v2/auth",
+            "GOOGLE_API_ROOT": root}
+
+
 class FakeDrive:
     """A local Google Drive v3 (+ OAuth token endpoint) for tests, demos and benchmarks."""
 
@@ -83,11 +92,11 @@ class FakeDrive:
 
     @property
     def token_uri(self) -> str:
-        return self.url + "token"
+        return app_env(self.url)["GOOGLE_TOKEN_URI"]
 
     @property
     def auth_uri(self) -> str:
-        return self.url + "o/oauth2/v2/auth"
+        return app_env(self.url)["GOOGLE_AUTH_URI"]
 
     # ---- fault injection ------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
+from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +35,7 @@ from robots.drive_mirror import connection
 log = logging.getLogger(__name__)
 DOWNLOAD_CHUNK = 1024 * 1024
 RECORD_TTL_S = 5 * 365 * 24 * 3600
+LOCK_TTL_S = 120
 
 
 @dataclass(frozen=True)
@@ -146,20 +149,31 @@ def mirror_file(ctx: JobContext, deal_id: int, source: Source) -> dict[str, Any]
     """Copy one file to the deal's Drive folder unless this version is already there.
 
     One copy of a given file at a time (a per-file lock), so two file workers can never
-    upload the same file twice.
+    upload the same file twice. The lock is short-lived and renewed while bytes flow, so a
+    worker killed mid-copy frees the file within a couple of minutes.
     """
-    lock = ctx.services.redis.lock(f"{_records(ctx)}:lock:{source.key}", timeout=6 * 3600,
-                                   blocking_timeout=5)
+    lock = ctx.services.redis.lock(f"{_records(ctx)}:lock:{source.key}",
+                                   timeout=LOCK_TTL_S, blocking_timeout=5)
     if not lock.acquire():
         raise Retryable(f"{source.key} is being copied by another worker")
     try:
-        return _mirror_file(ctx, deal_id, source)
+        return _mirror_file(ctx, deal_id, source, lock)
     finally:
         with suppress(LockError):
             lock.release()
 
 
-def _mirror_file(ctx: JobContext, deal_id: int, source: Source) -> dict[str, Any]:
+def _renewing(chunks: Iterator[bytes], lock: Any) -> Iterator[bytes]:
+    """Pass the download through, renewing the file's lock every LOCK_TTL_S / 4."""
+    renewed = time.monotonic()
+    for chunk in chunks:
+        if time.monotonic() - renewed > LOCK_TTL_S / 4:
+            lock.reacquire()
+            renewed = time.monotonic()
+        yield chunk
+
+
+def _mirror_file(ctx: JobContext, deal_id: int, source: Source, lock: Any) -> dict[str, Any]:
     cfg = ctx.settings["drive_mirror"]
     redis = ctx.services.redis
     rec_key = f"{_records(ctx)}:file:{source.key}"
@@ -219,7 +233,7 @@ def _mirror_file(ctx: JobContext, deal_id: int, source: Source) -> dict[str, Any
             name = _filename(resp, source.name or source.key)
         try:
             result = store.upload_stream(
-                resp.iter_content(DOWNLOAD_CHUNK), size, name, folder,
+                _renewing(resp.iter_content(DOWNLOAD_CHUNK), lock), size, name, folder,
                 {**props, "b24v": version or f"{size}"},
                 mime=resp.headers.get("Content-Type", "application/octet-stream").split(";")[0],
                 existing_file_id=existing)

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from fakedrive import FakeDrive
+from fakedrive import app_env as fake_app_env
 from robots.drive_mirror import connection
 from tests.conftest import Stack
 
@@ -23,9 +24,7 @@ def fake_drive() -> Iterator[FakeDrive]:
 
 @pytest.fixture
 def app_env_overrides(fake_drive: FakeDrive) -> dict[str, str]:
-    return {"GOOGLE_CLIENT_ID": "g-client.apps.test", "GOOGLE_CLIENT_SECRET": "g-secret",
-            "GOOGLE_TOKEN_URI": fake_drive.token_uri, "GOOGLE_AUTH_URI": fake_drive.auth_uri,
-            "GOOGLE_API_ROOT": fake_drive.url}
+    return fake_app_env(fake_drive.url, "g-client.apps.test", "g-secret")
 
 
 def services(stack: Stack):
