@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connector.errors import Permanent
+from connector.i18n import LANGUAGES, N_, t
 
 LEAD = ("crm", "CCrmDocumentLead", "LEAD")
 DEAL = ("crm", "CCrmDocumentDeal", "DEAL")
@@ -17,12 +18,16 @@ class RobotError(Permanent):
     """A problem the portal admin can fix; its text goes back to the workflow log."""
 
 
+def localized(msgid: str) -> dict[str, str]:
+    """{"ru": …, "en": …}: Bitrix24 shows a robot's texts in each user's language."""
+    return {lang: t(lang, msgid) for lang in LANGUAGES}
+
+
 @dataclass(frozen=True)
 class Prop:
-    """A robot property (input) or return property (output)."""
+    """A robot property (input) or return property (output); name and description are msgids."""
 
-    name_ru: str
-    name_en: str
+    name: str
     type: str = "string"
     required: bool = False
     multiple: bool = False
@@ -32,17 +37,17 @@ class Prop:
 
     def as_bitrix(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "Name": {"ru": self.name_ru, "en": self.name_en},
+            "Name": localized(self.name),
             "Type": self.type,
             "Required": "Y" if self.required else "N",
             "Multiple": "Y" if self.multiple else "N",
         }
         if self.description:
-            out["Description"] = self.description
+            out["Description"] = localized(self.description)
         if self.default is not None:
             out["Default"] = self.default
         if self.options:
-            out["Options"] = self.options
+            out["Options"] = self.options  # Bitrix24 takes plain labels here, not per language
         return out
 
 
@@ -69,21 +74,24 @@ class RobotCall:
 
 RobotFn = Callable[[Any, RobotCall], dict[str, Any]]
 
-ERROR_RETURN = Prop("Ошибка", "Error", "string",
-                    description="empty when the robot succeeded")
+ERROR_RETURN = Prop(N_("Error"), "string", description=N_("Empty when the robot succeeded"))
 
 
 @dataclass(frozen=True)
 class RobotSpec:
+    """One robot; name and description are English msgids (N_), registered in ru and en."""
+
     code: str
-    name_ru: str
-    name_en: str
-    description_ru: str
-    description_en: str
+    name: str
+    description: str
     run: RobotFn
     properties: dict[str, Prop] = field(default_factory=dict)
     return_properties: dict[str, Prop] = field(default_factory=dict)
     document_types: tuple[tuple[str, ...], ...] = (LEAD, DEAL)
+
+    @property
+    def name_en(self) -> str:
+        return t("en", self.name)
 
     @property
     def all_returns(self) -> dict[str, Prop]:
@@ -94,8 +102,8 @@ class RobotSpec:
         fields: dict[str, Any] = {
             "HANDLER": handler_url,
             "USE_SUBSCRIPTION": "Y",
-            "NAME": {"ru": self.name_ru, "en": self.name_en},
-            "DESCRIPTION": {"ru": self.description_ru, "en": self.description_en},
+            "NAME": localized(self.name),
+            "DESCRIPTION": localized(self.description),
             "PROPERTIES": {k: p.as_bitrix() for k, p in self.properties.items()},
             "RETURN_PROPERTIES": {k: p.as_bitrix() for k, p in self.all_returns.items()},
             "FILTER": {"INCLUDE": [list(t) for t in self.document_types]},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from connector.i18n import N_
 from robots.spec import DEAL, LEAD, Prop, RobotCall, RobotError, RobotSpec
 
 MAX_COMMENT = 10_000
@@ -22,12 +23,10 @@ def run(ctx: Any, call: RobotCall) -> dict[str, Any]:
 
 SPEC = RobotSpec(
     code="timeline_note",
-    name_ru="Комментарий в таймлайн",
-    name_en="Timeline note",
-    description_ru="Добавляет комментарий в таймлайн лида или сделки",
-    description_en="Adds a comment to the lead's or deal's timeline",
+    name=N_("Timeline note"),
+    description=N_("Adds a comment to the lead's or deal's timeline"),
     run=run,
-    properties={"text": Prop("Текст", "Text", "text", required=True)},
-    return_properties={"comment_id": Prop("ID комментария", "Comment ID", "int")},
+    properties={"text": Prop(N_("Text"), "text", required=True)},
+    return_properties={"comment_id": Prop(N_("Comment ID"), "int")},
     document_types=(LEAD, DEAL),
 )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.context import JobContext
+from connector.i18n import N_
 from robots.deal_workspace.config import wants
 from robots.deal_workspace.setup import (
     Outcome,
@@ -53,21 +54,19 @@ def run_chat(ctx: JobContext, call: RobotCall) -> dict[str, Any]:
 
 FOLDER_SPEC = RobotSpec(
     code="create_deal_folder",
-    name_ru="Папка сделки на Диске", name_en="Deal folder on Disk",
-    description_ru="Создаёт папку сделки (одну) и записывает ссылку в сделку",
-    description_en="Creates the deal's folder (exactly one) and writes its link into the deal",
+    name=N_("Deal folder on Disk"),
+    description=N_("Creates the deal's folder (exactly one) and writes its link into the deal"),
     run=run_folder,
-    return_properties={"folder_id": Prop("ID папки", "Folder ID", "int"),
-                       "folder_url": Prop("Ссылка на папку", "Folder link", "string")},
+    return_properties={"folder_id": Prop(N_("Folder ID"), "int"),
+                       "folder_url": Prop(N_("Folder link"), "string")},
     document_types=(DEAL,),
 )
 CHAT_SPEC = RobotSpec(
     code="create_deal_chat",
-    name_ru="Чат сделки", name_en="Deal chat",
-    description_ru="Создаёт чат сделки (один) с её участниками и ключевыми фактами",
-    description_en="Creates the deal's chat (exactly one) with its people and key facts",
+    name=N_("Deal chat"),
+    description=N_("Creates the deal's chat (exactly one) with its people and key facts"),
     run=run_chat,
-    return_properties={"chat_id": Prop("ID чата", "Chat ID", "int")},
+    return_properties={"chat_id": Prop(N_("Chat ID"), "int")},
     document_types=(DEAL,),
 )
 

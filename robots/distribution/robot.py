@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from connector.context import JobContext
+from connector.i18n import N_
 from robots.distribution import config
 from robots.distribution.engine import DistributionError, Env, Outcome, distribute
 from robots.distribution.entities import EntityKind, from_document
@@ -47,22 +48,19 @@ def run(ctx: JobContext, call: RobotCall) -> dict[str, Any]:
 
 SPEC = RobotSpec(
     code="fair_distribution",
-    name_ru="Справедливое распределение",
-    name_en="Fair distribution",
-    description_ru="Назначает ответственного по загрузке и рабочему дню; объясняет выбор",
-    description_en="Assigns by workload and work-day status, and explains the choice",
+    name=N_("Fair distribution"),
+    description=N_("Assigns by workload and work-day status, and explains the choice"),
     run=run,
     properties={
-        "group": Prop("Группа распределения", "Distribution group", "string",
-                      description="group id from the app's settings; empty = the only group"),
-        "force": Prop("Перераспределить, даже если назначен вручную",
-                      "Redistribute even if assigned by hand", "bool", default="N"),
+        "group": Prop(N_("Distribution group"), "string", description=N_(
+            "Group id from the app's settings; empty means the only group")),
+        "force": Prop(N_("Redistribute even if assigned by hand"), "bool", default="N"),
     },
     return_properties={
-        "assigned_user_id": Prop("Назначен", "Assigned user", "user"),
-        "reason": Prop("Причина", "Reason", "text"),
-        "status": Prop("Статус", "Status", "string",
-                       description="assigned, pending (nobody working) or skipped"),
+        "assigned_user_id": Prop(N_("Assigned user"), "user"),
+        "reason": Prop(N_("Reason"), "text"),
+        "status": Prop(N_("Status"), "string", description=N_(
+            "assigned, pending (nobody working) or skipped")),
     },
     document_types=(LEAD, DEAL, DYNAMIC),
 )
