@@ -74,7 +74,23 @@ def create_emulator_app(emulator: Emulator) -> Flask:
         status, body = handle_rest(emu, method, params, token)
         return json_response(body, status)
 
+    def get_only() -> Response | None:
+        """settings/oauth/auto-renewal.md: the OAuth server is called with GET requests.
+
+        b24pysdk does the same for /oauth/token/ and /rest/app.info; anything else gets 405
+        here, so an app that POSTs (and would be surprised on the real server) fails in tests.
+        """
+        if request.method == "GET":
+            return None
+        err = RestError("invalid_request", "The OAuth server is called with GET", 405)
+        resp = json_response(err.body(), 405)
+        resp.headers["Allow"] = "GET"
+        return resp
+
     def oauth_token() -> Response:
+        refused = get_only()
+        if refused is not None:
+            return refused
         params = request_params()
         try:
             rec = emu.refresh(params)
@@ -92,7 +108,13 @@ def create_emulator_app(emulator: Emulator) -> Flask:
 
     @app.route("/oauth-server/rest/<path:method>", methods=["GET", "POST"])
     def oauth_rest(method: str) -> Response:
-        """The OAuth server's own REST: only app.info, which proves whose token it is."""
+        """The OAuth server's own REST: only app.info, which proves whose token it is.
+
+        settings/oauth/simple-way.md: "call app.info on the OAuth server" (GET, as above).
+        """
+        refused = get_only()
+        if refused is not None:
+            return refused
         name = method.lower().removesuffix(".json")
         params = request_params()
         token = request_token(params)

@@ -50,10 +50,10 @@ class OAuthClient:
             "client_secret": self.settings.b24_client_secret,
             "refresh_token": refresh_token,
         }
-        try:
-            resp = self.session.post(
-                self.settings.oauth_token_url, data=params, timeout=self.settings.rest_timeout_s,
-                allow_redirects=False,
+        try:  # settings/oauth/auto-renewal.md: a GET request to the OAuth server
+            resp = self.session.get(
+                self.settings.oauth_token_url, params=params,
+                timeout=self.settings.rest_timeout_s, allow_redirects=False,
             )
         except requests.RequestException as exc:
             raise BitrixRetryableError("NETWORK", str(exc), 0, "oauth/token") from exc
@@ -66,9 +66,9 @@ class OAuthClient:
 
     def app_info(self, access_token: str) -> dict[str, Any]:
         """Ask the OAuth server which app, portal and domain this access token belongs to."""
-        try:
-            resp = self.session.post(
-                self.settings.oauth_rest_url + "app.info", data={"auth": access_token},
+        try:  # GET like every OAuth-server call (settings/oauth/simple-way.md, b24pysdk)
+            resp = self.session.get(
+                self.settings.oauth_rest_url + "app.info", params={"auth": access_token},
                 timeout=self.settings.rest_timeout_s, allow_redirects=False,
             )
         except requests.RequestException as exc:
@@ -151,7 +151,13 @@ class TokenManager:
                 refresh_token=body["refresh_token"],
                 expires_at=time.time() + float(body.get("expires_in") or 3600),
             )
-            return self.store.save_tokens(member_id, tokens)
+            saved = self.store.save_tokens(member_id, tokens)
+            # the refresh answer names the portal's current REST address
+            # (settings/oauth/auto-renewal.md): a renamed portal moves with it
+            endpoint = str(body.get("client_endpoint") or "")
+            if endpoint.startswith(("https://", "http://")):
+                self.store.move_endpoint(member_id, endpoint)
+            return saved
         finally:
             try:
                 lock.release()

@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from redis import Redis
@@ -154,6 +155,23 @@ class PortalStore:
             self.key(member_id),
             mapping={"status": status, "status_reason": reason, "updated_at": str(time.time())},
         )
+
+    def move_endpoint(self, member_id: str, client_endpoint: str) -> bool:
+        """Record the portal's current REST address and domain (a renamed portal).
+
+        settings/how-to-call-rest-api/change-domen.md: after a rename the old address
+        redirects to the new one; the refresh answer's client_endpoint names it too.
+        Only a changed endpoint changes anything; the domain becomes its host, as on a real
+        portal. Returns whether anything changed. A portal we do not know is left alone.
+        """
+        endpoint = client_endpoint.rstrip("/") + "/"
+        current = self.redis.hget(self.key(member_id), "client_endpoint")
+        if current is None or current.decode().rstrip("/") + "/" == endpoint:
+            return False
+        self.redis.hset(self.key(member_id), mapping={
+            "client_endpoint": endpoint, "domain": urlsplit(endpoint).netloc,
+            "updated_at": str(time.time())})
+        return True
 
     def member_ids(self) -> list[str]:
         return sorted(m.decode() for m in self.redis.smembers(self.index_key))

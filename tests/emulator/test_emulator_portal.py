@@ -152,7 +152,7 @@ def test_update_wipes_robots_and_uninstall_revokes(emu_url, emu_call, emu_tokens
     assert ev["form"]["auth"]["application_token"] == upd["application_token"]
     r = emu_call("profile")
     assert r.status_code == 401
-    refresh = requests.post(f"{emu_url}/oauth/token/", data={
+    refresh = requests.get(f"{emu_url}/oauth/token/", params={
         "grant_type": "refresh_token", "client_id": "local.demo", "client_secret": "demo-secret",
         "refresh_token": emu_tokens["refresh_token"]})
     assert refresh.json()["error"] == "invalid_grant"
@@ -203,7 +203,7 @@ def test_second_portal_is_isolated_and_expire_tokens(emu_url, emu_call):
     assert _control(emu_url, "POST", "expire-tokens", json={})["expired"] >= 2
     r = emu_call("profile")
     assert r.status_code == 401 and r.json()["error"] == "expired_token"
-    fresh = requests.post(f"{emu_url}/oauth/token/", data={
+    fresh = requests.get(f"{emu_url}/oauth/token/", params={
         "grant_type": "refresh_token", "client_id": "local.demo", "client_secret": "demo-secret",
         "refresh_token": tok["refresh_token"]}).json()
     ok = requests.post(f"{emu_url}/rest/profile", json={"auth": fresh["access_token"]})

@@ -19,11 +19,11 @@ def test_refresh_is_single_use(emu_url, emu_tokens):
     assert new["client_endpoint"] == f"{emu_url}/rest/"
     assert new["server_endpoint"] == f"{emu_url}/oauth-server/rest/"
     assert new["member_id"] and new["expires_in"] == 3600 and new["refresh_token"]
-    again = requests.post(f"{emu_url}/oauth-server/oauth/token/", data=data)
+    again = requests.get(f"{emu_url}/oauth-server/oauth/token/", params=data)
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant"
-    bad = requests.post(f"{emu_url}/oauth/token/", data={**data, "client_secret": "x",
-                                                         "refresh_token": new["refresh_token"]})
+    bad = requests.get(f"{emu_url}/oauth/token/", params={**data, "client_secret": "x",
+                                                          "refresh_token": new["refresh_token"]})
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
     # the old access token died with its refresh token; the new one works
     old = requests.get(f"{emu_url}/rest/profile", params={"auth": emu_tokens["access_token"]})
