@@ -62,6 +62,10 @@ def register_control(app: Flask, emu: Emulator) -> None:
                 "offline_queue": len(p.app.offline),
             }
 
+    from .control_portal import register_portal_control
+
+    register_portal_control(app, emu)
+
     @app.errorhandler(RestError)
     def _rest_error(err: RestError) -> Response:
         return json_response(err.body(), err.status)

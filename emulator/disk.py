@@ -123,6 +123,7 @@ def _secret(emu: Emulator) -> bytes:
 
 
 def not_found(obj_id: Any) -> RestError:
+    # api-reference/disk/file/disk-file-get.md, disk/folder/disk-folder-get.md: HTTP 400
     return RestError("ERROR_NOT_FOUND", f"Could not find entity with id '{obj_id}'", 400)
 
 

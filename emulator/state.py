@@ -174,6 +174,14 @@ class Portal:
     bucket: LeakyBucket = field(default_factory=LeakyBucket)
     operating: dict[str, OperatingTime] = field(default_factory=dict)
     admin_user_id: int = 1
+    # CRM read rights taken away (control API): (user_id, entity, row id or 0 for every row)
+    read_denied: set[tuple[int, str, int]] = field(default_factory=set)
+
+    def may_read(self, user_id: int, entity: str, row_id: int) -> bool:
+        """Whether `user_id` may read that CRM row (admins always may, as on a portal)."""
+        if self.users.get(user_id, {}).get("ADMIN"):
+            return True
+        return not ({(user_id, entity, 0), (user_id, entity, row_id)} & self.read_denied)
 
     def table(self, entity: str) -> Table:
         """The rows of a classic CRM entity: lead, deal, contact or company."""

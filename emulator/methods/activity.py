@@ -227,7 +227,9 @@ def activity_out(emu: Emulator, portal: Portal, row: dict[str, Any]) -> dict[str
 def _get(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     row = ctx.portal.activities.get(as_int(up(params).get("ID")))
     if row is None:
-        raise RestError("ERROR_NOT_FOUND", "Not found", 400)
+        # api-reference/crm/timeline/activities/activity-base/crm-activity-get.md: an empty
+        # code (the sample: {"error": "", ...}) and "Activity is not found", HTTP 400
+        raise RestError("", "Activity is not found", 400)
     return row
 
 

@@ -402,6 +402,17 @@ def crm_add(
         return row_id
 
 
+def not_found() -> RestError:
+    """api-reference/crm/leads/crm-lead-get.md (and deal/contact/company get, update):
+    an empty code, "Not found", HTTP 400."""
+    return RestError("", "Not found", 400)
+
+
+def access_denied() -> RestError:
+    """api-reference/crm/deals/crm-deal-get.md: an empty code and "Access denied"."""
+    return RestError("", "Access denied", 400)
+
+
 def crm_update(
     emu: Emulator, portal: Portal, entity: str, row_id: int, fields: dict[str, Any],
     user_id: int, fire: bool = True,
@@ -409,7 +420,7 @@ def crm_update(
     with emu.lock:
         row = portal.table(entity).get(row_id)
         if row is None:
-            raise RestError("ERROR_NOT_FOUND", "Not found", 400)
+            raise not_found()
         _apply(emu, portal, entity, row, fields, user_id, creating=False)
         if fire:
             emu.fire_event(portal, EVENT_PREFIX[entity] + "UPDATE", {"FIELDS": {"ID": row_id}},
@@ -423,7 +434,7 @@ def crm_delete(
     """Delete a row; deleting a contact or company also drops the bindings to it."""
     with emu.lock:
         if not portal.table(entity).delete(row_id):
-            raise RestError("ERROR_NOT_FOUND", "Not found", 400)
+            raise not_found()
         if entity in ("contact", "company"):
             _unbind(portal, entity, str(row_id))
         if fire:
@@ -500,9 +511,12 @@ def _register(entity: str) -> None:
 
     @method(f"{prefix}.get", scope="crm")
     def get(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-        row = ctx.portal.table(entity).get(as_int(up(params).get("ID")))
+        row_id = as_int(up(params).get("ID"))
+        row = ctx.portal.table(entity).get(row_id)
         if row is None:
-            raise RestError("ERROR_NOT_FOUND", "Not found", 400)
+            raise not_found()
+        if not ctx.portal.may_read(ctx.user_id, entity, row_id):
+            raise access_denied()
         return file_field_out(ctx.emu, ctx.portal, entity, row["ID"], _full(row))
 
     @method(f"{prefix}.update", scope="crm")
@@ -633,7 +647,7 @@ def deal_contacts(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, An
     """The contacts bound to a deal, the first one primary."""
     row = ctx.portal.deals.get(as_int(up(params).get("ID")))
     if row is None:
-        raise RestError("ERROR_NOT_FOUND", "Not found", 400)
+        raise not_found()
     ids = row.get("CONTACT_IDS") or ([row["CONTACT_ID"]] if row.get("CONTACT_ID") else [])
     return [{"CONTACT_ID": int(c), "SORT": (i + 1) * 10, "ROLE_ID": 0,
              "IS_PRIMARY": "Y" if i == 0 else "N"} for i, c in enumerate(ids)]

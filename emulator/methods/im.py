@@ -237,10 +237,14 @@ def chat_leave(ctx: CallContext, params: dict[str, Any]) -> bool:
 
 @method("im.chat.user.list", scope="im")
 def chat_user_list(ctx: CallContext, params: dict[str, Any]) -> list[int]:
-    """Member ids; empty for a closed chat the caller is not in."""
+    """Member ids, for a member of the chat only.
+
+    api-reference/chats/chat-users/im-chat-user-list.md: "who may call it: a member of the
+    chat"; otherwise (or for a chat that does not exist) ACCESS_ERROR "Action unavailable".
+    """
     chat = ctx.portal.chats.get(_chat_id(up(params)))
     if chat is None or (ctx.user_id not in chat["USERS"] and chat["TYPE"] != "OPEN"):
-        return []
+        raise RestError("ACCESS_ERROR", "Action unavailable", 403)
     return list(chat["USERS"])
 
 

@@ -408,10 +408,15 @@ def item_add_method(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
 
 @method("crm.item.get", scope="crm")
 def item_get(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+    """api-reference/crm/universal/crm-item-get.md: NOT_FOUND / ACCESS_DENIED, HTTP 400."""
     type_id = _type_id(params)
-    row = _table(ctx.portal, type_id).get(_item_id(params))
+    item_id = _item_id(params)
+    row = _table(ctx.portal, type_id).get(item_id)
     if row is None:
         raise RestError("NOT_FOUND", "Element not found", 400)
+    if not ctx.portal.may_read(ctx.user_id, CLASSIC.get(type_id, f"dynamic_{type_id}"),
+                               item_id):
+        raise RestError("ACCESS_DENIED", "You do not have permission to view this item", 400)
     return {"item": item_out(row, type_id, _orig(params))}
 
 

@@ -88,8 +88,10 @@ def test_message_add_errors_and_private_dialogs(emu_url, emu_call):
     r = emu_call("im.message.add", {"DIALOG_ID": f"chat{chat_id}", "MESSAGE": "x"},
                  token=outsider)
     assert r.status_code == 403 and r.json()["error"] == "ACCESS_ERROR"
-    assert emu_call("im.chat.user.list", {"CHAT_ID": chat_id}, token=outsider).json()[
-        "result"] == []
+    # api-reference/chats/chat-users/im-chat-user-list.md: members only
+    r = emu_call("im.chat.user.list", {"CHAT_ID": chat_id}, token=outsider)
+    assert r.status_code == 403 and r.json() == {"error": "ACCESS_ERROR",
+                                                 "error_description": "Action unavailable"}
     r = emu_call("im.message.add", {"DIALOG_ID": "4", "MESSAGE": "private", "SYSTEM": "Y"})
     assert isinstance(r.json()["result"], int)
     r = emu_call("im.message.add", {"DIALOG_ID": "777", "MESSAGE": "x"})

@@ -1,0 +1,41 @@
+"""Control knobs for how a real portal differs from the demo: rights, domain, plan.
+
+``POST /_emulator/crm-access``  {user_id, entity: lead|deal|contact|company|dynamic_<id>,
+                                 id?: row (0 = every row), read: bool}
+``POST /_emulator/rename``      {domain, host?}: the portal moves to a new address
+``POST /_emulator/plan``        {features: {name: bool}}: what ``feature.get`` answers
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, request
+
+from .core import Emulator
+from .errors import RestError
+
+
+def register_portal_control(app: Flask, emu: Emulator) -> None:
+    from .server import json_response
+
+    def body() -> dict[str, Any]:
+        data = request.get_json(silent=True, force=True) if request.get_data() else None
+        return data if isinstance(data, dict) else {}
+
+    @app.post("/_emulator/crm-access")
+    def crm_access() -> Response:
+        """Take away (read=false) or give back a user's right to read CRM rows."""
+        b = body()
+        p = emu.portal(b.get("member_id"))
+        uid, entity = int(b.get("user_id") or 0), str(b.get("entity") or "").lower()
+        if uid not in p.users or not entity:
+            raise RestError("ERROR_ARGUMENT", "user_id and entity are required", 400)
+        key = (uid, entity, int(b.get("id") or 0))
+        with emu.lock:
+            if b.get("read", False):
+                p.read_denied.discard(key)
+            else:
+                p.read_denied.add(key)
+            denied = sorted(p.read_denied)
+        return json_response({"read_denied": [list(k) for k in denied]})
