@@ -118,8 +118,8 @@ def _route_event(services: Services, member_id: str, name: str, payload: dict[st
         from install.lifecycle import uninstall
 
         clean = str((payload.get("data") or {}).get("CLEAN", "0")) == "1"
-        dropped = uninstall(services, member_id, clean)
-        return Answer(200, {"ok": True, "uninstalled": True, "dropped_jobs": dropped})
+        cleanup = uninstall(services, member_id, clean)
+        return Answer(200, {"ok": True, "uninstalled": True, "cleanup_job": cleanup})
     if name not in EVENTS:
         log.info("ignored event %s from %s: no handler", name, member_id)
         return Answer(200, {"ok": True, "ignored": name})

@@ -168,7 +168,14 @@ def drive_mirror_deal(services: Services, member_id: str, arg: dict[str, Any]) -
     return mirror_deal(ctx, int(arg["deal_id"])) if ctx else SKIPPED
 
 
+def purge_portal(services: Services, member_id: str, clean: bool) -> dict[str, Any]:
+    from install.cleanup import purge_portal as purge
+
+    return purge(services, member_id, bool(clean))
+
+
 MAINTENANCE = {
+    "purge_portal": purge_portal,
     "drive_mirror_file": drive_mirror_file,
     "drive_mirror_deal": drive_mirror_deal,
     "reconcile": reconcile_portal,

@@ -18,7 +18,7 @@ from typing import Any
 from redis import Redis
 from rq import Callback, Queue, Retry
 from rq.job import Job
-from rq.registry import FailedJobRegistry
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from connector.errors import Permanent
@@ -124,6 +124,10 @@ class Queues:
                                                   serializer=JSONSerializer) if j)
         return jobs
 
+    def failed_count(self) -> int:
+        """Dead letters on all queues, from the registries' sizes (no job is loaded)."""
+        return sum(FailedJobRegistry(queue=q).count for q in self.queues.values())
+
     def requeue_failed(self, jid: str | None = None) -> list[str]:
         """Put one failed job (or all of them) back on its queue; returns the ids moved."""
         moved: list[str] = []
@@ -135,16 +139,37 @@ class Queues:
                     moved.append(candidate)
         return moved
 
-    def purge_portal(self, member_id: str) -> int:
-        """Drop a portal's waiting jobs (uninstall): its jobs would only fail without tokens."""
-        removed = 0
+    def purge_portal(self, member_id: str, batch: int = 1000) -> int:
+        """Drop a portal's waiting and scheduled jobs (uninstall clean-up); returns how many.
+
+        Only an optimisation: a job of an uninstalled portal drops itself when it runs. So
+        no other portal's job is loaded: ids come from job_id(), which embeds the member id,
+        and are matched in slices of each queue and by ZSCAN MATCH on each scheduled
+        registry; only those candidates are loaded and checked by their meta. A job with
+        another kind of id, or one a worker pops while a slice is read, is left to drop itself.
+        """
+        marker = f"-{member_id[:32]}-"
+        glob = "".join(f"\\{c}" if c in "*?[]\\" else c for c in marker)
+        candidates: list[str] = []
         for q in self.queues.values():
-            for job in Job.fetch_many(q.get_job_ids(), connection=self.redis,
-                                      serializer=JSONSerializer):
-                if job and (job.meta or {}).get("member_id") == member_id:
-                    q.remove(job.id)
-                    job.delete()
-                    removed += 1
+            offset = 0
+            while ids := q.get_job_ids(offset, batch):
+                candidates.extend(i for i in ids if marker in i)
+                offset += len(ids)
+            scheduled = ScheduledJobRegistry(queue=q).key
+            candidates.extend(m.decode() for m, _ in self.redis.zscan_iter(
+                scheduled, match=f"*{glob}*", count=batch))
+        candidates = list(dict.fromkeys(candidates))
+        removed = 0
+        for start in range(0, len(candidates), batch):
+            jobs = Job.fetch_many(candidates[start:start + batch], connection=self.redis,
+                                  serializer=JSONSerializer)
+            with self.redis.pipeline() as pipe:
+                for job in jobs:
+                    if job and (job.meta or {}).get("member_id") == member_id:
+                        job.delete(pipeline=pipe)
+                        removed += 1
+                pipe.execute()
         return removed
 
     def depth(self) -> dict[str, int]:

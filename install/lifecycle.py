@@ -18,7 +18,8 @@ import requests
 
 from connector.bitrix.errors import BitrixError, error_for
 from connector.bitrix.oauth import InstallProofError, prove_install
-from connector.bitrix.store import ACTIVE, Portal, Tokens
+from connector.bitrix.store import ACTIVE, UNINSTALLED, Portal, Tokens
+from connector.queue import MAINTENANCE, job_id
 from connector.services import Services
 
 log = logging.getLogger(__name__)
@@ -125,16 +126,18 @@ def grant_from_event(payload: dict[str, Any]) -> Grant:
     )
 
 
-def uninstall(services: Services, member_id: str, clean: bool) -> int:
-    """Forget tokens and queued work; with clean=True forget the settings too."""
+def uninstall(services: Services, member_id: str, clean: bool) -> str:
+    """ONAPPUNINSTALL, on the request path: O(1) work here, the rest in a clean-up job.
+
+    Dropping the tokens removes the application token's digest, so the portal's events are
+    refused at once; the job (install/cleanup.py) removes its queued jobs and, with
+    clean=True, everything it owns. Returns the clean-up job's id.
+    """
     services.store.drop_tokens(member_id)
-    services.store.set_status(member_id, "uninstalled", "app removed from the portal")
-    removed = services.queues.purge_portal(member_id)
-    if clean:  # everything keyed by this portal: record, settings, journal, counters, pins
-        services.portal_settings.delete(member_id)
-        services.store.delete(member_id)
-        pattern = f"{services.settings.queue_prefix}:*{member_id}*"
-        for key in services.redis.scan_iter(pattern, count=1000):
-            services.redis.delete(key)
-    log.info("portal %s uninstalled (clean=%s), %d queued jobs dropped", member_id, clean, removed)
-    return removed
+    services.store.set_status(member_id, UNINSTALLED, "app removed from the portal")
+    job = services.queues.enqueue(
+        "connector.jobs.run_maintenance", ["purge_portal", member_id, clean],
+        job_id("purge", member_id, clean), queue=MAINTENANCE,
+        until_started=True)  # no member_id: a later clean-up must not purge this one
+    log.info("portal %s uninstalled (clean=%s), clean-up job %s", member_id, clean, job.job_id)
+    return job.job_id

@@ -17,9 +17,11 @@ from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from redis import Redis
+from redis.client import Pipeline
 
 ACTIVE = "active"
 NEEDS_REINSTALL = "needs_reinstall"
+UNINSTALLED = "uninstalled"
 
 
 @dataclass
@@ -83,6 +85,17 @@ class PortalStore:
     @property
     def index_key(self) -> str:
         return f"{self.prefix}:portals"
+
+    @property
+    def reinstall_index_key(self) -> str:
+        """The member ids whose status is needs_reinstall, so /healthz never walks portals."""
+        return f"{self.prefix}:portals:needs_reinstall"
+
+    def _index_status(self, pipe: Pipeline, member_id: str, status: str) -> None:
+        if status == NEEDS_REINSTALL:
+            pipe.sadd(self.reinstall_index_key, member_id)
+        else:
+            pipe.srem(self.reinstall_index_key, member_id)
 
     def lock_key(self, member_id: str, what: str) -> str:
         return f"{self.prefix}:lock:{what}:{member_id}"
@@ -148,13 +161,28 @@ class PortalStore:
         pipe = self.redis.pipeline()
         pipe.hset(self.key(portal.member_id), mapping=mapping)
         pipe.sadd(self.index_key, portal.member_id)
+        self._index_status(pipe, portal.member_id, portal.status)
         pipe.execute()
 
     def set_status(self, member_id: str, status: str, reason: str = "") -> None:
-        self.redis.hset(
+        pipe = self.redis.pipeline()
+        pipe.hset(
             self.key(member_id),
             mapping={"status": status, "status_reason": reason, "updated_at": str(time.time())},
         )
+        self._index_status(pipe, member_id, status)
+        pipe.execute()
+
+    def count(self) -> int:
+        return int(self.redis.scard(self.index_key))
+
+    def needing_reinstall(self, limit: int) -> tuple[int, list[str]]:
+        """How many portals need a reinstall, and up to `limit` of their member ids."""
+        pipe = self.redis.pipeline()
+        pipe.scard(self.reinstall_index_key)
+        pipe.srandmember(self.reinstall_index_key, limit)
+        total, some = pipe.execute()
+        return int(total), sorted(m.decode() for m in some)
 
     def move_endpoint(self, member_id: str, client_endpoint: str) -> bool:
         """Record the portal's current REST address and domain (a renamed portal).
@@ -186,6 +214,7 @@ class PortalStore:
         pipe = self.redis.pipeline()
         pipe.delete(self.key(member_id))
         pipe.srem(self.index_key, member_id)
+        pipe.srem(self.reinstall_index_key, member_id)
         pipe.execute()
 
     # tokens -----------------------------------------------------------------------------

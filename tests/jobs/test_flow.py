@@ -159,6 +159,7 @@ def test_uninstall_drops_tokens_and_queued_jobs(installed: Stack):
     assert res
     s = services(installed)
     wait_for(lambda: s.store.get_tokens(member_id) is None)
+    installed.run_worker()  # the clean-up job (install/cleanup.py)
     assert installed.queued() == 0
     assert s.store.get(member_id).status == "uninstalled"
     resp = requests.post(f"{installed.app_url}/events", headers=FORM, data=body(
@@ -172,5 +173,6 @@ def test_clean_uninstall_also_drops_settings(installed: Stack):
     s = services(installed)
     s.portal_settings.put(member_id, {"general": {"language": "en"}})
     installed.control("POST", "uninstall", json={"clean": True})
+    installed.run_worker()  # the clean-up job deletes the record and the settings
     wait_for(lambda: not s.store.exists(member_id))
     assert s.portal_settings.get(member_id)["general"]["language"] == "ru"

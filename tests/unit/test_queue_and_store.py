@@ -15,9 +15,10 @@ def test_job_ids_are_deterministic_and_distinct():
 
 def test_enqueue_is_idempotent_per_id(redis):
     queues = q.Queues(redis, "t", (0,))
-    first = queues.enqueue("connector.jobs.run_inbound", ["event", "X", "m", {}], "job-1",
+    key = q.job_id("evt", "m", 1)  # purge_portal finds a portal's jobs by their id
+    first = queues.enqueue("connector.jobs.run_inbound", ["event", "X", "m", {}], key,
                            member_id="m")
-    second = queues.enqueue("connector.jobs.run_inbound", ["event", "X", "m", {}], "job-1",
+    second = queues.enqueue("connector.jobs.run_inbound", ["event", "X", "m", {}], key,
                             member_id="m")
     assert first.created and not second.created
     assert queues[q.INBOUND].count == 1
