@@ -32,7 +32,7 @@ def register_control(app: Flask, emu: Emulator) -> None:
             return {
                 "member_id": p.member_id,
                 "domain": p.domain,
-                "client_endpoint": emu.client_endpoint,
+                "client_endpoint": emu.endpoint_for(p),
                 "server_endpoint": emu.server_endpoint,
                 "oauth_server": emu.oauth_server,
                 "installed": p.app.installed,

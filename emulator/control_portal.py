@@ -39,3 +39,10 @@ def register_portal_control(app: Flask, emu: Emulator) -> None:
                 p.read_denied.add(key)
             denied = sorted(p.read_denied)
         return json_response({"read_denied": [list(k) for k in denied]})
+
+    @app.post("/_emulator/rename")
+    def rename() -> Response:
+        """The portal moves to a new address; REST at the old one answers 302."""
+        b = body()
+        return json_response(emu.rename(b.get("member_id"), str(b.get("domain") or ""),
+                                        b.get("host") or None))

@@ -82,6 +82,46 @@ class Emulator:
     def client_endpoint(self) -> str:
         return self.url + "/rest/"
 
+    def endpoint_for(self, portal: Portal) -> str:
+        """The portal's REST address: the emulator's own, or where a rename moved it."""
+        return (portal.rest_base or self.url).rstrip("/") + "/rest/"
+
+    def rename(self, member_id: str | None, domain: str, host: str | None = None
+               ) -> dict[str, Any]:
+        """The admin changes the portal's address (settings/how-to-call-rest-api/change-domen.md).
+
+        REST calls at the old address then answer 302 to the new one. `host` is where the
+        new address is served (it must reach this emulator); by default the other spelling of
+        loopback (127.0.0.1 <-> localhost) on the same port.
+        """
+        portal = self.portal(member_id)
+        with self.lock:
+            old = urlsplit(self.endpoint_for(portal))
+            if not host:
+                name, _, port = old.netloc.partition(":")
+                swapped = "localhost" if name == "127.0.0.1" else "127.0.0.1"
+                host = f"{swapped}:{port}" if port else swapped
+            portal.old_rest_hosts.add(old.netloc)
+            portal.old_rest_hosts.discard(host)
+            portal.rest_base = f"{old.scheme}://{host}"
+            portal.domain = domain or host
+            return {"member_id": portal.member_id, "domain": portal.domain,
+                    "client_endpoint": self.endpoint_for(portal),
+                    "old_hosts": sorted(portal.old_rest_hosts)}
+
+    def moved_to(self, token: str | None, host: str) -> str | None:
+        """The new REST base if `host` is an old address of the token's portal, else None.
+
+        A real portal redirects whatever the token; the emulator serves every portal on one
+        host, so it tells them apart by the token.
+        """
+        with self.lock:
+            rec = self.tokens.get(token or "")
+            portal = self.portals.get(rec.member_id) if rec else None
+            if portal is None or host not in portal.old_rest_hosts:
+                return None
+            return portal.rest_base
+
     @property
     def oauth_server(self) -> str:
         return self.url + "/oauth-server"
@@ -167,6 +207,7 @@ class Emulator:
             return rec
 
     def token_response(self, rec: TokenRecord) -> dict[str, Any]:
+        portal = self.portals.get(rec.member_id)
         return {
             "access_token": rec.access_token,
             "expires": int(rec.expires_at),
@@ -175,7 +216,7 @@ class Emulator:
             "domain": self.oauth_domain,
             "server_endpoint": self.server_endpoint,
             "status": "L",
-            "client_endpoint": self.client_endpoint,
+            "client_endpoint": self.endpoint_for(portal) if portal else self.client_endpoint,
             "member_id": rec.member_id,
             "user_id": rec.user_id,
             "refresh_token": rec.refresh_token,
@@ -271,7 +312,7 @@ class Emulator:
                 "domain": portal.domain,
                 "server_endpoint": self.server_endpoint,
                 "status": "L",
-                "client_endpoint": self.client_endpoint,
+                "client_endpoint": self.endpoint_for(portal),
                 "member_id": portal.member_id,
             }
         )

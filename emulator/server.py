@@ -71,6 +71,15 @@ def create_emulator_app(emulator: Emulator) -> Flask:
     def rest(method: str) -> Response:
         params = request_params()
         token = request_token(params)
+        moved = emu.moved_to(token, request.host)
+        if moved is not None:
+            # settings/how-to-call-rest-api/change-domen.md: the old address answers 302 with
+            # the new one in Location; a POST must be re-sent there by the caller
+            query = request.query_string.decode()
+            location = f"{moved}{request.path}" + (f"?{query}" if query else "")
+            emu.add_log(path=request.path, method=method, status=302, error="MOVED",
+                        portal=None)
+            return Response("", status=302, headers={"Location": location})
         status, body = handle_rest(emu, method, params, token)
         return json_response(body, status)
 
@@ -139,7 +148,7 @@ def create_emulator_app(emulator: Emulator) -> Flask:
                     "scope": rec.scope,
                     "domain": portal.domain,
                     "uri": f"https://{portal.domain}",
-                    "client_endpoint": emu.client_endpoint,
+                    "client_endpoint": emu.endpoint_for(portal),
                     "member_id": portal.member_id,
                     "member_type": "PORTAL",
                 },

@@ -176,6 +176,10 @@ class Portal:
     admin_user_id: int = 1
     # CRM read rights taken away (control API): (user_id, entity, row id or 0 for every row)
     read_denied: set[tuple[int, str, int]] = field(default_factory=set)
+    # after a rename (control API): where its REST lives now ("" = the emulator's own URL),
+    # and the hosts it was reachable at before, which now answer 302
+    rest_base: str = ""
+    old_rest_hosts: set[str] = field(default_factory=set)
 
     def may_read(self, user_id: int, entity: str, row_id: int) -> bool:
         """Whether `user_id` may read that CRM row (admins always may, as on a portal)."""

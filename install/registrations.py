@@ -1,7 +1,9 @@
 """reconcile(): make the portal's robots, event bindings and placements match the registries.
 
 List, diff, apply — in two batches (one to read, one to write), idempotent, run on install
-and on every ONAPPUPDATE because an app update deletes its robots.
+and on every ONAPPUPDATE because an app update deletes its robots. The installer page and the
+ONAPPINSTALL/ONAPPUPDATE job can run it for one portal at the same moment, so it runs under a
+per-portal Redis lock: the second run waits, then reads what the first registered.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from redis import Redis
+
+from connector.bitrix.errors import BitrixError, BitrixRetryableError
 from connector.bitrix.rest import BitrixClient, Command
 from handlers import BOUND_LIFECYCLE, EVENTS, OFFLINE_EVENTS
 from placements.registry import PLACEMENTS
@@ -105,16 +110,57 @@ def read_state(client: BitrixClient) -> dict[str, Any]:
             "placements": res.get("placements")}
 
 
+def already_registered(err: BitrixError) -> bool:
+    """A duplicate registration: the thing is there, which is what we wanted.
+
+    event.bind and placement.bind answer ERROR_CORE "… Handler already binded" (the core's
+    RestException; api-reference/events/event-bind.md lists no own code for it);
+    bizproc.robot.add answers ERROR_ACTIVITY_ALREADY_INSTALLED
+    (api-reference/bizproc/bizproc-robot/bizproc-robot-add.md).
+    """
+    if err.code == "ERROR_ACTIVITY_ALREADY_INSTALLED":
+        return True
+    return err.code == "ERROR_CORE" and "already binded" in err.description.lower()
+
+
+LOCK_TIMEOUT_S = 120.0
+
+
 def reconcile(client: BitrixClient, base_url: str, auth_user_id: str = "",
-              offline: bool = True) -> Outcome:
-    base_url = base_url.rstrip("/")
+              offline: bool = True, *, redis: Redis | None = None,
+              lock_timeout: float = LOCK_TIMEOUT_S) -> Outcome:
+    """Register what the registries want, one run per portal at a time.
+
+    The lock lives in `redis` (by default the Redis of the client's own token manager, so
+    every existing caller is serialised without passing anything) under the store's
+    `lock_key(member_id, "reconcile")`. A run that cannot get it within `lock_timeout`
+    raises BitrixRetryableError (the job retries; the installer page shows the error).
+    """
+    store = client.tokens.store
+    lock = (redis or client.tokens.redis).lock(
+        store.lock_key(client.member_id, "reconcile"), timeout=lock_timeout,
+        blocking_timeout=lock_timeout)
+    if not lock.acquire():
+        raise BitrixRetryableError("RECONCILE_LOCK_TIMEOUT",
+                                   "another registration run is still going", 0)
+    try:
+        return _reconcile(client, base_url.rstrip("/"), auth_user_id, offline)
+    finally:
+        try:
+            lock.release()
+        except Exception:  # noqa: BLE001 - an expired lock is not ours any more
+            log.warning("reconcile lock for %s expired before release", client.member_id)
+
+
+def _reconcile(client: BitrixClient, base_url: str, auth_user_id: str,
+               offline: bool) -> Outcome:
     todo = plan(read_state(client), base_url, auth_user_id, offline)
     if not todo.commands:
         return Outcome([], {})
     res = client.batch(todo.commands)
     errors = {}
     for key, err in res.errors.items():
-        if err.code in ("ERROR_HANDLER_ALREADY_EXIST", "ERROR_ACTIVITY_ALREADY_INSTALLED"):
+        if already_registered(err):
             continue
         errors[key] = f"{err.code}: {err.description}"
     if errors:

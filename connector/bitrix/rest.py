@@ -4,6 +4,10 @@ Every HTTP request first takes a slot in the portal's shared leaky bucket. Retry
 (503, 429, 5xx, network) are retried a bounded number of times with growing pauses, then
 raised as BitrixRetryableError so the job is retried later. An expired token is refreshed
 once (under the portal's lock) and the call retried once. Other errors are raised typed.
+
+A renamed portal answers at its old address with a 302 to the new one
+(settings/how-to-call-rest-api/change-domen.md). The transport re-sends the same POST there
+once, and stores the new address; any other redirect stays an error.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -130,18 +135,25 @@ class BitrixClient:
                 self.sleep(pause)
                 attempt += 1
 
-    def _send(self, method: str, params: dict[str, Any], access_token: str) -> dict[str, Any]:
+    def _post(self, url: str, method: str, params: dict[str, Any], access_token: str
+              ) -> requests.Response:
         self.bucket.acquire(self.member_id, self.plan)
         self.http_requests += 1
         try:
-            resp = self.session.post(
-                f"{self.endpoint}{method}.json",
-                json={**params, "auth": access_token},
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
+            return self.session.post(url, json={**params, "auth": access_token},
+                                     timeout=self.timeout, allow_redirects=False)
         except requests.RequestException as exc:
             raise BitrixRetryableError("NETWORK", type(exc).__name__, 0, method) from exc
+
+    def _send(self, method: str, params: dict[str, Any], access_token: str) -> dict[str, Any]:
+        url = f"{self.endpoint}{method}.json"
+        resp = self._post(url, method, params, access_token)
+        moved = moved_endpoint(url, self.endpoint, resp)
+        if moved is not None:
+            log.info("portal %s moved to %s", self.member_id, urlsplit(moved).netloc)
+            self.endpoint = moved
+            self.tokens.store.move_endpoint(self.member_id, moved)
+            resp = self._post(f"{self.endpoint}{method}.json", method, params, access_token)
         try:
             body = resp.json()
         except ValueError:
@@ -233,6 +245,22 @@ class BitrixClient:
                 if len(rows) < PAGE_SIZE:
                     return
                 last_id = int(rows[-1][id_field])
+
+
+def moved_endpoint(url: str, endpoint: str, resp: requests.Response) -> str | None:
+    """The portal's new REST endpoint if `resp` is a rename redirect, else None.
+
+    Only a 301/302/307/308 to the same path on another host counts, over https or the
+    scheme we used; anything else (a login page, another path) is not followed.
+    """
+    if resp.status_code not in (301, 302, 307, 308) or not resp.headers.get("Location"):
+        return None
+    old, new = urlsplit(url), urlsplit(urljoin(url, resp.headers["Location"]))
+    if new.path != old.path or not new.netloc or new.netloc == old.netloc:
+        return None
+    if new.scheme not in ("https", old.scheme):
+        return None
+    return f"{new.scheme}://{new.netloc}{urlsplit(endpoint).path}"
 
 
 def _as_map(value: Any) -> dict[str, Any]:

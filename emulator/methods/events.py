@@ -60,7 +60,11 @@ def bind(ctx: CallContext, params: dict[str, Any]) -> bool:
         if (b.event, b.handler, b.auth_type, b.offline, b.auth_connector) == (
             event, handler, auth_type, offline, connector
         ):
-            raise RestError("ERROR_HANDLER_ALREADY_EXIST", "Handler already exists!", 400)
+            # api-reference/events/event-bind.md documents no duplicate code; the server
+            # (modules/rest/lib/api/event.php) answers ERROR_CORE. ERROR_HANDLER_ALREADY_EXIST
+            # is the sale handlers' code, not this method's
+            raise RestError("ERROR_CORE", "Unable to set event handler: Handler already binded",
+                            400)
     app.next_binding_id += 1
     app.bindings.append(EventBinding(
         id=app.next_binding_id, event=event, handler=handler, auth_type=auth_type,

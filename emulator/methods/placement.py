@@ -15,7 +15,9 @@ PLACEMENT_RE = re.compile(
     r"|PAGE_BACKGROUND_WORKER|BIZPROC_ACTIVITY_PROPERTIES_DIALOG|CONTACT_CENTER"
     r"|LANDING_[A-Z0-9_]+|MAIN_[A-Z0-9_]+|DISK_[A-Z0-9_]+)$"
 )
-MAX_PER_PLACEMENT = 10
+# api-reference/widgets/universal/index.md: these two take one registration per app, and a
+# second placement.bind answers ERROR_PLACEMENT_MAX_COUNT; no other placement has a cap
+SINGLE_REGISTRATION = {"REST_APP_URI", "PAGE_BACKGROUND_WORKER"}
 
 
 @method("placement.bind", scope="placement", admin=True)
@@ -26,15 +28,18 @@ def bind(ctx: CallContext, params: dict[str, Any]) -> bool:
         raise RestError("ERROR_PLACEMENT_NOT_FOUND", "Placement not found", 400)
     handler = check_handler(str(p.get("HANDLER") or ""), ctx.emu.config.allow_local_handlers,
                             "EMPTY_ERROR_HANDLER_URL")
+    # api-reference/widgets/placement-bind.md lists ERROR_PLACEMENT_USER_MODE and
+    # ERROR_PLACEMENT_MAX_COUNT with HTTP status 200 (an error body on a 200 answer)
     if p.get("USER_ID") and code != "PAGE_BACKGROUND_WORKER":
-        raise RestError("ERROR_PLACEMENT_USER_MODE", "User mode is not available", 400)
+        raise RestError("ERROR_PLACEMENT_USER_MODE", "User mode is not available", 200)
     items = ctx.portal.app.placements
     same = [b for b in items if b["placement"] == code]
+    if same and code in SINGLE_REGISTRATION:
+        raise RestError("ERROR_PLACEMENT_MAX_COUNT", "Placement max count exceeded", 200)
     if any(b["handler"] == handler for b in same):
-        raise RestError("ERROR_PLACEMENT_HANDLER_ALREADY_BINDED",
-                        "Handler already binded", 400)
-    if len(same) >= MAX_PER_PLACEMENT:
-        raise RestError("ERROR_PLACEMENT_MAX_COUNT", "Placement max count exceeded", 400)
+        # the same handler twice: the core's ERROR_CORE (shared/reference corrections table)
+        raise RestError("ERROR_CORE", "Unable to set placement handler: Handler already binded",
+                        400)
     items.append({
         "placement": code, "handler": handler, "title": str(p.get("TITLE") or ""),
         "description": str(p.get("DESCRIPTION") or ""), "groupName": p.get("GROUP_NAME"),

@@ -49,7 +49,9 @@ def test_online_event_delivery_after_deal_add(emu_url, emu_call, emu_app_stub):
     hook = f"{emu_app_stub.url}/events"
     assert emu_call("event.bind", {"event": "ONCRMDEALADD", "handler": hook}).json()["result"]
     dup = emu_call("event.bind", {"event": "onCrmDealAdd", "handler": hook})
-    assert dup.json()["error"] == "ERROR_HANDLER_ALREADY_EXIST"
+    assert dup.status_code == 400 and dup.json() == {
+        "error": "ERROR_CORE",
+        "error_description": "Unable to set event handler: Handler already binded"}
     assert emu_call("event.bind", {"event": "ONNOPE", "handler": hook}).json()["error"] == (
         "ERROR_EVENT_NOT_FOUND")
     bound = emu_call("event.get").json()["result"]
