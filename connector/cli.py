@@ -1,4 +1,8 @@
-"""crm-connector command line: portals, settings, dead letters, reconcile, worker, emulator."""
+"""crm-connector command line: portals, settings, dead letters, reconcile, worker.
+
+The production CLI: it never imports the development tools (emulator, fakedrive, bench,
+devstack), which are not installed; run the emulator with `python -m emulator`.
+"""
 
 from __future__ import annotations
 
@@ -262,13 +266,6 @@ def cmd_tick(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_emulator(args: argparse.Namespace) -> int:
-    from emulator.__main__ import main as emulator_main
-
-    rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
-    return emulator_main(rest) or 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="crm-connector", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -325,10 +322,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("tick", help="enqueue due periodic jobs once")
     sp.set_defaults(func=cmd_tick)
-
-    sp = sub.add_parser("emulator", help="run the local Bitrix24 portal emulator")
-    sp.add_argument("rest", nargs=argparse.REMAINDER)
-    sp.set_defaults(func=cmd_emulator)
     return p
 
 
