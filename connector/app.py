@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, jsonify
 
 from connector.config import Settings, load_settings
+from connector.page_i18n import init_pages
 from connector.services import Services, build_services
 
 
@@ -35,6 +36,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(install_bp)
     app.register_blueprint(placements_bp)
     app.register_blueprint(google_bp)
+    init_pages(app)  # Flask-Babel: the viewer's language, the portal's time zone
 
     @app.errorhandler(413)
     def too_large(_: Exception) -> Any:

@@ -52,6 +52,24 @@ def language(value: Any) -> str:
     return "ru" if code in ("ua", "by", "kz", "uk", "be") else ("en" if code else DEFAULT)
 
 
+def portal_language(setting: str, stored: str) -> str:
+    """The language the app writes in for a portal: the admin's setting unless it is "auto"
+    (or empty), then the portal's own LANGUAGE_ID, then Russian."""
+    chosen = str(setting or "").strip().lower()
+    if chosen in LANGUAGES:
+        return chosen
+    return language(stored) if stored else DEFAULT
+
+
+def page_language(frame: str, setting: str, stored: str) -> str:
+    """A page speaks its viewer's language: the frame's LANG, else the portal's own
+    LANGUAGE_ID; the setting (which is about the messages the app writes) comes last."""
+    for value in (frame, stored):
+        if str(value or "").strip():
+            return language(value)
+    return portal_language(setting, "")
+
+
 def t(lang: str, msgid: str, **params: Any) -> str:
     """The translation of msgid in lang, with {name} placeholders filled."""
     text = catalog(language(lang)).gettext(msgid)

@@ -19,6 +19,7 @@ import requests
 from connector.bitrix.errors import BitrixError, error_for
 from connector.bitrix.oauth import InstallProofError, prove_install
 from connector.bitrix.store import ACTIVE, UNINSTALLED, Portal, Tokens
+from connector.i18n import N_
 from connector.queue import MAINTENANCE, job_id
 from connector.services import Services
 
@@ -36,6 +37,7 @@ class Grant:
     expires_in: float
     application_token: str
     scope: str = ""
+    language: str = ""  # LANGUAGE_ID (event) or LANG (installer frame)
 
 
 def _profile(session: requests.Session, client_endpoint: str, token: str, timeout: float
@@ -76,13 +78,13 @@ def is_admin(services: Services, client_endpoint: str, user_token: str) -> bool:
 def accept_grant(services: Services, grant: Grant) -> Portal:
     """Prove the grant, then store the portal, its tokens and its application token."""
     if not grant.member_id or not grant.access_token or not grant.application_token:
-        raise InstallProofError("PROOF_FAILED", "member_id, token or application_token missing",
+        raise InstallProofError("PROOF_FAILED", N_("member_id, token or application_token missing"),
                                 400, "install")
     info = prove_install(services.oauth, grant.access_token, grant.member_id, grant.domain)
     install = info.get("install") or {}
     client_endpoint = str(install.get("client_endpoint") or "")
     if not client_endpoint.startswith(("https://", "http://")):
-        raise InstallProofError("PROOF_FAILED", "OAuth server gave no client endpoint", 401,
+        raise InstallProofError("PROOF_FAILED", N_("OAuth server gave no client endpoint"), 401,
                                 "app.info")
     try:
         profile, app = _profile(services.session, client_endpoint, grant.access_token,
@@ -91,7 +93,7 @@ def accept_grant(services: Services, grant: Grant) -> Portal:
         raise InstallProofError("PROOF_FAILED", f"profile refused the token: {exc.code}", 401,
                                 "profile") from exc
     if not profile.get("ADMIN"):
-        raise InstallProofError("PROOF_FAILED", "only a portal administrator can install", 403,
+        raise InstallProofError("PROOF_FAILED", N_("only a portal administrator can install"), 403,
                                 "profile")
     existing = services.store.get(grant.member_id)
     portal = existing or Portal(member_id=grant.member_id, installed_at=time.time())
@@ -103,6 +105,7 @@ def accept_grant(services: Services, grant: Grant) -> Portal:
     portal.version = str(install.get("version") or "")
     portal.license_family = str(app.get("LICENSE_FAMILY") or "")
     portal.status, portal.status_reason = ACTIVE, ""
+    portal.language = grant.language.strip().lower()[:8] or portal.language
     services.store.save(portal)
     services.store.set_application_token(grant.member_id, grant.application_token)
     if grant.refresh_token:
@@ -123,6 +126,8 @@ def grant_from_event(payload: dict[str, Any]) -> Grant:
         expires_in=float(auth.get("expires_in") or 3600),
         application_token=str(auth.get("application_token", "")),
         scope=str(auth.get("scope", "")),
+        language=str(data.get("LANGUAGE_ID", "")) if isinstance(
+            data := payload.get("data"), dict) else "",
     )
 
 

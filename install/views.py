@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext
 
 from connector.bitrix.errors import BitrixError
 from install.lifecycle import Grant, accept_grant, is_admin
@@ -50,13 +51,15 @@ def installer() -> Any:
         expires_in=float(form.get("AUTH_EXPIRES") or 3600),
         application_token=form.get("APPLICATION_TOKEN", ""),
         scope=form.get("APPLICATION_SCOPE", ""),
+        language=request.values.get("LANG", ""),
     )
     try:
         portal = accept_grant(services, grant)
     except BitrixError as exc:
         log.warning("installer refused for %s: %s", grant.member_id[:40], exc.description)
         status = exc.status if exc.status in (401, 403) else 401
-        return render_template("install_error.html", reason=exc.description, errors={}), status
+        return render_template("install_error.html", reason=gettext(exc.description),
+                               errors={}), status
     doc = services.portal_settings.get(portal.member_id)
     try:
         outcome = reconcile(services.client(portal.member_id), settings.public_base_url,
@@ -64,6 +67,6 @@ def installer() -> Any:
     except BitrixError as exc:
         return render_template("install_error.html", reason=str(exc), errors={}), 502
     if not outcome.ok:
-        return render_template("install_error.html", reason="some registrations failed",
+        return render_template("install_error.html", reason=gettext("Some registrations failed."),
                                errors=outcome.errors), 502
     return render_template("install_done.html", portal=portal, applied=outcome.applied), 200

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, render_template, request
+from flask import Blueprint, current_app, g, redirect, render_template, request
+from flask_babel import gettext
 
 from connector.errors import ConnectorError
 from connector.gdrive.credentials import consent_url, exchange_code, new_state
@@ -31,12 +32,14 @@ def connect() -> Any:
     s = services.settings
     member_id = connection.member_from_token(services, request.args.get("t", ""))
     if member_id is None or not services.store.exists(member_id):
-        return render_template("google_result.html", ok=False,
-                               reason="This link is invalid or has expired: open the app "
-                                      "in Bitrix24 again and use the new link."), 403
+        return render_template("google_result.html", ok=False, reason=gettext(
+            "This link is invalid or has expired: open the app in Bitrix24 again and use "
+            "the new link.")), 403
+    g.member_id = member_id  # the page speaks the portal's language
     if not s.google_client_id:
         return render_template("google_result.html", ok=False,
-                               reason="The operator has not configured GOOGLE_CLIENT_ID."), 503
+                               reason=gettext(
+                                   "The operator has not configured GOOGLE_CLIENT_ID.")), 503
     state = new_state()
     services.redis.set(_state_key(s.queue_prefix, state), member_id, ex=STATE_TTL_S)
     return redirect(consent_url(s.google_client_id, f"{s.public_base_url}/google/callback",
@@ -51,12 +54,13 @@ def callback() -> Any:
     member_id = services.redis.getdel(_state_key(s.queue_prefix, state)) if state else None
     if not member_id:
         return render_template("google_result.html", ok=False,
-                               reason="Unknown or already used sign-in attempt: start again "
-                                      "from the app."), 400
-    member_id = member_id.decode()
+                               reason=gettext("Unknown or already used sign-in attempt: "
+                                              "start again from the app.")), 400
+    member_id = g.member_id = member_id.decode()
     if request.args.get("error"):
         return render_template("google_result.html", ok=False,
-                               reason=f"Google said: {request.args['error']}"), 400
+                               reason=gettext("Google said: %(error)s",
+                                              error=request.args["error"])), 400
     try:
         grant = exchange_code(request.args.get("code", ""), s.google_client_id,
                               s.google_client_secret, f"{s.public_base_url}/google/callback",
@@ -66,7 +70,7 @@ def callback() -> Any:
         return render_template("google_result.html", ok=False, reason=str(exc)), 502
     if not grant.refresh_token:
         return render_template("google_result.html", ok=False,
-                               reason="Google returned no refresh token; try again."), 502
+                               reason=gettext("Google returned no refresh token; try again.")), 502
     connection.save(services, member_id, "user", {"refresh_token": grant.refresh_token})
     log.info("Google Drive connected for portal %s", member_id)
     return render_template("google_result.html", ok=True, reason=""), 200

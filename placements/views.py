@@ -8,7 +8,6 @@ X-Frame-Options we send a frame-ancestors policy naming the portal's own domain.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -17,11 +16,6 @@ from handlers.crm import journal_key
 from placements.registry import PLACEMENTS_BY_NAME
 
 bp = Blueprint("placements", __name__)
-
-
-@bp.app_template_filter("when")
-def when(ts: float) -> str:
-    return datetime.fromtimestamp(float(ts), UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def deal_facts(services: Any, portal: Any, deal_id: int) -> dict[str, Any]:

@@ -56,6 +56,7 @@ class Portal:
     license_family: str = ""
     installed_at: float = 0.0
     updated_at: float = 0.0
+    language: str = ""  # the portal's LANGUAGE_ID as install/update last told us
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
