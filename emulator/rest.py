@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import time
@@ -21,7 +22,9 @@ log = logging.getLogger("emulator.rest")
 
 BATCH_MAX = 50
 CALLS_KEPT = 100_000
-_REF_RE = re.compile(r"\$result\[([^\]]+)\]((?:\[[^\]]*\])*)")
+# CRestUtil::processBatchElement: "/\$(result|next|total|time|error)([^\s]*)/i"
+_REF_RE = re.compile(r"\$(result|next|total|time|error)(\S*)", re.IGNORECASE)
+_PART_RE = re.compile(r"\[([^\]]+)\]")
 
 
 def normalize_method(raw: str) -> str:
@@ -170,46 +173,49 @@ def _php_array(d: dict[str, Any]) -> Any:
     return d
 
 
-def _resolve(results: dict[str, Any], key: str, path: str) -> tuple[bool, Any]:
-    if key not in results:
-        return False, ""
-    node = results[key]
-    for part in re.findall(r"\[([^\]]*)\]", path):
-        if isinstance(node, list):
-            try:
-                node = node[int(part)]
-            except (ValueError, IndexError):
-                return False, ""
-        elif isinstance(node, dict):
-            if part not in node:
-                return False, ""
+def _walk(node: Any, path: str) -> Any:
+    """Follow ``[a][b]…`` from `node` as far as it goes; stop at the first missing step.
+
+    PHP's ``isset($r[$key])``: a missing key, an index past the end and a null value all
+    stop the walk, and the value reached so far is the answer (not an empty string).
+    """
+    for part in _PART_RE.findall(path):
+        if isinstance(node, dict) and node.get(part) is not None:
             node = node[part]
+        elif isinstance(node, list | str) and part.isdigit() and int(part) < len(node) and (
+                node[int(part)] is not None):
+            node = node[int(part)]
         else:
-            return False, ""
-    return True, node
+            break
+    return node
 
 
-def _substitute(value: Any, results: dict[str, Any]) -> Any:
-    """Replace ``$result[key][field]`` references with earlier sub-call results."""
+def _substitute(value: Any, state: dict[str, Any]) -> Any:
+    """Replace ``$result[key][field]`` (and ``$next``/``$total``/``$time``/``$error``)
+    references the way the server's ``CRestUtil::processBatchElement`` does.
+
+    settings/how-to-call-rest-api/batch.md documents ``$result[key][field]``; what happens
+    when it does not resolve is the server's code: the deepest value reached is used. A
+    parameter that is only the reference gets that value as is (an array stays an array);
+    inside a longer string a number or string is spliced in and anything else is left as
+    written.
+    """
     if isinstance(value, dict):
-        return {k: _substitute(v, results) for k, v in value.items()}
+        return {k: _substitute(v, state) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute(v, results) for v in value]
-    if not isinstance(value, str) or "$result[" not in value:
+        return [_substitute(v, state) for v in value]
+    if not isinstance(value, str) or "$" not in value:
         return value
-    whole = _REF_RE.fullmatch(value)
-    if whole:
-        found, node = _resolve(results, whole.group(1), whole.group(2))
-        if found and isinstance(node, dict | list):
-            return node
-
-    def repl(m: re.Match[str]) -> str:
-        _, node = _resolve(results, m.group(1), m.group(2))
-        if isinstance(node, bool):
-            return "1" if node else ""
-        return "" if node is None or isinstance(node, dict | list) else str(node)
-
-    return _REF_RE.sub(repl, value)
+    for match in list(_REF_RE.finditer(value)):
+        if not _PART_RE.search(match.group(2)):
+            continue
+        node = _walk(state[match.group(1).lower()], match.group(2))
+        if match.group(0) == value:
+            return copy.deepcopy(node)  # a snapshot: later sub-calls add to the results
+        if isinstance(node, bool) or not isinstance(node, int | float | str):
+            continue
+        value = value.replace(match.group(0), str(node))
+    return value
 
 
 @method("batch")
@@ -235,7 +241,9 @@ def batch(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     for key, command in items:
         raw_name, _, qs = str(command).partition("?")
         name = normalize_method(raw_name)
-        sub_params = _substitute(parse_query(qs), results)
+        state = {"result": results, "next": nexts, "total": totals, "time": times,
+                 "error": errors}
+        sub_params = _substitute(parse_query(qs), state)
         if isinstance(sub_params, dict):
             sub_params.pop("auth", None)
         start, perf = emu.now(), time.perf_counter()
