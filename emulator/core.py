@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import logging
 import re
+import secrets
 import threading
 import time
 from datetime import UTC, datetime, timedelta, timezone
@@ -553,8 +554,11 @@ class Emulator:
                 document_type = [document_id[0], document_id[1], doc.rsplit("_", 1)[0]]
             uid = int(user_id or robot.get("AUTH_USER_ID") or portal.admin_user_id)
             rec = self.issue_tokens(portal, uid)
-            workflow_id = new_hex(8) + "." + new_hex(6)
-            event_token = f"{workflow_id}|A{new_hex(5)}|{new_hex(16)}|{new_hex(32)}"
+            # api-reference/bizproc/bizproc-robot/bizproc-event-send.md's sample token has
+            # three parts: "<workflow id>|<activity name>|<signature>"
+            workflow_id = f"{new_hex(7)}.{secrets.randbelow(10**8):08d}"
+            activity = "A" + "_".join(f"{secrets.randbelow(10**5):05d}" for _ in range(4))
+            event_token = f"{workflow_id}|{activity}|{new_hex(16)}.{new_hex(32)}"
             use_sub = str(robot.get("USE_SUBSCRIPTION") or "").upper() != "N"
             props = {k: "" if v is None else v for k, v in (properties or {}).items()}
             body = {

@@ -109,6 +109,59 @@ def robot_list(ctx: CallContext, params: dict[str, Any]) -> list[str]:
     return list(ctx.portal.app.robots)
 
 
+USER_VALUE_RE = re.compile(r"^user_[1-9][0-9]*$")
+INT_RE = re.compile(r"^-?[0-9]+$")
+
+
+def _value_ok(ptype: str, value: Any, prop: dict[str, Any]) -> bool:
+    """Whether one return value has its declared type's documented form.
+
+    api-reference/bizproc/bizproc-workflow-start.md: a value of type user ("Привязка к
+    пользователю") is written `user_<ID>`, e.g. `user_14`; a bare id is not a user there.
+    An empty value means "not set" and fits every type.
+    """
+    if value in (None, ""):
+        return True
+    if isinstance(value, dict | list):
+        return False
+    text = str(value).strip()
+    if ptype == "user":
+        return bool(USER_VALUE_RE.match(text))
+    if ptype == "int":
+        return bool(INT_RE.match(text))
+    if ptype == "double":
+        try:
+            float(text.replace(",", "."))
+        except ValueError:
+            return False
+        return True
+    if ptype == "bool":
+        return text.upper() in ("Y", "N", "1", "0", "TRUE", "FALSE")
+    if ptype == "select":
+        options = prop.get("Options") or prop.get("OPTIONS") or {}
+        return not options or text in {str(k) for k in as_dict(options)}
+    return True
+
+
+def check_return_values(robot: dict[str, Any], values: Any) -> str | None:
+    """Why RETURN_VALUES do not fit the robot's RETURN_PROPERTIES, or None if they do.
+
+    Keys the robot did not declare are ignored, as the workflow engine only reads declared
+    return properties (api-reference/bizproc/bizproc-activity/index.md).
+    """
+    declared = as_dict(robot.get("RETURN_PROPERTIES"))
+    for key, value in as_dict(values).items():
+        prop = declared.get(key)
+        if not isinstance(prop, dict):
+            continue
+        ptype = str(prop.get("Type") or prop.get("TYPE") or "string")
+        multiple = str(prop.get("Multiple") or prop.get("MULTIPLE") or "N").upper() == "Y"
+        items = value if multiple and isinstance(value, list) else [value]
+        if not all(_value_ok(ptype, item, prop) for item in items):
+            return f"Wrong value of return property {key} (type {ptype}): {str(value)[:40]}"
+    return None
+
+
 def _run_for(ctx: CallContext, token: str) -> Any:
     run = ctx.emu.robot_runs.get(token)
     if run is None or run.member_id != ctx.portal.member_id:
@@ -133,6 +186,13 @@ def event_send(ctx: CallContext, params: dict[str, Any]) -> bool:
     if run.completed:
         call["error"] = "ACCESS_DENIED"
         raise RestError("ACCESS_DENIED", "Access denied!", 403)
+    wrong = check_return_values(ctx.portal.app.robots.get(run.code) or {}, values)
+    if wrong is not None:
+        # bizproc-event-send.md documents only ACCESS_DENIED; a real engine would take the
+        # value and the rule would get no user. The emulator refuses it loudly instead (and
+        # leaves the step waiting) so a wrong form fails a test, not a customer's rule.
+        call["error"] = "ERROR_ARGUMENT"
+        raise RestError("ERROR_ARGUMENT", wrong, 400)
     run.completed = True
     call["ok"] = True
     if p.get("LOG_MESSAGE"):
