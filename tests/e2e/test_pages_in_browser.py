@@ -2,43 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import json
-import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.conftest import Stack
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def open_in_browser(tmp_path: Path, url: str, fields: dict[str, str],
-                    screenshot: Path | None = None) -> str:
-    """POST a form to `url` from a real Chromium (as the portal's iframe does); the DOM."""
-    assert CHROMIUM is not None
-    inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
-                     for k, v in fields.items())
-    form = (f'<form method="post" action="{html.escape(url)}">{inputs}'
-            f'<button id="go">open</button></form>')
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            # no internet here: external hosts (the BX24 script) fail at once, not by timeout
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"])
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 700})
-            page.set_content(form)
-            with page.expect_navigation(url=url.split("?")[0] + "*", wait_until="load"):
-                page.click("#go")
-            if screenshot is not None:
-                page.screenshot(path=str(screenshot))
-            return page.content()
-        finally:
-            browser.close()
+from tests.e2e.browser import CHROMIUM, open_in_browser
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,41 @@
+"""Headless Chromium (the system browser, driven by Playwright) as a portal's iframe is."""
+
+from __future__ import annotations
+
+import html
+import shutil
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        # no internet here: external hosts (the BX24 script) fail at once, not by timeout
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+
+
+def open_in_browser(tmp_path: Path, url: str, fields: dict[str, str] | None = None,
+                    screenshot: Path | None = None, locale: str = "en-US") -> str:
+    """POST `fields` to `url` from a real Chromium (as the portal's iframe does), or GET it
+    when there are none; the resulting DOM. `locale` is the browser's own language."""
+    assert CHROMIUM is not None
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 700}, locale=locale)
+            if fields is None:
+                page.goto(url, wait_until="load")
+            else:
+                inputs = "".join(
+                    f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+                    for k, v in fields.items())
+                page.set_content(f'<form method="post" action="{html.escape(url)}">{inputs}'
+                                 f'<button id="go">open</button></form>')
+                with page.expect_navigation(url=url.split("?")[0] + "*", wait_until="load"):
+                    page.click("#go")
+            if screenshot is not None:
+                page.screenshot(path=str(screenshot), full_page=True)
+            return page.content()
+        finally:
+            browser.close()
