@@ -46,3 +46,14 @@ def register_portal_control(app: Flask, emu: Emulator) -> None:
         b = body()
         return json_response(emu.rename(b.get("member_id"), str(b.get("domain") or ""),
                                         b.get("host") or None))
+
+    @app.post("/_emulator/plan")
+    def plan() -> Response:
+        """Switch plan features on or off, e.g. {"features": {"rest_offline_extended": false}}."""
+        wanted = body().get("features") or {}
+        with emu.lock:
+            have = emu.config.feature_list()
+            for name, on in (wanted.items() if isinstance(wanted, dict) else []):
+                (have.add if on else have.discard)(str(name))
+            emu.config.features = ",".join(sorted(have))
+        return json_response({"features": sorted(have)})

@@ -34,6 +34,12 @@ class EmulatorConfig:
     public_url: str | None = None
     app_version: int = 1
     language_id: str = "en"
+    # what feature.get answers Y for (comma-separated); api-reference/events/offline-events.md:
+    # without rest_offline_extended there is no clear=0 (reserve and confirm) for offline events
+    features: str = "rest_offline_extended"
+
+    def feature_list(self) -> set[str]:
+        return {f.strip() for f in self.features.split(",") if f.strip()}
 
     @property
     def install_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import RestError
 from ..registry import METHODS, CallContext, as_dict, method, scope_allows, up
 
 
@@ -60,4 +61,8 @@ def methods(ctx: CallContext, params: dict[str, Any]) -> list[str]:
 
 @method("feature.get")
 def feature_get(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    return {"value": "Y"}
+    """api-reference/common/system/feature-get.md: {"value": "Y"|"N"}; no CODE: CODE_EMPTY."""
+    code = str(up(params).get("CODE") or "").strip()
+    if not code:
+        raise RestError("CODE_EMPTY", "CODE can't be empty", 400)
+    return {"value": "Y" if code in ctx.emu.config.feature_list() else "N"}

@@ -129,6 +129,11 @@ def offline_get(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     clear = yes(p.get("CLEAR", 1))
     error = yes(p.get("ERROR", 0))
     process_id = str(p.get("PROCESS_ID") or "")
+    if not clear and "rest_offline_extended" not in ctx.emu.config.feature_list():
+        # api-reference/events/offline-events.md: reserve-and-confirm (clear=0) exists only on
+        # plans with the feature rest_offline_extended; without it the portal answers
+        # WRONG_LICENSE (its HTTP status is not documented: RestException's default, 400)
+        raise RestError("WRONG_LICENSE", "Your license does not allow this action", 400)
     conds = compile_filter(as_dict(p.get("FILTER")))
     if process_id:
         chosen = [r for r in app.offline if r.process_id == process_id]
