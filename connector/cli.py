@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 import time
@@ -46,11 +47,20 @@ def cmd_portals(args: argparse.Namespace) -> int:
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
-    from connector.portal_settings import SettingsInvalid
+    """Show, export, import, set or describe settings; input is checked by the same schema."""
+    from connector.i18n import N_, language, t
+    from connector.settings_schema import SettingsInvalid, describe
 
+    # the operator's terminal language unless --lang says otherwise; no locale reads English
+    lang = args.lang or language(os.environ.get("LC_ALL") or os.environ.get("LANG") or "en")
     s = _services()
-    if not s.store.exists(args.member_id):
-        print(f"unknown portal {args.member_id}", file=sys.stderr)
+    if args.action == "describe":
+        print(json.dumps(describe(s.portal_settings.schemas, lang), indent=2,
+                         ensure_ascii=False))
+        return 0
+    if not args.member_id or not s.store.exists(args.member_id):
+        print(t(lang, N_("unknown portal {member_id}"), member_id=args.member_id or "-"),
+              file=sys.stderr)
         return 2
     if args.action in ("show", "export"):
         print(json.dumps(s.portal_settings.get(args.member_id), indent=2, ensure_ascii=False))
@@ -63,6 +73,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
     try:
         doc = json.loads(raw)
         if args.action == "set":  # merge one section over the current document
+            if not isinstance(doc, dict):
+                raise SettingsInvalid("$", N_("the settings document must be a JSON object"))
             current = s.portal_settings.get(args.member_id)
             for section, values in doc.items():
                 if isinstance(values, dict) and isinstance(current.get(section), dict):
@@ -72,12 +84,13 @@ def cmd_settings(args: argparse.Namespace) -> int:
             doc = current
         s.portal_settings.put(args.member_id, doc)
     except json.JSONDecodeError as exc:
-        print(f"not JSON: {exc}", file=sys.stderr)
+        print(t(lang, N_("not JSON: {error}"), error=exc), file=sys.stderr)
         return 2
     except SettingsInvalid as exc:
-        print(f"refused, settings unchanged: {exc}", file=sys.stderr)
+        print(t(lang, N_("refused, settings unchanged: {reason}"), reason=exc.message(lang)),
+              file=sys.stderr)
         return 2
-    print("saved")
+    print(t(lang, N_("saved")))
     return 0
 
 
@@ -274,10 +287,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_portals)
 
-    sp = sub.add_parser("settings", help="show, export, import or set a portal's settings")
-    sp.add_argument("action", choices=["show", "export", "import", "set"])
-    sp.add_argument("member_id")
+    sp = sub.add_parser("settings", help="show, export, import or set a portal's settings, "
+                        "or describe every settings field")
+    sp.add_argument("action", choices=["show", "export", "import", "set", "describe"])
+    sp.add_argument("member_id", nargs="?", help="the portal (not for describe)")
     sp.add_argument("file", nargs="?", help="JSON file for import/set ('-' = stdin)")
+    sp.add_argument("--lang", choices=["ru", "en"], default=None,
+                    help="language of labels and refusals (default: from LANG)")
     sp.set_defaults(func=cmd_settings)
 
     sp = sub.add_parser("failed", help="list failed jobs (dead letters) or requeue them")

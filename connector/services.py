@@ -13,8 +13,8 @@ from connector.bitrix.ratelimit import LeakyBucket, plan_for
 from connector.bitrix.rest import BitrixClient, RetryPolicy
 from connector.bitrix.store import PortalStore
 from connector.config import Settings, load_settings
-from connector.portal_settings import SettingsStore
 from connector.queue import Queues
+from connector.settings_schema import CORE_SCHEMAS, Schema, SettingsStore, schema_map
 
 
 @dataclass
@@ -45,15 +45,25 @@ class Services:
         )
 
 
-def load_registries() -> None:
-    """Import the feature registries so their settings sections exist in every process."""
+def load_registries() -> dict[str, Schema]:
+    """The settings sections of this process: the core's and each capability's.
+
+    Transitional: the capability list will supply them (`schema_map(CORE_SCHEMAS,
+    registry.schemas())`); until then the capabilities' config modules are named here.
+    """
     import handlers  # noqa: F401
     import robots  # noqa: F401
+    from robots.deal_workspace import config as deal_workspace
+    from robots.distribution import config as distribution
+    from robots.drive_mirror import config as drive_mirror
+
+    return schema_map(CORE_SCHEMAS, distribution.SCHEMAS, deal_workspace.SCHEMAS,
+                      drive_mirror.SCHEMAS)
 
 
 def build_services(settings: Settings, web: bool = False) -> Services:
     """`web=True` lets the process cache application-token digests (ingress hot path)."""
-    load_registries()
+    schemas = load_registries()
     redis = Redis.from_url(settings.redis_url)
     session = requests.Session()
     session.headers["User-Agent"] = "crm-connector/0.1"
@@ -68,7 +78,7 @@ def build_services(settings: Settings, web: bool = False) -> Services:
         oauth=oauth,
         tokens=TokenManager(store, redis, oauth),
         queues=Queues(redis, settings.queue_prefix, settings.job_retry_intervals),
-        portal_settings=SettingsStore(redis, settings.queue_prefix),
+        portal_settings=SettingsStore(redis, settings.queue_prefix, schemas),
         session=session,
     )
 

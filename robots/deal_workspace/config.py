@@ -2,80 +2,75 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from connector.portal_settings import FieldSpec, Section, in_range, register_section
-
-UF_NAME = re.compile(r"^(UF_CRM_[A-Z0-9_]{1,43}|COMMENTS)$")
-
-
-def _uf(value: Any) -> str | None:
-    return None if UF_NAME.match(value) else "must be COMMENTS or UF_CRM_ + A-Z, 0-9, _"
-
-
-def _uf_or_empty(value: Any) -> str | None:
-    return None if value == "" or re.match(r"^UF_CRM_[A-Z0-9_]{1,43}$", value) else (
-        "must be empty or UF_CRM_ + A-Z, 0-9, _")
-
-
-def _template(*allowed: str) -> Any:
-    def check(value: str) -> str | None:
-        names = set(re.findall(r"\{([A-Za-z_]+)\}", value))
-        unknown = names - set(allowed)
-        if unknown:
-            return f"unknown placeholder {{{sorted(unknown)[0]}}} (allowed: {', '.join(allowed)})"
-        return None if value.strip() else "must not be empty"
-    return check
-
-
-def _storage(value: Any) -> str | None:
-    ok = value == "common" or (str(value).isdigit() and int(value) > 0)
-    return None if ok else "must be 'common' or a storage id (a positive number)"
-
+from connector.i18n import N_
+from connector.settings_schema import (
+    Bool,
+    CrmField,
+    DiskStorage,
+    Number,
+    Pipelines,
+    Schema,
+    Template,
+    Users,
+)
 
 FOLDER_FIELDS = ("ID", "TITLE", "YEAR", "MONTH")
 CHAT_FIELDS = ("ID", "TITLE", "AMOUNT", "CURRENCY", "STAGE", "CLIENT", "RESPONSIBLE", "LINK")
 
-register_section(Section(
-    "deal_folders",
-    "A Disk folder per new deal, its link in the deal.",
-    {
-        "enabled": FieldSpec(bool, False, "create folders for new deals automatically"),
-        "category_ids": FieldSpec(list, [], "pipelines (empty = all)", item=int),
-        "storage": FieldSpec((str, int), "common",
-                             "'common' (the shared drive) or a storage id", _storage),
-        "parent_path": FieldSpec(str, "Deals/{YEAR}", "folder path inside the storage",
-                                 _template(*FOLDER_FIELDS)),
-        "name_template": FieldSpec(str, "{ID} {TITLE}", "folder name",
-                                   _template(*FOLDER_FIELDS)),
-        "max_name_length": FieldSpec(int, 120, "longer names are cut", in_range(20, 250)),
-        "link_field": FieldSpec(str, "UF_CRM_CC_FOLDER",
-                                "deal field for the link (a URL field created if missing), "
-                                "or COMMENTS to append it to the comment", _uf),
-        "share_with_responsible": FieldSpec(bool, False, "share the folder with the responsible"),
-    },
-))
-register_section(Section(
-    "deal_chats",
-    "A chat per new deal whose members follow the deal's people.",
-    {
-        "enabled": FieldSpec(bool, False, "create chats for new deals automatically"),
-        "category_ids": FieldSpec(list, [], "pipelines (empty = all)", item=int),
-        "title_template": FieldSpec(str, "Deal {ID}: {TITLE}", "chat title",
-                                    _template(*CHAT_FIELDS)),
-        "message_template": FieldSpec(
-            str,
-            "[B]{TITLE}[/B][BR]Amount: {AMOUNT} {CURRENCY}[BR]Stage: {STAGE}[BR]"
-            "Client: {CLIENT}[BR]Responsible: {RESPONSIBLE}[BR][URL={LINK}]Open the deal[/URL]",
-            "first message (BB codes)", _template(*CHAT_FIELDS)),
-        "extra_user_ids": FieldSpec(list, [], "people added to every deal chat", item=int),
-        "remove_departed": FieldSpec(bool, False,
-                                     "remove people who stop being responsible/observers"),
-        "chat_field": FieldSpec(str, "UF_CRM_CC_CHAT", "deal field keeping the chat id "
-                                "(created if missing; empty = none)", _uf_or_empty),
-    },
-))
+DEAL_FOLDERS = Schema("deal_folders", N_("Deal folders"), (
+    Bool("enabled", N_("Create folders automatically"),
+         N_("Create a Disk folder for every new deal of the chosen pipelines."), False),
+    Pipelines("category_ids", N_("Pipelines"),
+              N_("The deal pipelines that get folders; none chosen means all."), [],
+              entity="deal"),
+    DiskStorage("storage", N_("Disk storage"),
+                N_("'common' (the portal's shared drive) or the id of a Disk storage."),
+                "common"),
+    Template("parent_path", N_("Parent folder path"),
+             N_("The folder path inside the storage; {YEAR} and {MONTH} are the deal's."),
+             "Deals/{YEAR}", placeholders=FOLDER_FIELDS),
+    Template("name_template", N_("Folder name"),
+             N_("The name of a deal's folder, from the deal's {ID}, {TITLE}, {YEAR}, {MONTH}."),
+             "{ID} {TITLE}", placeholders=FOLDER_FIELDS),
+    Number("max_name_length", N_("Longest folder name"),
+           N_("Longer names are cut to this many characters."), 120, low=20, high=250),
+    CrmField("link_field", N_("Deal field for the link"),
+             N_("A deal field for the folder's link (a URL field, created if missing), or "
+                "COMMENTS to append the link to the deal's comment."),
+             "UF_CRM_CC_FOLDER", entity="deal", field_type="url", also=("COMMENTS",),
+             messages={"invalid": N_("must be COMMENTS or UF_CRM_ + A-Z, 0-9, _")}),
+    Bool("share_with_responsible", N_("Share with the responsible"),
+         N_("Share the folder with the deal's responsible person."), False),
+), help=N_("A Disk folder per new deal, its link in the deal."))
+
+DEAL_CHATS = Schema("deal_chats", N_("Deal chats"), (
+    Bool("enabled", N_("Create chats automatically"),
+         N_("Create a chat for every new deal of the chosen pipelines."), False),
+    Pipelines("category_ids", N_("Pipelines"),
+              N_("The deal pipelines that get chats; none chosen means all."), [],
+              entity="deal"),
+    Template("title_template", N_("Chat title"),
+             N_("The chat's title, from the deal's fields."),
+             "Deal {ID}: {TITLE}", placeholders=CHAT_FIELDS),
+    Template("message_template", N_("First message"),
+             N_("The first message in the chat (BB codes allowed), from the deal's fields."),
+             "[B]{TITLE}[/B][BR]Amount: {AMOUNT} {CURRENCY}[BR]Stage: {STAGE}[BR]"
+             "Client: {CLIENT}[BR]Responsible: {RESPONSIBLE}[BR][URL={LINK}]Open the deal[/URL]",
+             placeholders=CHAT_FIELDS),
+    Users("extra_user_ids", N_("Always in the chat"),
+          N_("People added to every deal chat."), []),
+    Bool("remove_departed", N_("Remove people who leave the deal"),
+         N_("Remove people from the chat when they stop being the deal's responsible or "
+            "observers."), False),
+    CrmField("chat_field", N_("Deal field for the chat"),
+             N_("A deal field that keeps the chat's id (created if missing); empty means none."),
+             "UF_CRM_CC_CHAT", entity="deal", field_type="string", blank=True,
+             messages={"invalid": N_("must be empty or UF_CRM_ + A-Z, 0-9, _")}),
+), help=N_("A chat per new deal whose members follow the deal's people."))
+
+SCHEMAS = (DEAL_FOLDERS, DEAL_CHATS)
 
 
 def wants(section: dict[str, Any], category_id: Any) -> bool:

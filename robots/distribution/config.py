@@ -6,21 +6,30 @@ reason, so an admin importing a broken document learns exactly what to fix.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from connector.portal_settings import (
-    FieldSpec,
-    Section,
-    SettingsInvalid,
-    in_range,
-    register_section,
+from connector.i18n import N_
+from connector.settings_schema import (
+    Bool,
+    Chat,
+    Choice,
+    Departments,
+    Duration,
+    EntityTypes,
+    ListOf,
+    Number,
+    Option,
+    PerUser,
+    Pipelines,
+    Problem,
+    Schema,
+    Sources,
+    StagesByEntity,
+    Text,
+    Users,
 )
 from robots.distribution.policy import LEAST_LOADED, WEIGHTED
-
-ENTITY_RE = re.compile(r"^(lead|deal|item:\d+)$")
-GROUP_ID_RE = re.compile(r"^[a-z0-9_-]{1,40}$")
 
 
 @dataclass(frozen=True)
@@ -41,21 +50,23 @@ class AutoRule:
 
 @dataclass(frozen=True)
 class Group:
+    """A validated group; its defaults are those of GROUP's fields."""
+
     id: str
     name: str
-    entity_types: tuple[str, ...] = ("lead",)
-    users: tuple[int, ...] = ()
-    departments: tuple[int, ...] = ()
-    in_work: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    weights: dict[int, float] = field(default_factory=dict)
-    max_in_work: int = 0
-    max_per_day: int = 0
-    rule: str = LEAST_LOADED
-    supervisors: tuple[int, ...] = ()
-    chat_id: int = 0
-    recheck_minutes: int = 10
-    auto: tuple[AutoRule, ...] = ()
-    placeholder_user_ids: tuple[int, ...] = ()
+    entity_types: tuple[str, ...]
+    users: tuple[int, ...]
+    departments: tuple[int, ...]
+    in_work: dict[str, tuple[str, ...]]
+    weights: dict[int, float]
+    max_in_work: int
+    max_per_day: int
+    rule: str
+    supervisors: tuple[int, ...]
+    chat_id: int
+    recheck_minutes: int
+    auto: tuple[AutoRule, ...]
+    placeholder_user_ids: tuple[int, ...]
 
     def weight(self, user_id: int) -> float:
         return self.weights.get(user_id, 1.0)
@@ -68,118 +79,113 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _ints(path: str, value: Any) -> tuple[int, ...]:
-    if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int) or v <= 0
-                                          for v in value):
-        raise SettingsInvalid(path, "must be a list of positive user/department ids")
-    return tuple(value)
+AUTO_RULE = Schema("auto", N_("Automatic distribution"), (
+    EntityTypes("entity", N_("Entity"), N_("Items of this entity type are distributed when "
+                                           "they are added."), many=False),
+    Pipelines("category_ids", N_("Pipelines"),
+              N_("Only items of these pipelines; none chosen means all."), [],
+              entity_from="entity", messages={"invalid": N_("must be a list of category ids")}),
+    Sources("source_ids", N_("Sources"), N_("Only items from these sources; none chosen means "
+                                            "all."), [], entity_from="entity"),
+))
 
 
-GROUP_KEYS = {
-    "id", "name", "entity_types", "users", "departments", "in_work", "weights", "max_in_work",
-    "max_per_day", "rule", "supervisors", "chat_id", "recheck_minutes", "auto",
-    "placeholder_user_ids",
-}
+def _check_group(group: dict[str, Any]) -> Problem | None:
+    """What no single field can say: someone to receive, and entities the group serves."""
+    if not group["users"] and not group["departments"]:
+        return "users", N_("a group needs users or departments")
+    for entity in group["in_work"]:
+        if entity not in group["entity_types"]:
+            return f"in_work.{entity}", N_("entity type not served by the group")
+    for i, rule in enumerate(group["auto"]):
+        if rule["entity"] not in group["entity_types"]:
+            return f"auto[{i}].entity", N_("must be one of the group's entity types")
+    return None
+
+
+WHOLE = {"low": 0, "high": 100000}
+
+GROUP = Schema("group", N_("Distribution group"), (
+    Text("id", N_("Group id"), N_("A short id used by robots and the CLI: a-z, 0-9, _ or -."),
+         pattern=r"[a-z0-9_-]{1,40}",
+         messages={"pattern": N_("must be 1-40 of a-z, 0-9, _ or -"),
+                   "type": N_("must be 1-40 of a-z, 0-9, _ or -"),
+                   "required": N_("must be 1-40 of a-z, 0-9, _ or -")}),
+    Text("name", N_("Name"), N_("The group's name in messages; the id when not given."),
+         blank=False, default_from="id"),
+    EntityTypes("entity_types", N_("Entity types"),
+                N_("What the group distributes: leads, deals or smart-process items."),
+                ["lead"]),
+    Users("users", N_("Members"), N_("The people who receive items."), []),
+    Departments("departments", N_("Departments"),
+                N_("Everyone in these departments receives items too."), []),
+    StagesByEntity("in_work", N_("Stages that count as in work"),
+                   N_("Per entity type, the stages whose items count towards a person's "
+                      "workload."), {}, entities_from="entity_types"),
+    PerUser("weights", N_("Weights"),
+            N_("With the weighted rule, a person with weight 2 receives twice as many items; "
+               "1 when not given."), {},
+            value=Number("weight", N_("Weight"), N_("Above 0, at most 100."), 1.0, whole=False,
+                         low=0, high=100, low_open=True,
+                         messages={"range_open": N_("weight must be a number in (0, 100]"),
+                                   "type": N_("weight must be a number in (0, 100]")})),
+    Number("max_in_work", N_("Most items in work"),
+           N_("A person with this many items in work receives no more; 0 means no limit."), 0,
+           **WHOLE),
+    Number("max_per_day", N_("Most items per day"),
+           N_("A person who received this many today receives no more; 0 means no limit."), 0,
+           **WHOLE),
+    Choice("rule", N_("Rule"), N_("How the next person is chosen."), LEAST_LOADED,
+           options=(Option(LEAST_LOADED, N_("The least loaded person")),
+                    Option(WEIGHTED, N_("In proportion to the weights")))),
+    Users("supervisors", N_("Supervisors"),
+          N_("The people told about every choice and about items nobody could take."), []),
+    Chat("chat_id", N_("Supervisors' chat"),
+         N_("The chat where choices are explained; 0 means a chat the app creates."), 0,
+         optional=True),
+    Duration("recheck_minutes", N_("Re-check interval"),
+             N_("Minutes between re-checks of items held because nobody was working."), 10,
+             unit="min", low=1, high=1440),
+    ListOf("auto", N_("Automatic distribution"),
+           N_("Which new items the group distributes by itself, without a robot."), [],
+           item=AUTO_RULE),
+    Users("placeholder_user_ids", N_("Placeholder responsibles"),
+          N_("Items whose responsible is one of these people count as not yet assigned."), []),
+), check=_check_group)
 
 
 def parse_group(path: str, raw: Any) -> Group:
     """One group from the settings document, or SettingsInvalid naming the field."""
-    if not isinstance(raw, dict):
-        raise SettingsInvalid(path, "must be an object")
-    for key in raw:
-        if key not in GROUP_KEYS:
-            raise SettingsInvalid(f"{path}.{key}", "unknown field")
-    gid = raw.get("id")
-    if not isinstance(gid, str) or not GROUP_ID_RE.match(gid):
-        raise SettingsInvalid(f"{path}.id", "must be 1-40 of a-z, 0-9, _ or -")
-    name = raw.get("name", gid)
-    if not isinstance(name, str) or not name.strip():
-        raise SettingsInvalid(f"{path}.name", "must be a non-empty string")
-    entities = raw.get("entity_types", ["lead"])
-    if not isinstance(entities, list) or not entities or not all(
-            isinstance(e, str) and ENTITY_RE.match(e) for e in entities):
-        raise SettingsInvalid(f"{path}.entity_types",
-                              "must list 'lead', 'deal' or 'item:<entityTypeId>'")
-    users = _ints(f"{path}.users", raw.get("users", []))
-    departments = _ints(f"{path}.departments", raw.get("departments", []))
-    if not users and not departments:
-        raise SettingsInvalid(f"{path}.users", "a group needs users or departments")
-    in_work_raw = raw.get("in_work", {})
-    if not isinstance(in_work_raw, dict):
-        raise SettingsInvalid(f"{path}.in_work", "must map an entity type to status ids")
-    in_work: dict[str, tuple[str, ...]] = {}
-    for entity, statuses in in_work_raw.items():
-        if entity not in entities:
-            raise SettingsInvalid(f"{path}.in_work.{entity}", "entity type not served by the group")
-        if not isinstance(statuses, list) or not all(isinstance(s, str) for s in statuses):
-            raise SettingsInvalid(f"{path}.in_work.{entity}", "must be a list of status ids")
-        in_work[entity] = tuple(statuses)
-    weights_raw = raw.get("weights", {})
-    if not isinstance(weights_raw, dict):
-        raise SettingsInvalid(f"{path}.weights", "must map user id to a weight")
-    weights: dict[int, float] = {}
-    for key, value in weights_raw.items():
-        uid = _int(key)
-        if uid is None or isinstance(value, bool) or not isinstance(value, int | float) or not (
-                0 < value <= 100):
-            raise SettingsInvalid(f"{path}.weights.{key}", "weight must be a number in (0, 100]")
-        weights[uid] = float(value)
-    numbers = {}
-    for key, low, high, default in (("max_in_work", 0, 100000, 0), ("max_per_day", 0, 100000, 0),
-                                    ("chat_id", 0, 10**12, 0), ("recheck_minutes", 1, 1440, 10)):
-        value = raw.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise SettingsInvalid(f"{path}.{key}", f"must be a whole number {low}..{high}")
-        numbers[key] = value
-    rule = raw.get("rule", LEAST_LOADED)
-    if rule not in (LEAST_LOADED, WEIGHTED):
-        raise SettingsInvalid(f"{path}.rule", f"must be {LEAST_LOADED} or {WEIGHTED}")
-    autos = []
-    for i, item in enumerate(raw.get("auto", []) or []):
-        ap = f"{path}.auto[{i}]"
-        if not isinstance(item, dict) or item.get("entity") not in entities:
-            raise SettingsInvalid(f"{ap}.entity", "must be one of the group's entity types")
-        cats = item.get("category_ids", [])
-        if not isinstance(cats, list) or not all(isinstance(c, int) and not isinstance(c, bool)
-                                                 for c in cats):
-            raise SettingsInvalid(f"{ap}.category_ids", "must be a list of category ids")
-        sources = item.get("source_ids", [])
-        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-            raise SettingsInvalid(f"{ap}.source_ids", "must be a list of source ids")
-        autos.append(AutoRule(item["entity"], tuple(cats), tuple(sources)))
+    g = GROUP.validate(raw, path)
     return Group(
-        id=gid, name=name.strip(), entity_types=tuple(entities), users=users,
-        departments=departments, in_work=in_work, weights=weights, rule=rule,
-        supervisors=_ints(f"{path}.supervisors", raw.get("supervisors", [])),
-        auto=tuple(autos),
-        placeholder_user_ids=_ints(f"{path}.placeholder_user_ids",
-                                   raw.get("placeholder_user_ids", [])),
-        **numbers,
+        id=g["id"], name=g["name"].strip(), entity_types=tuple(g["entity_types"]),
+        users=tuple(g["users"]), departments=tuple(g["departments"]),
+        in_work={entity: tuple(stages) for entity, stages in g["in_work"].items()},
+        weights={int(uid): weight for uid, weight in g["weights"].items()},
+        max_in_work=g["max_in_work"], max_per_day=g["max_per_day"], rule=g["rule"],
+        supervisors=tuple(g["supervisors"]), chat_id=g["chat_id"],
+        recheck_minutes=g["recheck_minutes"],
+        auto=tuple(AutoRule(a["entity"], tuple(a["category_ids"]), tuple(a["source_ids"]))
+                   for a in g["auto"]),
+        placeholder_user_ids=tuple(g["placeholder_user_ids"]),
     )
 
 
-def _check_groups(value: list[Any]) -> str | None:
-    seen: set[str] = set()
-    for i, raw in enumerate(value):
-        group = parse_group(f"distribution.groups[{i}]", raw)
-        if group.id in seen:
-            raise SettingsInvalid(f"distribution.groups[{i}].id", f"duplicate group id {group.id}")
-        seen.add(group.id)
-    return None
+DISTRIBUTION = Schema("distribution", N_("Fair distribution"), (
+    ListOf("groups", N_("Distribution groups"),
+           N_("Who receives what, by which rule, and who is told."), [], item=GROUP,
+           unique="id", messages={"duplicate": N_("duplicate group id {value}")}),
+    Bool("pin_on_won", N_("Keep clients with their manager"),
+         N_("Pin a client to the manager of their first won deal; their next items go to "
+            "that manager."), True),
+    Number("audit_days", N_("Keep the decision log"), N_("Days the decision log is kept."), 90,
+           low=1, high=365),
+    Duration("reconcile_minutes", N_("Counter reconciliation interval"),
+             N_("Minutes between reconciliations of the workload counters with the CRM."), 15,
+             unit="min", low=1, high=1440),
+), help=N_("Fair distribution groups: who receives what, by which rule, who is told."))
 
-
-SECTION = register_section(Section(
-    "distribution",
-    "Fair distribution groups: who receives what, by which rule, who is told.",
-    {
-        "groups": FieldSpec(list, [], "distribution groups", _check_groups),
-        "pin_on_won": FieldSpec(bool, True,
-                                "pin a client to the manager of their first won deal"),
-        "audit_days": FieldSpec(int, 90, "days the decision log is kept", in_range(1, 365)),
-        "reconcile_minutes": FieldSpec(int, 15, "minutes between counter reconciliations",
-                                       in_range(1, 1440)),
-    },
-))
+SCHEMAS = (DISTRIBUTION,)
 
 
 def groups(settings: dict[str, Any]) -> list[Group]:

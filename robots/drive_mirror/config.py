@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-from connector.portal_settings import FieldSpec, Section, in_range, register_section
-from robots.deal_workspace.config import FOLDER_FIELDS, _template
+from connector.i18n import N_
+from connector.settings_schema import Bool, Number, Pipelines, Schema, Template, Text
+from robots.deal_workspace.config import FOLDER_FIELDS
 
-SECTION = register_section(Section(
-    "drive_mirror",
-    "Deal files mirrored to Google Drive (an archive: nothing is deleted there).",
-    {
-        "enabled": FieldSpec(bool, False, "mirror deals' files to Google Drive"),
-        "category_ids": FieldSpec(list, [], "pipelines (empty = all)", item=int),
-        "root_folder_id": FieldSpec(str, "", "Drive folder (or shared drive) that holds the "
-                                    "deal folders; empty = My Drive root"),
-        "shared_drive_id": FieldSpec(str, "", "the shared drive's id when using a service "
-                                     "account (they have no My Drive storage)"),
-        "folder_name_template": FieldSpec(str, "{ID} {TITLE}", "Drive folder name per deal",
-                                          _template(*FOLDER_FIELDS)),
-        "disk_folder": FieldSpec(bool, True, "mirror the deal's Disk folder"),
-        "file_fields": FieldSpec(bool, True, "mirror the deal's file fields"),
-        "activities": FieldSpec(bool, True, "mirror attachments of the deal's e-mails and "
-                                "open-line chats as they arrive"),
-        "max_file_mb": FieldSpec(int, 5120, "larger files are reported, not mirrored",
-                                 in_range(1, 5_000_000)),
-    },
-))
+DRIVE_MIRROR = Schema("drive_mirror", N_("Google Drive mirror"), (
+    Bool("enabled", N_("Mirror to Google Drive"),
+         N_("Copy the files of deals of the chosen pipelines to Google Drive."), False),
+    Pipelines("category_ids", N_("Pipelines"),
+              N_("The deal pipelines that are mirrored; none chosen means all."), [],
+              entity="deal"),
+    Text("root_folder_id", N_("Drive folder"),
+         N_("The id of the Drive folder (or shared drive) that holds the deal folders; "
+            "empty means the root of My Drive."), ""),
+    Text("shared_drive_id", N_("Shared drive"),
+         N_("The shared drive's id when a service account is used (service accounts have "
+            "no My Drive storage)."), ""),
+    Template("folder_name_template", N_("Drive folder name"),
+             N_("The name of a deal's folder on Drive, from the deal's fields."),
+             "{ID} {TITLE}", placeholders=FOLDER_FIELDS),
+    Bool("disk_folder", N_("The deal's Disk folder"),
+         N_("Mirror the files in the deal's Disk folder."), True),
+    Bool("file_fields", N_("File fields"), N_("Mirror the files in the deal's file fields."),
+         True),
+    Bool("activities", N_("E-mail and chat attachments"),
+         N_("Mirror attachments of the deal's e-mails and open-line chats as they arrive."),
+         True),
+    Number("max_file_mb", N_("Largest file, MB"),
+           N_("Larger files are reported, not mirrored."), 5120, low=1, high=5_000_000),
+), help=N_("Deal files mirrored to Google Drive (an archive: nothing is deleted there)."))
+
+SCHEMAS = (DRIVE_MIRROR,)

@@ -175,4 +175,4 @@ def test_clean_uninstall_also_drops_settings(installed: Stack):
     installed.control("POST", "uninstall", json={"clean": True})
     installed.run_worker()  # the clean-up job deletes the record and the settings
     wait_for(lambda: not s.store.exists(member_id))
-    assert s.portal_settings.get(member_id)["general"]["language"] == "ru"
+    assert s.portal_settings.get(member_id)["general"]["language"] == "auto"

@@ -1,7 +1,7 @@
 import pytest
 
-from connector.portal_settings import SettingsInvalid, validate
-from robots.distribution.config import groups
+from connector.settings_schema import SettingsInvalid, validate_document
+from robots.distribution.config import SCHEMAS, groups
 from robots.distribution.entities import from_document
 from robots.distribution.policy import (
     CLOSED,
@@ -14,6 +14,10 @@ from robots.distribution.policy import (
     Member,
     decide,
 )
+
+
+def validate(doc):
+    return validate_document(doc, {s.name: s for s in SCHEMAS})
 
 
 def m(uid, day=OPENED, **kw):

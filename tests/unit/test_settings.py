@@ -2,9 +2,21 @@ import pytest
 from cryptography.fernet import Fernet
 
 from connector.config import ConfigError, load_settings
-from connector.portal_settings import SettingsInvalid, SettingsStore, defaults, validate
+from connector.settings_schema import (
+    CORE_SCHEMAS,
+    SettingsInvalid,
+    SettingsStore,
+    defaults,
+    schema_map,
+    validate_document,
+)
 
 KEY = Fernet.generate_key().decode()
+CORE = schema_map(CORE_SCHEMAS)
+
+
+def validate(doc):
+    return validate_document(doc, CORE)
 
 
 def test_environment_is_read_once_with_types():
@@ -32,8 +44,9 @@ def test_bad_configuration_names_the_variable(env, needle):
 
 
 def test_defaults_fill_every_section():
-    doc = defaults()
+    doc = defaults(CORE)
     assert doc["general"]["timezone"] == "Europe/Moscow"
+    assert doc["general"]["language"] == "auto"
     assert doc["events"]["offline_backup"] is True
 
 
@@ -41,7 +54,7 @@ def test_defaults_fill_every_section():
     ({"nope": {}}, "nope"),
     ({"general": {"timezone": "Mars/Olympus"}}, "general.timezone"),
     ({"general": {"language": "de"}}, "general.language"),
-    ({"general": {"admin_user_ids": [1, "2"]}}, "general.admin_user_ids[1]"),
+    ({"general": {"admin_user_ids": [1, "2"]}}, "general.admin_user_ids"),
     ({"events": {"drain_every_s": 1}}, "events.drain_every_s"),
     ({"events": {"drain_every_s": True}}, "events.drain_every_s"),
     ({"events": {"typo": 1}}, "events.typo"),
@@ -54,7 +67,7 @@ def test_invalid_documents_name_the_field(doc, path):
 
 
 def test_store_keeps_old_document_when_new_one_is_invalid(redis):
-    store = SettingsStore(redis)
+    store = SettingsStore(redis, "cc", CORE)
     store.put("m1", {"general": {"language": "en"}})
     with pytest.raises(SettingsInvalid):
         store.put("m1", {"general": {"language": "xx"}})
