@@ -14,7 +14,9 @@ from setuptools import find_packages
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_TOOLS = ("emulator", "fakedrive", "bench", "devstack")
-APP = ("connector", "handlers", "robots", "placements", "install")
+# the app: every other top-level package of the repository
+APP = tuple(sorted(p.parent.name for p in ROOT.glob("*/__init__.py")
+                   if p.parent.name not in (*DEV_TOOLS, "tests")))
 
 
 def pyproject() -> dict:
@@ -28,7 +30,7 @@ def top_level(packages: list[str]) -> set[str]:
 def test_the_package_list_holds_the_app_and_no_development_tool():
     include = pyproject()["tool"]["setuptools"]["packages"]["find"]["include"]
     packaged = top_level(find_packages(where=str(ROOT), include=include))
-    assert packaged == set(APP)
+    assert "connector" in APP and packaged == set(APP)
     assert all((ROOT / tool / "__init__.py").exists() for tool in DEV_TOOLS)  # still there
 
 
@@ -53,8 +55,15 @@ def test_the_development_tools_are_importable_from_the_source_tree():
     assert set(DEV_TOOLS) <= modules_after("import emulator, fakedrive, bench, devstack")
 
 
+def entry_point() -> tuple[str, str]:
+    """The module and function of the installed `crm-connector` command."""
+    module, func = pyproject()["project"]["scripts"]["crm-connector"].split(":")
+    return module, func
+
+
 def test_the_production_cli_imports_no_development_tool():
-    loaded = modules_after("import connector.cli\nconnector.cli.build_parser()")
+    module, _ = entry_point()
+    loaded = modules_after(f"import {module}")
     assert "connector" in loaded
     assert not loaded & set(DEV_TOOLS)
 
@@ -74,6 +83,7 @@ def test_a_worker_run_imports_no_development_tool(redis_url: str, redis):
            "REDIS_URL": redis_url, "CONNECTOR_SECRET_KEY": "test-signing-key",
            "CONNECTOR_ENCRYPTION_KEY": "n6mEsyXFEKsZqQGTdLgTJQjFZpOvzIgJGPjX6hp8Vh0=",
            "LOG_LEVEL": "WARNING"}
-    loaded = modules_after("from connector.cli import main\nmain(['worker', '--burst'])", env)
-    assert {"robots", "handlers", "rq"} <= loaded  # the worker really loaded the app
+    module, func = entry_point()
+    loaded = modules_after(f"from {module} import {func}\n{func}(['worker', '--burst'])", env)
+    assert {"robots", "rq"} <= loaded  # the worker really loaded the capabilities
     assert not loaded & set(DEV_TOOLS)
