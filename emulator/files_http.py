@@ -144,33 +144,84 @@ def register_files(app: Flask, emu: Emulator) -> None:
                     error=None, portal=fields[1])
         return stream_blob(emu, blob, name, ctype, ids, etag)
 
+    def login_redirect() -> Response:
+        """What a portal does with a file link whose ``auth`` is not a valid token of a user
+        who may see the file: a 302 to its login page (an HTML form), not a 403. A caller
+        that follows it and keeps the body stores a login page instead of the file."""
+        emu.add_log(path=request.path, method="crm.file.download", status=302,
+                    error="AUTH_REQUIRED", portal=None)
+        back = quote(request.full_path, safe="")
+        return Response("", status=302, headers={"Location": f"{emu.url}/auth/?backurl={back}"})
+
+    @app.route("/auth/", methods=["GET"])
+    def login_page() -> Response:
+        return Response("<!DOCTYPE html><html><body><form method=post>Авторизация / Log in"
+                        "</form></body></html>", status=200, mimetype="text/html")
+
+    def caller() -> tuple[Portal, int] | None:
+        """The portal and user of the ``auth`` access token, or None when it is not one."""
+        try:
+            rec = emu.check_access(request.args.get("auth") or None)
+        except RestError:
+            return None
+        with emu.lock:
+            portal = emu.portals.get(rec.member_id)
+        return (portal, rec.user_id) if portal is not None else None
+
     @app.route("/bitrix/components/bitrix/<component>/show_file.php", methods=["GET"])
     def show_file(component: str) -> Response:
-        """CRM file fields: ``downloadUrl`` of ``{id, showUrl, downloadUrl}`` values."""
+        """CRM file fields' ``downloadUrl``: the caller puts its access token in ``auth=``
+        (tutorials/crm/how-to-add-crm-objects/how-to-add-lead-with-files.md)."""
         args = request.args
-        try:
-            fields = disk.read_token(emu, args.get("auth", ""))
-            kind, member_id, file_id, extra = fields[0], fields[1], fields[2], fields[3]
-            owner, field_name = args.get("ownerId", ""), args.get("fieldName", "")
-            if kind != "b" or file_id != args.get("fileId") or extra != f"{owner}|{field_name}":
-                raise RestError("ACCESS_DENIED", "Access denied", 403)
-            with emu.lock:
-                portal = emu.portals.get(member_id)
-                entity = component.split(".")[1] if component.count(".") >= 2 else "deal"
-                row = None
-                if portal is not None and entity in ("deal", "lead", "contact", "company"):
-                    row = portal.table(entity).get(int(owner or 0))
-                value = row.get(field_name.upper()) if row else None
-                held = value if isinstance(value, list) else [value]
-                rec = portal.disk.bfiles.get(int(file_id)) if portal else None
-                if rec is None or int(file_id) not in [int(v) for v in held if v]:
-                    raise RestError("ERROR_NOT_FOUND", "File not found", 404)
-        except (RestError, ValueError) as err:
-            if isinstance(err, ValueError):
-                return _error("ACCESS_DENIED", "Access denied", 403)
-            return _error(err.code, err.description, err.status)
+        who = caller()
+        if who is None:
+            return login_redirect()
+        portal, user_id = who
+        entity = component.split(".")[1] if component.count(".") >= 2 else "deal"
+        owner, field_name, file_id = (args.get("ownerId", ""), args.get("fieldName", ""),
+                                      args.get("fileId", ""))
+        with emu.lock:
+            try:
+                owner_id, fid = int(owner or 0), int(file_id or 0)
+            except ValueError:
+                return _error("ERROR_ARGUMENT", "Wrong file link", 400)
+            row = None
+            if entity in ("deal", "lead", "contact", "company"):
+                if not portal.may_read(user_id, entity, owner_id):
+                    return login_redirect()
+                row = portal.table(entity).get(owner_id)
+            value = row.get(field_name.upper()) if row else None
+            held = value if isinstance(value, list) else [value]
+            rec = portal.disk.bfiles.get(fid)
+            if rec is None or fid not in [int(v) for v in held if v]:
+                return _error("ERROR_NOT_FOUND", "File not found", 404)
+        emu.add_log(path=request.path, method="crm.file.download", status=200, error=None,
+                    portal=portal.member_id)
         return stream_blob(emu, rec.blob, rec.name, rec.content_type, {file_id, f"b{file_id}"},
                            f"b{file_id}")
+
+    @app.route("/bitrix/tools/crm_show_file.php", methods=["GET"])
+    def activity_file() -> Response:
+        """Activity files' ``url``, with ``auth=`` filled by the caller
+        (api-reference/crm/timeline/activities/activity-base/crm-activity-list.md)."""
+        who = caller()
+        if who is None:
+            return login_redirect()
+        portal, _user_id = who
+        try:
+            fid, owner_id = int(request.args.get("fileId") or 0), int(
+                request.args.get("ownerId") or 0)
+        except ValueError:
+            return _error("ERROR_ARGUMENT", "Wrong file link", 400)
+        with emu.lock:
+            row = portal.activities.get(owner_id)
+            obj = portal.disk.objects.get(fid)
+            if (row is None or fid not in (row.get("STORAGE_ELEMENT_IDS") or []) or obj is None
+                    or obj.type != "file" or obj.deleted_type != disk.DELETED_NONE):
+                return _error("ERROR_NOT_FOUND", "File not found", 404)
+            ver = obj.head
+        ctype = mimetypes.guess_type(obj.name)[0] or "application/octet-stream"
+        return stream_blob(emu, ver.blob, obj.name, ctype, {str(obj.id)}, f"{obj.id}-{ver.id}")
 
     @app.route("/rest/upload.json", methods=["POST"])
     def upload() -> Response:

@@ -211,13 +211,20 @@ def activity_add(
 
 
 def activity_out(emu: Emulator, portal: Portal, row: dict[str, Any]) -> dict[str, Any]:
-    """What ``crm.activity.get`` returns: FILES as ``[{id, url}]`` for files still on Disk."""
+    """What ``crm.activity.get`` returns: FILES as ``[{id, url}]`` for files still on Disk.
+
+    api-reference/crm/timeline/activities/activity-base/crm-activity-list.md: ``url`` is
+    ``http://<portal>/bitrix/tools/crm_show_file.php?fileId=…&ownerTypeId=6&ownerId=…&auth=``,
+    the empty ``auth=`` to be filled with the caller's access token.
+    """
     out = {k: v for k, v in row.items() if k != "STORAGE_ELEMENT_IDS"}
     files = []
+    base = f"{emu.url}/bitrix/tools/crm_show_file.php"
     for fid in row.get("STORAGE_ELEMENT_IDS") or []:
         obj = portal.disk.objects.get(fid)
         if obj is not None and obj.type == "file":
-            files.append({"id": fid, "url": disk.download_url(emu, portal, "f", fid)})
+            files.append({"id": fid, "url": f"{base}?fileId={fid}&ownerTypeId=6"
+                                            f"&ownerId={row['ID']}&auth="})
     out["FILES"] = files
     out["BINDINGS"] = [dict(b) for b in row.get("BINDINGS") or []]
     out["COMMUNICATIONS"] = [dict(c) for c in row.get("COMMUNICATIONS") or []]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from ..errors import RestError
 from ..listing import select_fields
@@ -336,9 +335,12 @@ def file_field_out(
     emu: Emulator, portal: Portal, entity: str, row_id: Any, out: dict[str, Any]
 ) -> dict[str, Any]:
     """File fields as the real API shows them: ``{id, showUrl, downloadUrl}`` (relative
-    portal paths, like Bitrix24 returns), a list for multiple fields."""
-    from .. import disk
+    portal paths, like Bitrix24 returns), a list for multiple fields.
 
+    tutorials/crm/how-to-add-crm-objects/how-to-add-lead-with-files.md: ``downloadUrl`` is
+    ``…/show_file.php?auth=&ownerId=…&fieldName=…&dynamic=Y&fileId=…`` with an empty
+    ``auth=`` the caller fills with its own access token.
+    """
     for uf in portal.userfields.get(UF_ENTITY.get(entity, ""), []):
         key = uf["FIELD_NAME"]
         if uf["USER_TYPE_ID"] != "file" or key not in out:
@@ -347,10 +349,8 @@ def file_field_out(
 
         def one(fid: Any, key: str = key, base: str = base) -> dict[str, Any]:
             query = f"ownerId={row_id}&fieldName={key}&dynamic=Y&fileId={fid}"
-            token = disk.make_token(emu, f"b:{portal.member_id}:{fid}:{row_id}|{key}:"
-                                         f"{emu.now() + disk.link_ttl(emu):.3f}")
             return {"id": int(fid), "showUrl": f"{base}?{query}",
-                    "downloadUrl": f"{base}?auth={quote(token, safe='')}&{query}"}
+                    "downloadUrl": f"{base}?auth=&{query}"}
 
         value = out[key]
         if isinstance(value, list):

@@ -12,11 +12,19 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def _auth(url: str, token: str) -> str:
+    """Fill the empty ``auth=`` the portal leaves for the caller's own access token."""
+    assert "auth=&" in url or url.endswith("auth="), url
+    return url.replace("auth=", f"auth={token}", 1)
+
+
 def _events(stub, name: str) -> list[dict]:
     return [r["form"] for r in stub.requests if r["form"].get("event") == name]
 
 
-def test_activity_with_files_fires_events_and_lists_files(emu_url, emu_call, emu_app_stub):
+def test_activity_with_files_fires_events_and_lists_files(emu_url, emu_call, emu_app_stub,
+                                                          emu_tokens):
+    token = emu_tokens["access_token"]
     hook = f"{emu_app_stub.url}/events"
     for ev in ("ONCRMACTIVITYADD", "ONCRMACTIVITYUPDATE", "ONCRMACTIVITYDELETE"):
         assert emu_call("event.bind", {"event": ev, "handler": hook}).json()["result"]
@@ -47,9 +55,12 @@ def test_activity_with_files_fires_events_and_lists_files(emu_url, emu_call, emu
     assert got["COMMUNICATIONS"][0]["TYPE"] == "EMAIL"
     files = got["FILES"]
     assert [f["id"] for f in files][0] == disk_file["id"] and len(files) == 2
-    assert requests.get(files[1]["url"]).content == b"\xff\xd8jpeg-bytes"
-    first = requests.get(files[0]["url"])
+    assert requests.get(_auth(files[1]["url"], token)).content == b"\xff\xd8jpeg-bytes"
+    first = requests.get(_auth(files[0]["url"], token))
     assert first.status_code == 200 and len(first.content) == 300_000
+    # without a token the portal sends its login page (a redirect), never the file
+    bare = requests.get(files[0]["url"], allow_redirects=False)
+    assert bare.status_code == 302 and "/auth/" in bare.headers["Location"]
     # the uploaded attachment lives in the responsible user's "Uploaded files" folder
     photo = emu_call("disk.file.get", {"id": files[1]["id"]}).json()["result"]
     folder = emu_call("disk.folder.get", {"id": photo["PARENT_ID"]}).json()["result"]
@@ -98,15 +109,22 @@ def test_deal_file_field_download_url_streams(emu_url, emu_call, emu_tokens):
     # like the real portal the links are portal-relative: join them with the portal address
     base = emu_tokens["client_endpoint"].rsplit("/rest/", 1)[0] + "/"
     assert contract["downloadUrl"].startswith("/bitrix/components/bitrix/crm.deal.show/")
-    dl = requests.get(urljoin(base, contract["downloadUrl"]))
+    token = emu_tokens["access_token"]
+
+    def url(value: dict) -> str:
+        return urljoin(base, _auth(value["downloadUrl"], token))
+
+    dl = requests.get(url(contract))
     assert dl.status_code == 200 and dl.content == b"%PDF-contract"
     assert dl.headers["Content-Type"] == "application/pdf"
-    assert requests.get(urljoin(base, contract["showUrl"])).status_code == 403  # no auth
+    login = requests.get(urljoin(base, contract["showUrl"]), allow_redirects=False)
+    assert login.status_code == 302  # no token: the login page
+    assert requests.get(login.headers["Location"]).headers["Content-Type"].startswith(
+        "text/html")
     docs = got["UF_CRM_DOCS"]
-    assert [requests.get(urljoin(base, d["downloadUrl"])).content for d in docs] == [
-        b"alpha", b"beta"]
+    assert [requests.get(url(d)).content for d in docs] == [b"alpha", b"beta"]
     # keep one file by id, replace the single one; the removed file's link stops working
-    old_url = urljoin(base, docs[1]["downloadUrl"])
+    old_url = url(docs[1])
     emu_call("crm.deal.update", {"id": deal, "fields": {
         "UF_CRM_DOCS": [{"id": docs[0]["id"]}],
         "UF_CRM_CONTRACT": {"fileData": ["v2.pdf", _b64(b"%PDF-v2")]}}})
@@ -116,8 +134,6 @@ def test_deal_file_field_download_url_streams(emu_url, emu_call, emu_tokens):
     assert requests.get(old_url).status_code == 404
     listed = emu_call("crm.deal.list", {"filter": {"ID": deal},
                                         "select": ["ID", "UF_CRM_CONTRACT"]}).json()
-    assert requests.get(urljoin(base, listed["result"][0]["UF_CRM_CONTRACT"]["downloadUrl"])
-                        ).content == b"%PDF-v2"
+    assert requests.get(url(listed["result"][0]["UF_CRM_CONTRACT"])).content == b"%PDF-v2"
     emu_call("crm.deal.delete", {"id": deal})
-    assert requests.get(urljoin(base, again["UF_CRM_CONTRACT"]["downloadUrl"])
-                        ).status_code == 404
+    assert requests.get(url(again["UF_CRM_CONTRACT"])).status_code == 404
