@@ -151,6 +151,7 @@ def register_control(app: Flask, emu: Emulator) -> None:
                 "TIME_FINISH": emu.iso(now) if status == "CLOSED" else None,
                 "TIME_FINISH_DEFAULT": emu.iso(now - 3600 * 12) if status == "EXPIRED" else None,
                 "DURATION": "01:00:00", "TIME_LEAKS": "00:00:00",
+                "ACTIVE": _truthy(b.get("active", True)),
             }
         return json_response({"user_id": uid, "status": status})
 

@@ -29,6 +29,15 @@ INSTALL_FINISH_RE = re.compile(r"installFinish\s*\(")
 PORTAL_TZ = timezone(timedelta(hours=3))
 
 
+def event_scope(event: str) -> str:
+    """The scope an event belongs to (what its ``auth[scope]`` says)."""
+    for prefix, scope in (("ONCRM", "crm"), ("ONTASK", "task"), ("ONIM", "im"),
+                          ("ONUSER", "user"), ("ONCALENDAR", "calendar")):
+        if event.startswith(prefix):
+            return scope
+    return ""
+
+
 class Emulator:
     """All state of the emulated platform (OAuth server + any number of portals)."""
 
@@ -300,23 +309,26 @@ class Emulator:
         *,
         refresh: bool = False,
         scope_sep: str = ",",
+        scope: str | None = None,
     ) -> dict[str, Any]:
-        """The ``auth[...]`` part of everything the portal posts to the app."""
+        """The ``auth[...]`` part of everything the portal posts to the app.
+
+        api-reference/events/index.md: an event's ``auth[scope]`` is the event's own scope
+        (``crm`` for ONCRMDEALADD), given as `scope`; app lifecycle events carry the app's.
+        api-reference/common/events/on-app-uninstall.md: without a token (ONAPPUNINSTALL)
+        there is no ``status`` either.
+        """
         auth: dict[str, Any] = {}
         if rec is not None:
             auth["access_token"] = rec.access_token
             auth["expires"] = int(rec.expires_at)
             auth["expires_in"] = int(self.config.token_ttl)
-            auth["scope"] = self.scope_string(scope_sep)
-        auth.update(
-            {
-                "domain": portal.domain,
-                "server_endpoint": self.server_endpoint,
-                "status": "L",
-                "client_endpoint": self.endpoint_for(portal),
-                "member_id": portal.member_id,
-            }
-        )
+            auth["scope"] = scope or self.scope_string(scope_sep)
+        auth.update({"domain": portal.domain, "server_endpoint": self.server_endpoint})
+        if rec is not None:
+            auth["status"] = "L"
+        auth.update({"client_endpoint": self.endpoint_for(portal),
+                     "member_id": portal.member_id})
         if rec is not None:
             auth["user_id"] = rec.user_id
             if refresh:
@@ -350,7 +362,7 @@ class Emulator:
                     "event_handler_id": str(b.id),
                     "data": data,
                     "ts": str(int(self.now())),
-                    "auth": self.auth_block(portal, rec),
+                    "auth": self.auth_block(portal, rec, scope=event_scope(event)),
                 }
                 posts.append((b.handler, body))
         for url, body in posts:
@@ -406,7 +418,9 @@ class Emulator:
             app.application_token = new_hex(16)
             page_rec = self.issue_tokens(portal, portal.admin_user_id)
             query = urlencode(
-                {"DOMAIN": portal.domain, "PROTOCOL": "0", "LANG": self.config.language_id,
+                # api-reference/widgets/_includes/widget_data.md: PROTOCOL 1 = https, which
+                # is what a cloud portal always is
+                {"DOMAIN": portal.domain, "PROTOCOL": "1", "LANG": self.config.language_id,
                  "APP_SID": new_hex(16)}
             )
             form = {

@@ -6,7 +6,7 @@ DEFAULT_STATUS: dict[str, int] = {
     "expired_token": 401,
     "invalid_token": 401,
     "NO_AUTH_FOUND": 401,
-    "insufficient_scope": 401,
+    "insufficient_scope": 403,  # _includes/system-errors.md
     "QUERY_LIMIT_EXCEEDED": 503,
     "OVERLOAD_LIMIT": 503,
     "OPERATION_TIME_LIMIT": 429,

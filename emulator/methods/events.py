@@ -102,10 +102,12 @@ def unbind(ctx: CallContext, params: dict[str, Any]) -> dict[str, int]:
 
 @method("event.get")
 def get(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """api-reference/events/event-get.md: event, handler, auth_type, offline; an offline
+    binding also names its connector_id (empty when bound without auth_connector)."""
     return [
         {"event": b.event, "handler": b.handler, "auth_type": str(b.auth_type),
          "offline": 1 if b.offline else 0,
-         **({"connector_id": b.auth_connector} if b.auth_connector else {})}
+         **({"connector_id": b.auth_connector} if b.offline or b.auth_connector else {})}
         for b in ctx.portal.app.bindings
     ]
 

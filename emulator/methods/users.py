@@ -84,7 +84,10 @@ def timeman_status(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         "TIME_START": state.get("TIME_START"),
         "DURATION": state.get("DURATION", "00:00:00"),
         "TIME_LEAKS": state.get("TIME_LEAKS", "00:00:00"),
-        "ACTIVE": status in ("OPENED", "PAUSED"),
+        # api-reference/timeman/base/timeman-status.md: ACTIVE is "the work day is confirmed";
+        # false = a change waits for the manager's confirmation. It says nothing about
+        # whether the person works now (that is STATUS). Control API: {"active": false}.
+        "ACTIVE": bool(state.get("ACTIVE", True)),
         "IP_OPEN": "", "IP_CLOSE": "",
         "LAT_OPEN": 0, "LON_OPEN": 0, "LAT_CLOSE": 0, "LON_CLOSE": 0,
         "TZ_OFFSET": 10800,

@@ -107,6 +107,6 @@ def test_message_add_errors_and_private_dialogs(emu_url, emu_call):
     try:
         t = requests.post(f"{server.url}/_emulator/tokens", json={}).json()["access_token"]
         r = requests.post(f"{server.url}/rest/im.chat.add", json={"auth": t, "USERS": [3]})
-        assert r.status_code == 401 and r.json()["error"] == "insufficient_scope"
+        assert r.status_code == 403 and r.json()["error"] == "insufficient_scope"
     finally:
         server.stop()

@@ -17,7 +17,7 @@ def test_install_flow_posts_installer_and_onappinstall(emu_url, emu_app_stub):
     page = emu_app_stub.wait_for(lambda r: r["path"] == "/install")
     portal = _control(emu_url, "GET", "portal")
     assert page["query"]["DOMAIN"] == portal["domain"] == "demo.bitrix24.test"
-    assert page["query"]["PROTOCOL"] == "0" and page["query"]["APP_SID"]
+    assert page["query"]["PROTOCOL"] == "1" and page["query"]["APP_SID"]  # https (cloud)
     form = page["form"]
     assert form["member_id"] == portal["member_id"] and form["PLACEMENT"] == "DEFAULT"
     assert form["APPLICATION_TOKEN"] == portal["application_token"]

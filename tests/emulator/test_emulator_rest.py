@@ -189,7 +189,7 @@ def test_scope_and_admin_checks(emu_url, emu_app_stub):
         tok = requests.post(f"{server.url}/_emulator/tokens", json={"user_id": 3}).json()
         r = requests.get(f"{server.url}/rest/bizproc.robot.list",
                          params={"auth": tok["access_token"]})
-        assert r.status_code == 401 and r.json()["error"] == "insufficient_scope"
+        assert r.status_code == 403 and r.json()["error"] == "insufficient_scope"
         r = requests.get(f"{server.url}/rest/app.option.set",
                          params={"auth": tok["access_token"], "options[a]": "1"})
         assert r.status_code == 403 and r.json()["error"] == "ACCESS_DENIED"
