@@ -30,6 +30,7 @@ class Settings:
     rest_max_retries: int = 4
     rest_backoff_s: float = 0.5
     job_retry_intervals: tuple[int, ...] = (10, 60, 300, 1800)
+    scheduler_interval_s: float = 1.0  # how often due timers and retries move to their queue
     log_level: str = "INFO"
     google_client_id: str = ""
     google_client_secret: str = ""
@@ -54,6 +55,7 @@ class Settings:
             "rest_max_retries": "CONNECTOR_REST_MAX_RETRIES",
             "rest_backoff_s": "CONNECTOR_REST_BACKOFF",
             "job_retry_intervals": "CONNECTOR_JOB_RETRY_INTERVALS",
+            "scheduler_interval_s": "CONNECTOR_SCHEDULER_INTERVAL",
             "log_level": "LOG_LEVEL",
             "google_client_id": "GOOGLE_CLIENT_ID",
             "google_client_secret": "GOOGLE_CLIENT_SECRET",
@@ -93,6 +95,8 @@ class Settings:
                 raise ConfigError(f"{self.ENV[name]} is not a URL: {value!r}")
         if self.max_body_bytes < 1024:
             raise ConfigError("CONNECTOR_MAX_BODY_BYTES must be at least 1024")
+        if not 0.05 <= self.scheduler_interval_s <= 60:
+            raise ConfigError("CONNECTOR_SCHEDULER_INTERVAL must be 0.05 to 60 seconds")
         return self
 
 

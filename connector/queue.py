@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
 from rq import Callback, Queue, Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+from rq.scheduler import RQScheduler
+from rq.scripts import release_lock
 from rq.serializers import JSONSerializer
 
 from connector.errors import Permanent
@@ -89,21 +96,69 @@ class Queues:
         jid = f"{key}-{secrets.token_hex(4)}" if until_started else key
         if not self.redis.set(self.dedup_key(key), jid, nx=True, ex=DEDUP_TTL_S):
             return Enqueued(key, False)
-        intervals = self.retry_intervals
         with self.redis.pipeline() as pipe:  # job hash, status and queue push: one round trip
             self.queues[queue].enqueue_call(
-                func, args=args, job_id=jid,
+                func, args=args, job_id=jid, at_front=at_front, pipeline=pipe,
                 timeout=FILE_JOB_TIMEOUT_S if queue == FILES else JOB_TIMEOUT_S,
-                failure_ttl=FAILED_TTL_S,
-                result_ttl=3600, at_front=at_front,
-                retry=Retry(max=len(intervals), interval=intervals) if retry and intervals
-                else None,
-                on_failure=Callback(stop_retrying_permanent),
-                meta={"member_id": member_id, "dedup": key if until_started else ""},
-                pipeline=pipe,
+                **self._policy(member_id, retry, key if until_started else ""),
             )
             pipe.execute()
         return Enqueued(jid, True)
+
+    def _policy(self, member_id: str, retry: bool, dedup: str = "") -> dict[str, Any]:
+        """What every job gets, queued now or later: retries, the permanent-error callback,
+        how long its result and its dead letter are kept, and whose job it is."""
+        intervals = self.retry_intervals
+        return {
+            "failure_ttl": FAILED_TTL_S, "result_ttl": 3600,
+            "retry": Retry(max=len(intervals), interval=intervals) if retry and intervals
+            else None,
+            "on_failure": Callback(stop_retrying_permanent),
+            "meta": {"member_id": member_id, "dedup": dedup},
+        }
+
+    # scheduled jobs ---------------------------------------------------------------------
+    def enqueue_at(self, func: str, args: list[Any], jid: str, at: float,
+                   queue: str = MAINTENANCE, member_id: str = "", retry: bool = True) -> str:
+        """Schedule `func(*args)` as job `jid` at unix time `at`, with the usual policy.
+
+        The same id again moves the job (the registry is a sorted set keyed by id). RQ keeps
+        whole seconds, so `at` is rounded up: a job never starts before its time.
+        """
+        when = datetime.fromtimestamp(math.ceil(at), UTC)
+        with self.redis.pipeline() as pipe:
+            self.queues[queue].enqueue_at(
+                when, func, args=args, job_id=jid, pipeline=pipe,
+                job_timeout=FILE_JOB_TIMEOUT_S if queue == FILES else JOB_TIMEOUT_S,
+                **self._policy(member_id, retry),
+            )
+            pipe.execute()
+        return jid
+
+    def unschedule(self, jid: str) -> bool:
+        """Drop a job that has not started (scheduled or waiting); a started one is left alone.
+
+        A job the scheduler moves to its queue while this runs may still start: callers
+        guard their jobs (a generation token), so such a straggler does nothing.
+        """
+        status = self.status(jid)
+        if status not in ("scheduled", "queued", "deferred"):
+            return False
+        try:
+            job = Job.fetch(jid, connection=self.redis, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return False
+        job.delete()
+        return True
+
+    def status(self, jid: str) -> str | None:
+        """The job's RQ status ("scheduled", "queued", "started", ...), None when it is gone."""
+        raw = self.redis.hget(Job.key_for(jid), "status")
+        return raw.decode() if raw else None
+
+    def scheduled_ids(self, queue: str = MAINTENANCE) -> list[str]:
+        """Ids waiting in one queue's scheduled registry (tests and benchmarks)."""
+        return list(ScheduledJobRegistry(queue=self.queues[queue]).get_job_ids())
 
     def forget(self, key: str) -> None:
         self.redis.delete(self.dedup_key(key))
@@ -174,3 +229,108 @@ class Queues:
 
     def depth(self) -> dict[str, int]:
         return {q.name: q.count for q in self.queues.values()}
+
+
+REAP_EVERY_S = 10.0
+
+
+class Scheduler:
+    """RQ's scheduler (its per-queue lock, its registries) run as a thread of our worker.
+
+    Why not `Worker.work(with_scheduler=True)`: its interval is fixed at 1 s, its scheduler
+    is a forked process that outlives a killed worker, and a worker that finds the lock held
+    only tries again at its 10-minute maintenance, so after a crash (lock left for 61 s)
+    timers would wait up to ten minutes. Here the thread dies with its worker, a worker
+    without the lock asks for it on every pass, and a lock whose holder stopped refreshing
+    it for `stale_after` seconds is taken over. A takeover that turns out premature costs at
+    most one doubled enqueue, which the timers' generation guard turns into a no-op.
+
+    The lock holder also retries abandoned jobs (a worker killed mid-job) as soon as RQ's
+    execution heartbeat expires, instead of at some worker's next 10-minute maintenance.
+    """
+
+    def __init__(self, queues: Queues, names: Sequence[str] = QUEUE_NAMES,
+                 interval: float = 1.0, logging_level: str | int = "INFO"):
+        self.queues = queues
+        self.interval = max(0.05, float(interval))
+        self.stale_after = max(3 * self.interval, 3.0)
+        self.rq = RQScheduler([queues[n] for n in names], connection=queues.redis,
+                              interval=max(1, math.ceil(self.interval)),  # RQ's TTLs: int s
+                              serializer=JSONSerializer, logging_level=logging_level)
+        self._lock_ttl = self.rq.interval + 60  # what RQ sets on every refresh
+        self._names = {queues[n].name: n for n in names}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_reap = 0.0
+
+    @property
+    def owned(self) -> set[str]:
+        return set(self.rq.acquired_locks)
+
+    def _take_over_stale(self) -> None:
+        """Delete locks not refreshed for `stale_after` s (Redis' own clock: the key's TTL)."""
+        conn = self.rq.connection
+        for name in set(self._names) - self.owned:
+            key = self.rq.get_locking_key(name)
+            holder = conn.get(key)
+            if holder is None or holder.decode() == self.rq.name:
+                continue
+            ttl_ms = conn.pttl(key)
+            if ttl_ms >= 0 and self._lock_ttl - ttl_ms / 1000 > self.stale_after \
+                    and release_lock(conn, key, holder.decode()):
+                log.warning("scheduler lock of %s was not refreshed for %.0f s: taking over",
+                            name, self._lock_ttl - ttl_ms / 1000)
+
+    def _reap_abandoned(self) -> None:
+        """Retry (or dead-letter) jobs whose worker died, under RQ's own maintenance lock."""
+        for name in self.owned:
+            queue = self.queues[self._names[name]]
+            if queue.acquire_maintenance_lock():
+                try:
+                    StartedJobRegistry(queue=queue).cleanup()
+                finally:
+                    queue.release_maintenance_lock()
+
+    def run_once(self) -> set[str]:
+        """One pass: lock, heartbeat, move due jobs to their queues; returns the queues owned."""
+        if self.owned != set(self._names):
+            self._take_over_stale()
+            self.rq.acquire_locks()
+        self.rq.heartbeat()
+        if self.owned:
+            self.rq.enqueue_scheduled_jobs()
+            now = time.monotonic()
+            if now - self._last_reap >= REAP_EVERY_S:
+                self._last_reap = now
+                self._reap_abandoned()
+        return self.owned
+
+    def _loop(self) -> None:
+        self.rq.register_birth()
+        try:
+            while not self._stop.is_set():
+                try:
+                    self.run_once()
+                except Exception:  # noqa: BLE001 - a Redis blip must not end scheduling
+                    log.exception("scheduler pass failed")
+                self._stop.wait(self.interval)
+        finally:
+            self.release()
+
+    def start(self) -> threading.Thread:
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="scheduler")
+        self._thread.start()
+        return self._thread
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def release(self) -> None:
+        """Give the locks back at once, so another worker takes over without waiting."""
+        try:
+            self.rq.release_locks()
+            self.rq.register_death()
+        except Exception:  # noqa: BLE001 - shutting down anyway; the lock expires by itself
+            log.warning("could not release scheduler locks", exc_info=True)
