@@ -1,3 +1,3 @@
-from connector.app import create_app
+from wiring import create_app
 
 app = create_app()

@@ -35,7 +35,7 @@ SELECT = ["ID", "TITLE"]
 def list_ours(stack: Stack, member_id: str) -> list[dict[str, Any]]:
     """All deals through the app's own client, as a job would read them."""
     from connector.config import load_settings
-    from connector.services import build_services
+    from wiring import build_services
 
     services = build_services(load_settings(stack.env))
     try:
@@ -55,7 +55,7 @@ def list_fast_bitrix24(stack: Stack, member_id: str) -> list[dict[str, Any]]:
     from fast_bitrix24 import Bitrix
 
     from connector.config import load_settings
-    from connector.services import build_services
+    from wiring import build_services
 
     services = build_services(load_settings(stack.env))
     try:

@@ -119,7 +119,7 @@ class Stack:
         if not result.get("installed"):
             raise RuntimeError(f"install failed: {json.dumps(result)[:500]}")
         from connector.config import load_settings
-        from connector.services import build_services
+        from wiring import build_services
 
         services = build_services(load_settings(self.env))
         try:

@@ -10,7 +10,7 @@
 
 Everything the benchmark watches goes through the emulator's control API (/_emulator/...),
 which the emulator does not count as REST requests, so watching never changes the count.
-One long-lived worker runs with periodic tasks pushed out of the window (--tick-every 3600).
+One long-lived worker runs with periodic tasks pushed out of the window (--sweep-check-every 3600).
 
 Run: .venv/bin/python -m bench.deal_setup [--quick]
 """
@@ -47,7 +47,7 @@ class AppView:
 
     def __init__(self, env: dict[str, str]) -> None:
         from connector.config import load_settings
-        from connector.services import build_services
+        from wiring import build_services
 
         self.services = build_services(load_settings(env))
 
@@ -212,7 +212,7 @@ def run(quick: bool) -> dict[str, Any]:
         try:
             app.put_settings(member_id, SETTINGS)
             # one long-lived worker; periodic tasks kept out of the measurement window
-            worker = spawn(worker_args("--tick-every", "3600"), stack.env,
+            worker = spawn(worker_args("--sweep-check-every", "3600"), stack.env,
                            stack.workdir / "worker.log")
             stack.logs["worker"] = stack.workdir / "worker.log"
             wait_quiet(stack, app, timeout=120)  # the install's reconcile job runs first

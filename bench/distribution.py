@@ -101,7 +101,7 @@ def _group(users: list[int], auto: bool) -> dict[str, Any]:
 
 def _settings(env: dict[str, str], member_id: str, doc: dict[str, Any]) -> None:
     from connector.config import load_settings
-    from connector.services import build_services
+    from wiring import build_services
 
     services = build_services(load_settings(env))
     services.portal_settings.put(member_id, doc)
@@ -125,7 +125,7 @@ def stack_phases(quick: bool) -> dict[str, Any]:
                                               "status": "OPENED" if i % 4 else "PAUSED"})
         _settings(stack.env, member_id, _group(members, auto=False))
         # no periodic tasks during the measurement: they would add requests of their own
-        worker = spawn(worker_args("--tick-every", "3600"), stack.env,
+        worker = spawn(worker_args("--sweep-check-every", "3600"), stack.env,
                        stack.workdir / "worker.log")
         try:
             # REST cost: robot distributions, after one warm-up (member cache, chat)

@@ -194,7 +194,7 @@ class App:
 
     def __init__(self, stack: Stack, member_id: str) -> None:
         from connector.config import load_settings
-        from connector.services import build_services
+        from wiring import build_services
 
         self.stack = stack
         self.member_id = member_id
@@ -382,7 +382,7 @@ def plain_copy(stack: Stack, fake: FakeDriveProcess, disk_id: int, size: int) ->
 def is_our_worker(pid: int) -> bool:
     """Still alive and still one of the app's worker processes (not a reused pid)."""
     try:
-        return b"connector.cli" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        return b"wiring" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
 
@@ -425,7 +425,7 @@ def kill_and_recover(stack: Stack, app: App, fake: FakeDriveProcess,
     time.sleep(wait_s)
     log = stack.workdir / "worker-2.log"
     stack.logs["worker-2"] = log
-    new_worker = spawn(worker_args("--tick-every", "3600"), stack.env, log)
+    new_worker = spawn(worker_args("--sweep-check-every", "3600"), stack.env, log)
     recovery = "StartedJobRegistry.cleanup by the new worker -> RQ retry (scheduled)"
 
     def done() -> bool:
@@ -470,7 +470,7 @@ def run(quick: bool) -> dict[str, Any]:
             app.connect_google()
             log = stack.workdir / "worker.log"
             stack.logs["worker"] = log
-            workers.append(spawn(worker_args("--tick-every", "3600"), stack.env, log))
+            workers.append(spawn(worker_args("--sweep-check-every", "3600"), stack.env, log))
             emit(BENCH, "environment", cpus=cpu_count(), load_1m=load_average(),
                  file_mib=size // MIB)
             deal_id = int(stack.control("POST", "crm/deal", {"fields": {

@@ -155,7 +155,7 @@ def drive(app_url: str, deliveries: list[Delivery], clients: int) -> tuple[Outco
 def queued(stack: Stack) -> dict[str, int]:
     """Jobs waiting per queue: the proof that each accepted delivery became a job."""
     from connector.config import load_settings
-    from connector.services import build_services
+    from wiring import build_services
 
     services = build_services(load_settings(stack.env))
     try:

@@ -48,7 +48,7 @@ def child(member_id: str, method: str, start_at: float, until: float) -> int:
     """One worker process: the app's own client, built from the environment, in a loop."""
     from connector.bitrix.errors import BitrixError
     from connector.config import load_settings
-    from connector.services import build_services
+    from wiring import build_services
 
     services = build_services(load_settings())
     client = services.client(member_id)

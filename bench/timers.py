@@ -46,7 +46,7 @@ def record(run: str, n: int) -> None:
 
 def start_worker(env: dict[str, str], log: Any) -> subprocess.Popen[bytes]:
     """A worker in its own process group, so SIGKILL takes its children with it."""
-    return subprocess.Popen(worker_args("--tick-every", "3600"), env=env, cwd=ROOT,
+    return subprocess.Popen(worker_args("--sweep-check-every", "3600"), env=env, cwd=ROOT,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 

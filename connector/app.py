@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Blueprint, Flask, jsonify
 
 from connector.config import Settings, load_settings
 from connector.page_i18n import init_pages
 from connector.services import Services, build_services
 
 
-def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
-    """Build the web app. `config` may be Settings, overrides for the environment, or None."""
+def create_app(config: Settings | Mapping[str, Any] | None = None,
+               build: Callable[[Settings], Services] | None = None,
+               blueprints: Sequence[Blueprint] = ()) -> Flask:
+    """Build the web app. `config` may be Settings, overrides for the environment, or None.
+
+    `build` makes the Services (with the capabilities) and `blueprints` are the pages of the
+    installer and the placements: both come from the composition root (wiring).
+    """
     if isinstance(config, Settings):
         settings = config.validate()
     else:
@@ -24,18 +30,14 @@ def create_app(config: Settings | Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, template_folder="../templates/html")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["SECRET_KEY"] = settings.secret_key
-    services = build_services(settings, web=True)
+    services = build(settings) if build else build_services(settings, web=True)
     app.extensions["connector"] = services
 
     from connector.routes import bp as core_bp
-    from install.views import bp as install_bp
-    from placements.google_connect import bp as google_bp
-    from placements.views import bp as placements_bp
 
     app.register_blueprint(core_bp)
-    app.register_blueprint(install_bp)
-    app.register_blueprint(placements_bp)
-    app.register_blueprint(google_bp)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
     init_pages(app)  # Flask-Babel: the viewer's language, the portal's time zone
 
     @app.errorhandler(413)

@@ -13,16 +13,19 @@ import logging
 import os
 import sys
 import threading
-import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
+from connector.capability import Command
 from connector.config import ConfigError, load_settings
 from connector.services import Services, build_services
 
+_BUILD: list[Callable[[], Services]] = []
+
 
 def _services() -> Services:
-    return build_services(load_settings())
+    """This process's Services, as the composition root (wiring) builds them."""
+    return _BUILD[0]() if _BUILD else build_services(load_settings())
 
 
 def _when(ts: float) -> str:
@@ -84,6 +87,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
                     current[section] = values
             doc = current
         s.portal_settings.put(args.member_id, doc)
+        from connector.jobs import ensure_periodic
+
+        ensure_periodic(s, args.member_id)  # intervals follow the settings at once
     except json.JSONDecodeError as exc:
         print(t(lang, N_("not JSON: {error}"), error=exc), file=sys.stderr)
         return 2
@@ -112,162 +118,49 @@ def cmd_failed(args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile(args: argparse.Namespace) -> int:
-    from connector.jobs import reconcile_portal
+    from connector.jobs import run_task
 
-    print(json.dumps(reconcile_portal(_services(), args.member_id), indent=2))
+    print(json.dumps(run_task(_services(), "reconcile", args.member_id), indent=2))
     return 0
 
 
 def cmd_journal(args: argparse.Namespace) -> int:
-    from handlers.crm import journal_key
+    from connector.journal import entries
 
-    s = _services()
-    for raw in s.redis.lrange(journal_key(s.settings.queue_prefix, args.member_id), 0,
-                              args.limit - 1):
-        entry = json.loads(raw)
+    for entry in entries(_services(), args.member_id, args.limit):
         print(f"{_when(entry['ts'])}  {entry['event']:20} {entry['id']}")
     return 0
 
 
-def cmd_distribution(args: argparse.Namespace) -> int:
-    """Dry run, audit log and pending queue of the fair distribution."""
-    from connector.context import JobContext
-    from robots.distribution import config
-    from robots.distribution.engine import DistributionError, distribute
-    from robots.distribution.entities import EntityKind
-    from robots.distribution.robot import env_for
-
-    s = _services()
-    ctx = JobContext.load(s, args.member_id, "cli:distribution")
-    if ctx is None:
-        print(f"unknown portal {args.member_id}", file=sys.stderr)
-        return 2
-    env = env_for(ctx)
-    if args.action == "audit":
-        for row in env.state.audit_entries(args.limit, args.item):
-            who = row.get("user_id") or "-"
-            print(f"{_when(row['ts'])}  {row['item']:14} {row['group']:10} {row['status']:8} "
-                  f"{who!s:6} {row['reason']}")
-        return 0
-    groups = config.groups(ctx.settings)
-    if args.action == "pending":
-        for g in groups:
-            for entry in env.state.pending(g.id):
-                print(f"{g.id:12} {entry['entity']}/{entry['id']}")
-        return 0
-    group = config.group_by_id(ctx.settings, args.group or (groups[0].id if groups else ""))
-    if group is None:
-        print(f"unknown group {args.group!r}; groups: {[g.id for g in groups]}", file=sys.stderr)
-        return 2
-    kind = EntityKind(group.entity_types[0])
-    try:
-        outcome = distribute(env, group, kind, args.item_id or 0, dry_run=True, force=True)
-    except DistributionError as exc:
-        print(f"cannot distribute: {exc}", file=sys.stderr)
-        return 2
-    who = f"user {outcome.user_id}" if outcome.user_id else "nobody"
-    print(f"next {group.id} item would go to {who}: {outcome.reason}")
-    return 0
-
-
-def cmd_drive(args: argparse.Namespace) -> int:
-    """The Google Drive mirror: connection, backfill of existing deals, one deal now."""
-    from robots.drive_mirror import connection
-
-    s = _services()
-    if not s.store.exists(args.member_id):
-        print(f"unknown portal {args.member_id}", file=sys.stderr)
-        return 2
-    if args.action == "status":
-        print(json.dumps(connection.status(s, args.member_id), indent=2))
-        return 0
-    if args.action == "connect-url":
-        token = connection.connect_token(s, args.member_id)
-        print(f"{s.settings.public_base_url}/google/connect?t={token}  (valid 15 minutes)")
-        return 0
-    if args.action == "service-account":
-        if not args.value:
-            print("give the path of the service account's JSON key", file=sys.stderr)
-            return 2
-        with open(args.value, encoding="utf-8") as fh:
-            info = json.load(fh)
-        if info.get("type") != "service_account" or "private_key" not in info:
-            print("not a service account key (type/private_key missing)", file=sys.stderr)
-            return 2
-        connection.save(s, args.member_id, "service_account", info, info.get("client_email", ""))
-        print(f"stored service account {info.get('client_email')}; set drive_mirror."
-              "shared_drive_id: service accounts have no My Drive storage")
-        return 0
-    if args.action == "mirror-deal":
-        from connector.queue import MAINTENANCE, job_id
-
-        deal_id = int(args.value or 0)
-        res = s.queues.enqueue("connector.jobs.run_maintenance",
-                               ["drive_mirror_deal", args.member_id, {"deal_id": deal_id}],
-                               job_id("gdrive-deal", args.member_id, deal_id, time.time()),
-                               queue=MAINTENANCE, member_id=args.member_id)
-        print(f"queued {res.job_id}")
-        return 0
-    return _drive_backfill(s, args)
-
-
-def _drive_backfill(s: Services, args: argparse.Namespace) -> int:
-    """Queue every existing deal, resumably: the last queued deal id is kept in Redis."""
-    from connector.queue import MAINTENANCE, job_id
-
-    cursor_key = f"{s.settings.queue_prefix}:gdrive:{args.member_id}:backfill"
-    generation_key = f"{cursor_key}:generation"
-    if args.restart:  # a new generation of job ids, so deals queued before go again
-        s.redis.delete(cursor_key)
-        s.redis.incr(generation_key)
-    generation = int(s.redis.get(generation_key) or 0)
-    start = int(s.redis.get(cursor_key) or 0)
-    client = s.client(args.member_id)
-    params: dict[str, Any] = {"select": ["ID"]}
-    if start:
-        params["filter"] = {">ID": start}
-    queued = 0
-    for row in client.iter_by_id("crm.deal.list", params):
-        deal_id = int(row["ID"])
-        res = s.queues.enqueue("connector.jobs.run_maintenance",
-                               ["drive_mirror_deal", args.member_id, {"deal_id": deal_id}],
-                               job_id("gdrive-backfill", args.member_id, deal_id, generation),
-                               queue=MAINTENANCE, member_id=args.member_id)
-        s.redis.set(cursor_key, deal_id)
-        queued += res.created
-        if queued % 500 == 0:
-            print(f"queued {queued} deals (last id {deal_id})", flush=True)
-    print(f"backfill queued {queued} deals; resume point: deal {int(s.redis.get(cursor_key) or 0)}"
-          " (run again to continue, --restart to start over)")
-    return 0
-
-
 def cmd_worker(args: argparse.Namespace) -> int:
-    """An RQ worker on our queues, with the scheduler thread (timers, retries) and the ticker.
+    """An RQ worker on our queues, with the scheduler thread (timers, retries, periodic slots).
 
-    The ticker still enqueues today's periodic tasks every --tick-every seconds; it goes once
-    connector.periodic is wired in (docs/decisions.md, "Timers are RQ scheduled jobs").
+    Periodic tasks are chains of scheduled jobs (connector.periodic); every minute a worker
+    checks whether it won this 10-minute slot of the deployment and then queues the safety
+    sweep that repairs missing chains. Nothing walks the portals more often than that.
     """
     from rq import Worker
     from rq.serializers import JSONSerializer
 
-    from connector.jobs import tick
+    from connector.jobs import maybe_sweep
+    from connector.migrations import migrate_all
     from connector.queue import Scheduler
     from connector.services import worker_services
 
     s = worker_services()  # built before the jobs fork, so each job inherits it
     logging.basicConfig(level=s.settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    migrate_all(s)  # once per deployment: keys of older versions move to where we look
     stop = threading.Event()
     if not args.burst:
-        def ticker() -> None:
-            while not stop.wait(args.tick_every):
+        def sweeper() -> None:
+            while not stop.wait(args.sweep_check_every):
                 try:
-                    tick(s)
-                except Exception:  # noqa: BLE001 - the ticker must outlive a Redis blip
-                    logging.getLogger("connector.tick").exception("tick failed")
+                    maybe_sweep(s)
+                except Exception:  # noqa: BLE001 - the sweeper must outlive a Redis blip
+                    logging.getLogger("connector.sweep").exception("sweep check failed")
 
-        threading.Thread(target=ticker, daemon=True, name="ticker").start()
+        threading.Thread(target=sweeper, daemon=True, name="sweeper").start()
     names = args.queues.split(",") if args.queues else ["inbound", "maintenance", "files"]
     scheduler = Scheduler(s.queues, names, s.settings.scheduler_interval_s,
                           s.settings.log_level)
@@ -288,14 +181,24 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tick(args: argparse.Namespace) -> int:
-    from connector.jobs import tick
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from connector.migrations import migrate_all
 
-    print(f"enqueued {tick(_services())}")
+    moved = migrate_all(_services(), force=True)
+    print(f"moved {sum(moved.values())} keys of {len(moved)} portals to CRM-neutral names")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def cmd_periodic(args: argparse.Namespace) -> int:
+    """Start or repair a portal's periodic chains now (what install and the sweep do)."""
+    from connector.jobs import ensure_periodic
+
+    print(json.dumps(ensure_periodic(_services(), args.member_id), indent=2))
+    return 0
+
+
+def build_parser(commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
+    """The core commands, then each capability's own (from the registry)."""
     p = argparse.ArgumentParser(prog="crm-connector", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -327,38 +230,35 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--limit", type=int, default=50)
     sp.set_defaults(func=cmd_journal)
 
-    sp = sub.add_parser("distribution", help="dry run, audit log, pending items")
-    sp.add_argument("action", choices=["dry-run", "audit", "pending"])
-    sp.add_argument("member_id")
-    sp.add_argument("--group", default="")
-    sp.add_argument("--item", default=None, help="audit of one item, e.g. lead/12")
-    sp.add_argument("--item-id", type=int, default=0, help="dry run against this item")
-    sp.add_argument("--limit", type=int, default=50)
-    sp.set_defaults(func=cmd_distribution)
-
-    sp = sub.add_parser("drive", help="Google Drive mirror: status, connect, backfill")
-    sp.add_argument("action", choices=["status", "connect-url", "service-account", "backfill",
-                                       "mirror-deal"])
-    sp.add_argument("member_id")
-    sp.add_argument("value", nargs="?", help="key file (service-account) or deal id")
-    sp.add_argument("--restart", action="store_true", help="backfill from the first deal")
-    sp.set_defaults(func=cmd_drive)
-
     sp = sub.add_parser("worker", help="run a worker (jobs, retries, periodic tasks)")
     sp.add_argument("--burst", action="store_true", help="drain the queues and exit")
     sp.add_argument("--name", default=None)
-    sp.add_argument("--tick-every", type=float, default=10.0)
+    sp.add_argument("--sweep-check-every", type=float, default=60.0,
+                    help="seconds between checks whether this worker runs the periodic sweep")
     sp.add_argument("--queues", default="", help="comma-separated: inbound,maintenance,files "
                     "(default all, in that priority)")
     sp.set_defaults(func=cmd_worker)
 
-    sp = sub.add_parser("tick", help="enqueue due periodic jobs once")
-    sp.set_defaults(func=cmd_tick)
+    sp = sub.add_parser("periodic", help="start or repair a portal's periodic tasks now")
+    sp.add_argument("member_id")
+    sp.set_defaults(func=cmd_periodic)
+
+    sp = sub.add_parser("migrate", help="move keys of older versions to their new names")
+    sp.set_defaults(func=cmd_migrate)
+
+    for command in commands:
+        sp = sub.add_parser(command.name, help=command.help)
+        command.configure(sp)
+        sp.set_defaults(func=lambda args, c=command: c.run(_services(), args))
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, build: Callable[[], Services] | None = None,
+         commands: Sequence[Command] = ()) -> int:
+    """`build` and `commands` come from the composition root (python -m wiring)."""
+    if build is not None:
+        _BUILD[:] = [build]
+    args = build_parser(commands).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except ConfigError as exc:
@@ -366,7 +266,5 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
 
 

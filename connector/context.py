@@ -1,36 +1,85 @@
-"""JobContext: what a handler or robot gets — the portal, its REST client, its settings."""
+"""JobContext: what a capability's code gets — the tenant, its CRM port, settings, language."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from connector.bitrix.rest import BitrixClient
 from connector.bitrix.store import Portal
+from connector.crm.port import CrmPort, Tenant
+from connector.i18n import portal_language
 from connector.services import Services
 
 
 @dataclass
 class JobContext:
     portal: Portal
-    rest: BitrixClient
+    crm: CrmPort
     settings: dict[str, Any]
     services: Services
     log: logging.LoggerAdapter
+    capability: str = ""
     final_attempt: bool = True
 
     @property
     def member_id(self) -> str:
         return self.portal.member_id
 
+    @property
+    def tenant(self) -> Tenant:
+        return self.crm.tenant
+
+    @property
+    def domain(self) -> str:
+        return self.crm.domain
+
+    @property
+    def lang(self) -> str:
+        """The language the app writes in for this portal (setting, else the portal's own)."""
+        return portal_language(self.settings["general"]["language"], self.portal.language)
+
+    @property
+    def tz(self) -> str:
+        return self.settings["general"]["timezone"]
+
+    @property
+    def redis(self) -> Any:
+        return self.services.redis
+
+    def key(self, *parts: Any) -> str:
+        """A Redis key of this capability for this tenant: <prefix>:<capability>:<crm>:<id>:…"""
+        tail = ":".join(str(p) for p in parts)
+        base = f"{self.services.settings.queue_prefix}:{self.capability}:{self.tenant.key}"
+        return f"{base}:{tail}" if tail else base
+
+    def service(self, name: str) -> Any:
+        """A service another capability publishes (None when it is not loaded here)."""
+        return self.services.registry.service(name)
+
+    def enqueue(self, task: str, arg: dict[str, Any], *key: Any, queue: str = "maintenance",
+                until_started: bool = False) -> bool:
+        """Queue this capability's task `task` once per business key; True if newly queued."""
+        from connector.queue import job_id
+
+        name = f"{self.capability}.{task}"
+        return self.services.queues.enqueue(
+            "connector.jobs.run_maintenance", [name, self.member_id, arg],
+            job_id(name.replace(".", "-"), self.member_id, *key), queue=queue,
+            member_id=self.member_id, until_started=until_started).created
+
+    def of(self, capability: str) -> JobContext:
+        """The same job seen as another capability (for its published services' keys)."""
+        return replace(self, capability=capability)
+
     @classmethod
-    def load(cls, services: Services, member_id: str, job: str = "") -> JobContext | None:
+    def load(cls, services: Services, member_id: str, job: str = "", capability: str = "",
+             known: dict[str, Any] | None = None) -> JobContext | None:
         """Re-read the portal inside the job; None when it has been uninstalled meanwhile."""
         portal = services.store.get(member_id)
         if portal is None:
             return None
         logger = logging.LoggerAdapter(logging.getLogger("connector.job"),
                                        {"member_id": member_id, "job": job})
-        return cls(portal, services.client(member_id), services.portal_settings.get(member_id),
-                   services, logger)
+        return cls(portal, services.crm(member_id, known), services.portal_settings.get(
+            member_id), services, logger, capability)

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 from connector import queue as q
 from connector.bitrix.errors import BitrixError
+from connector.bitrix.events import NEUTRAL, UPDATES
 from connector.bitrix.forms import FormError, parse_nested
 from connector.services import Services
 
@@ -112,22 +113,21 @@ def accept(services: Services, req: InboundRequest) -> Answer:
 
 def _route_event(services: Services, member_id: str, name: str, payload: dict[str, Any]
                  ) -> Answer:
-    from handlers import EVENTS
-
     if name == "ONAPPUNINSTALL":
-        from install.lifecycle import uninstall
-
         clean = str((payload.get("data") or {}).get("CLEAN", "0")) == "1"
-        cleanup = uninstall(services, member_id, clean)
+        cleanup = services.lifecycle.uninstall(services, member_id, clean)
         return Answer(200, {"ok": True, "uninstalled": True, "cleanup_job": cleanup})
-    if name not in EVENTS:
-        log.info("ignored event %s from %s: no handler", name, member_id)
+    if services.registry.subscribers.get(NEUTRAL.get(name, "")) is None:
+        log.info("ignored event %s from %s: no capability listens to it", name, member_id)
         return Answer(200, {"ok": True, "ignored": name})
     data = payload.get("data") or {}
     fields = data.get("FIELDS") if isinstance(data, dict) else None
     key = (fields or {}).get("ID", "") if isinstance(fields, dict) else ""
-    jid = q.job_id("evt", member_id, name, key, payload.get("ts", ""), json.dumps(
-        data, sort_keys=True))
+    if name in UPDATES:  # the job re-reads the item: updates of one item merge while queued
+        jid = q.job_id("evt", member_id, name, key)
+    else:
+        jid = q.job_id("evt", member_id, name, key, payload.get("ts", ""), json.dumps(
+            data, sort_keys=True))
     # 7. enqueue
     res = services.queues.enqueue("connector.jobs.run_inbound",
                                   ["event", name, member_id, scrub(payload)], jid,
@@ -151,11 +151,9 @@ def _route_robot(services: Services, member_id: str, code: str, payload: dict[st
 
 
 def _accept_install_event(services: Services, name: str, payload: dict[str, Any]) -> Answer:
-    from install.lifecycle import accept_grant, grant_from_event
-
-    grant = grant_from_event(payload)
+    grant = services.lifecycle.grant_from_event(payload)
     try:
-        portal = accept_grant(services, grant)
+        portal = services.lifecycle.accept_grant(services, grant)
     except BitrixError as exc:
         log.warning("refused %s for member %s: %s", name, grant.member_id[:40], exc.description)
         return Answer(401, {"error": "install_not_proven", "detail": exc.description})

@@ -1,7 +1,16 @@
-"""The worker's entry points. Arguments are JSON-able primitives; state is re-read here."""
+"""The worker's entry points. Arguments are JSON-able primitives; state is re-read here.
+
+An event delivery is fanned out: the delivery job journals the event, asks each
+subscriber of the capability registry whether it concerns it (settings only), reads once
+what all of them need, keeps those answers for a while, and queues one job per subscriber
+with its own deterministic id, retries and failed-registry entry. A permanent error in one
+subscriber never touches another's retries; a retry re-runs only the one that failed, and
+reads afresh.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
@@ -9,10 +18,26 @@ from typing import Any
 from rq import get_current_job
 
 from connector import queue as q
+from connector.bitrix.events import NEUTRAL, ref_of
+from connector.capability import Event
 from connector.context import JobContext
+from connector.crm.port import ItemRef
+from connector.errors import Permanent
+from connector.journal import record
 from connector.services import Services, worker_services
+from connector.triggers import run_robot
 
 log = logging.getLogger("connector.jobs")
+SNAPSHOT_TTL_S = 900
+SKIPPED = {"skipped": "portal not active"}
+
+
+def _first_attempt() -> bool:
+    job = get_current_job()
+    if job is None:
+        return True
+    intervals = job.retry_intervals or []
+    return job.retries_left is None or job.retries_left >= len(intervals)
 
 
 def _final_attempt() -> bool:
@@ -26,8 +51,13 @@ def _started(services: Services) -> None:
         services.queues.started(job)
 
 
+def _snapshot_key(services: Services, delivery: str) -> str:
+    return f"{services.settings.queue_prefix}:delivery:{delivery}"
+
+
+# inbound ---------------------------------------------------------------------------------
 def run_inbound(kind: str, name: str, member_id: str, payload: dict[str, Any]) -> Any:
-    """Run one event handler or robot for one portal."""
+    """One robot call, or one event delivery (fanned out to its subscribers)."""
     services = worker_services()
     _started(services)
     ctx = JobContext.load(services, member_id, f"{kind}:{name}")
@@ -36,177 +66,175 @@ def run_inbound(kind: str, name: str, member_id: str, payload: dict[str, Any]) -
         return {"dropped": "portal not installed"}
     ctx.final_attempt = _final_attempt()
     if kind == "event":
-        from handlers import EVENTS
-
-        handler = EVENTS.get(name)
-        if handler is None:
-            return {"ignored": name}
-        handler(ctx, payload.get("data") or {})
-        return {"handled": name}
+        return deliver(ctx, name, payload)
     if kind == "robot":
-        from robots.runner import run_robot
-
-        return run_robot(ctx, payload)
+        owner = next((c.name for c in services.registry.capabilities
+                      if any(t.code == name for t in c.triggers)), "")
+        return run_robot(ctx.of(owner), services.registry.triggers, payload)
     raise ValueError(f"unknown inbound kind {kind!r}")
 
 
+def deliver(ctx: JobContext, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    neutral = NEUTRAL.get(name)
+    if neutral is None:
+        return {"ignored": name}
+    data = payload.get("data") or {}
+    ref = ref_of(name, data)
+    services = ctx.services
+    job = get_current_job()
+    delivery = job.id if job is not None else q.job_id("delivery", ctx.member_id, name,
+                                                         ref.label, time.time())
+    event = Event(neutral, ref, data, delivery)
+    chosen = []
+    queries: dict[str, Any] = {}
+    for cap, sub in services.registry.subscribers.get(neutral, []):
+        view = ctx.of(cap.name)
+        if not sub.wants(view, event):
+            continue
+        chosen.append((cap, sub))
+        for key, query in sub.reads(view, event).items():
+            queries[f"{cap.name}.{sub.name}.{key}"] = query
+    record(services, ctx.member_id, name, ref.id, len(chosen))
+    if queries:
+        try:
+            ctx.crm.read(queries)
+            seen = getattr(ctx.crm, "seen", {})
+            services.redis.set(_snapshot_key(services, delivery), json.dumps(seen),
+                               ex=SNAPSHOT_TTL_S)
+        except Permanent as exc:  # each subscriber reads (and fails) on its own
+            log.warning("shared read for %s %s failed: %s", name, ref.label, exc)
+    queued = []
+    for cap, sub in chosen:
+        args = [cap.name, sub.name, ctx.member_id, {
+            "event": neutral, "kind": ref.kind, "id": ref.id, "data": data,
+            "delivery": delivery}]
+        res = services.queues.enqueue("connector.jobs.run_subscriber", args,
+                                      q.job_id("sub", ctx.member_id, delivery, cap.name,
+                                               sub.name), member_id=ctx.member_id)
+        if res.created:
+            queued.append(f"{cap.name}.{sub.name}")
+    return {"handled": name, "subscribers": queued}
+
+
+def run_subscriber(capability: str, subscription: str, member_id: str,
+                   payload: dict[str, Any]) -> Any:
+    """One capability's handling of one event delivery."""
+    services = worker_services()
+    sub = services.registry.subscription(capability, subscription)
+    if sub is None:
+        log.warning("no subscriber %s.%s in this process", capability, subscription)
+        return {"ignored": f"{capability}.{subscription}"}
+    known = None
+    if _first_attempt():
+        raw = services.redis.get(_snapshot_key(services, payload["delivery"]))
+        known = json.loads(raw) if raw else None
+    ctx = JobContext.load(services, member_id, f"{capability}.{subscription}", capability,
+                          known)
+    if ctx is None or ctx.portal.status != "active":
+        return SKIPPED
+    ctx.final_attempt = _final_attempt()
+    event = Event(payload["event"], ItemRef(payload["kind"], int(payload["id"])),
+                  payload.get("data") or {}, payload["delivery"])
+    reading = ctx.crm.read(sub.reads(ctx, event))
+    result = sub.handle(ctx, event, reading)
+    return result if isinstance(result, dict) else {"handled": f"{capability}.{subscription}"}
+
+
+# per-portal tasks ------------------------------------------------------------------------
 def run_maintenance(task: str, member_id: str, arg: Any = None) -> Any:
     """Per-portal work that is not an inbound event: housekeeping, file transfers."""
     services = worker_services()
     _started(services)
-    if arg is None:
-        return MAINTENANCE[task](services, member_id)
-    return MAINTENANCE[task](services, member_id, arg)
+    return run_task(services, task, member_id, arg)
 
 
-def reconcile_portal(services: Services, member_id: str) -> dict[str, Any]:
-    from install.registrations import reconcile
-
-    portal = services.store.get(member_id)
-    if portal is None or portal.status == "uninstalled":
-        return {"skipped": "not installed"}
-    doc = services.portal_settings.get(member_id)
-    outcome = reconcile(services.client(member_id), services.settings.public_base_url,
-                        portal.user_id, doc["events"]["offline_backup"])
-    return {"applied": outcome.applied, "errors": outcome.errors}
+def run_task(services: Services, task: str, member_id: str, arg: Any = None) -> Any:
+    """A core task (services.tasks) or a capability's task or periodic task, by name."""
+    if task in services.tasks:
+        fn = services.tasks[task]
+        return fn(services, member_id) if arg is None else fn(services, member_id, arg)
+    registry = services.registry
+    found = registry.tasks.get(task) or registry.periodic.get(task)
+    if found is None:
+        raise Permanent(f"unknown task {task!r}")
+    cap, spec = found
+    ctx = JobContext.load(services, member_id, task, cap.name)
+    if ctx is None or ctx.portal.status != "active":
+        log.info("skipping %s: portal %s is not active", task, member_id)
+        return SKIPPED
+    ctx.final_attempt = _final_attempt()
+    return spec.run(ctx, arg or {}) if task in registry.tasks else spec.run(ctx)
 
 
 def drain_offline(services: Services, member_id: str, max_batches: int = 20) -> dict[str, Any]:
-    """Turn offline-queue records into ordinary event jobs, then clear them.
-
-    clear=0 reserves the records under a process_id; they are cleared only after every one of
-    them is safely queued, so a crash in between means they are read again, never lost.
-    """
-    from handlers import EVENTS
+    """Turn offline-queue records into ordinary event deliveries (connector.bitrix.offline)."""
+    from connector.bitrix.offline import drain
 
     portal = services.store.get(member_id)
     if portal is None or portal.status != "active":
         return {"skipped": "not active"}
-    client = services.client(member_id)
-    reserved_key = f"{services.settings.queue_prefix}:offline-process:{member_id}"
-    queued = 0
-    for _ in range(max_batches):
-        unfinished = services.redis.get(reserved_key)
-        params: dict[str, Any] = {"clear": 0, "limit": 50}
-        if unfinished:  # a run that died between reading and clearing: finish its batch
-            params["process_id"] = unfinished.decode()
-        res = client.call("event.offline.get", params)
-        events = (res or {}).get("events") or []
-        process_id = (res or {}).get("process_id")
-        if not events:
-            if unfinished:
-                services.redis.delete(reserved_key)
-                continue
-            break
-        services.redis.set(reserved_key, str(process_id), ex=30 * 24 * 3600)
-        for record in events:
-            name = str(record.get("EVENT_NAME", "")).upper()
-            if name not in EVENTS:
-                continue
-            data = record.get("EVENT_DATA") or {}
-            jid = q.job_id("offline", member_id, record.get("ID"), record.get("MESSAGE_ID"))
-            payload = {"event": name, "data": data, "ts": record.get("TIMESTAMP_X"),
-                       "auth": {"member_id": member_id}, "offline": True}
-            if services.queues.enqueue("connector.jobs.run_inbound",
-                                       ["event", name, member_id, payload], jid,
-                                       member_id=member_id, until_started=True).created:
-                queued += 1
-        client.call("event.offline.clear", {"process_id": process_id})
-        services.redis.delete(reserved_key)
-        if len(events) < 50 and not unfinished:
-            break
-    return {"queued": queued}
+    return drain(services.client(member_id), services.redis, services.settings.queue_prefix,
+                 member_id, lambda rec: enqueue_offline(services, member_id, rec), max_batches)
 
 
-def _active(services: Services, member_id: str, job: str) -> JobContext | None:
-    """The job's context, or None when the portal is gone or not usable (work is dropped)."""
-    ctx = JobContext.load(services, member_id, job)
-    if ctx is None or ctx.portal.status != "active":
-        log.info("skipping %s: portal %s is not active", job, member_id)
-        return None
-    return ctx
+def enqueue_offline(services: Services, member_id: str, rec: dict[str, Any]) -> bool:
+    """One offline-queue record as an ordinary event delivery; False when not ours."""
+    name = str(rec.get("EVENT_NAME", "")).upper()
+    if name not in NEUTRAL:
+        return False
+    jid = q.job_id("offline", member_id, rec.get("ID"), rec.get("MESSAGE_ID"))
+    payload = {"event": name, "data": rec.get("EVENT_DATA") or {}, "ts": rec.get("TIMESTAMP_X"),
+               "auth": {"member_id": member_id}, "offline": True}
+    return services.queues.enqueue("connector.jobs.run_inbound",
+                                   ["event", name, member_id, payload], jid,
+                                   member_id=member_id, until_started=True).created
 
 
-SKIPPED = {"skipped": "portal not active"}
-
-
-def distribution_recheck(services: Services, member_id: str) -> dict[str, Any]:
-    from robots.distribution.robot import recheck
-
-    ctx = _active(services, member_id, "distribution:recheck")
-    return recheck(ctx) if ctx else SKIPPED
-
-
-def distribution_reconcile(services: Services, member_id: str) -> dict[str, Any]:
-    from robots.distribution.robot import reconcile_counters
-
-    ctx = _active(services, member_id, "distribution:reconcile")
-    return reconcile_counters(ctx) if ctx else SKIPPED
-
-
-def drive_mirror_file(services: Services, member_id: str, arg: dict[str, Any]) -> Any:
-    from robots.drive_mirror import connection
-    from robots.drive_mirror.mirror import Source, mirror_file
-
-    ctx = _active(services, member_id, "drive:file")
-    if ctx is None:
-        return SKIPPED
-    try:
-        return mirror_file(ctx, int(arg["deal_id"]), Source(**arg["source"]))
-    except Exception as exc:
-        from connector.gdrive.errors import GoogleAccessRevoked
-
-        if isinstance(exc, GoogleAccessRevoked):
-            connection.mark_revoked(services, member_id, str(exc))
-        raise
-
-
-def drive_mirror_deal(services: Services, member_id: str, arg: dict[str, Any]) -> Any:
-    from robots.drive_mirror.robot import mirror_deal
-
-    ctx = _active(services, member_id, "drive:deal")
-    return mirror_deal(ctx, int(arg["deal_id"])) if ctx else SKIPPED
-
-
-def purge_portal(services: Services, member_id: str, clean: bool) -> dict[str, Any]:
-    from install.cleanup import purge_portal as purge
-
-    return purge(services, member_id, bool(clean))
-
-
-MAINTENANCE = {
-    "purge_portal": purge_portal,
-    "drive_mirror_file": drive_mirror_file,
-    "drive_mirror_deal": drive_mirror_deal,
-    "reconcile": reconcile_portal,
-    "drain_offline": drain_offline,
-    "distribution_recheck": distribution_recheck,
-    "distribution_reconcile": distribution_reconcile,
-}
-
-
-def periodic_tasks(doc: dict[str, Any]) -> list[tuple[str, int]]:
-    """(task, every seconds) due for a portal with these settings."""
-    tasks = []
-    if doc["events"]["offline_backup"]:
-        tasks.append(("drain_offline", doc["events"]["drain_every_s"]))
-    if doc["distribution"]["groups"]:
-        tasks.append(("distribution_recheck", 60))
-        tasks.append(("distribution_reconcile", doc["distribution"]["reconcile_minutes"] * 60))
+def periodic_tasks(services: Services, doc: dict[str, Any]) -> dict[str, int | None]:
+    """Every periodic task of the deployment and its interval for a portal (None: off)."""
+    events = doc["events"]
+    tasks: dict[str, int | None] = {
+        "drain_offline": events["drain_every_s"] if events["offline_backup"] else None}
+    for name, (_cap, per) in services.registry.periodic.items():
+        every = per.every(doc)
+        tasks[name] = int(every) if every else None
     return tasks
 
 
-def tick(services: Services, now: float | None = None) -> int:
-    """Enqueue the periodic jobs that are due; ids are per time slot, so many tickers agree."""
-    now = time.time() if now is None else now
-    enqueued = 0
+def ensure_periodic(services: Services, member_id: str) -> dict[str, str]:
+    """Make the portal's periodic chains match its settings (install, settings saved, sweep).
+
+    Each (portal, task) is a chain of scheduled slot jobs (connector.periodic): nothing
+    walks the portals to find what is due.
+    """
+    from connector import periodic
+
+    portal = services.store.get(member_id)
+    tasks = periodic_tasks(services, services.portal_settings.get(member_id))
+    if portal is None or portal.status != "active":
+        tasks = dict.fromkeys(tasks)
+    return periodic.ensure(services.queues, member_id, tasks, "connector.jobs.run_maintenance")
+
+
+def sweep_periodic() -> dict[str, int]:
+    """The safety sweep (one worker of the deployment, every 10 minutes): repair chains."""
+    services = worker_services()
+    started = 0
+    portals = 0
     for portal in services.store.all():
-        if portal.status != "active":
-            continue
-        for task, every in periodic_tasks(services.portal_settings.get(portal.member_id)):
-            jid = q.job_id(task, portal.member_id, int(now // every))
-            if services.queues.enqueue("connector.jobs.run_maintenance", [task, portal.member_id],
-                                       jid, queue=q.MAINTENANCE,
-                                       member_id=portal.member_id).created:
-                enqueued += 1
-    return enqueued
+        portals += 1
+        started += sum(v == "started" for v in ensure_periodic(services, portal.member_id)
+                       .values())
+    return {"portals": portals, "started": started}
+
+
+def maybe_sweep(services: Services, now: float | None = None) -> bool:
+    """Queue the sweep if this process won this 10-minute slot of the deployment."""
+    from connector import periodic
+
+    now = time.time() if now is None else now
+    if not periodic.claim_sweep(services.redis, services.settings.queue_prefix, now=now):
+        return False
+    return services.queues.enqueue("connector.jobs.sweep_periodic", [],
+                                   q.job_id("sweep", "all", int(now // periodic.SWEEP_EVERY_S)),
+                                   queue=q.MAINTENANCE).created

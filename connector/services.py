@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import requests
 from redis import Redis
@@ -12,9 +14,10 @@ from connector.bitrix.oauth import OAuthClient, TokenManager
 from connector.bitrix.ratelimit import LeakyBucket, plan_for
 from connector.bitrix.rest import BitrixClient, RetryPolicy
 from connector.bitrix.store import PortalStore
+from connector.capability import Registry
 from connector.config import Settings, load_settings
 from connector.queue import Queues
-from connector.settings_schema import CORE_SCHEMAS, Schema, SettingsStore, schema_map
+from connector.settings_schema import CORE_SCHEMAS, SettingsStore, schema_map
 
 
 @dataclass
@@ -28,6 +31,18 @@ class Services:
     queues: Queues
     portal_settings: SettingsStore
     session: requests.Session
+    registry: Registry = field(default_factory=lambda: Registry([]))
+    # core per-portal jobs the composition root adds (reconcile, clean-up): name → fn
+    tasks: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    # install proof and uninstall (install.lifecycle), handed in by the composition root
+    lifecycle: Any = None
+
+    def crm(self, member_id: str, known: dict[str, Any] | None = None) -> Any:
+        """The CRM port for a tenant (Bitrix24 today); `known` = raw answers already read."""
+        from connector.bitrix.adapter import BitrixCrm
+
+        portal = self.store.get(member_id)
+        return BitrixCrm(self.client(member_id), portal.domain if portal else "", known)
 
     def client(self, member_id: str) -> BitrixClient:
         """A REST client for the portal, aimed at the client_endpoint the OAuth server gave."""
@@ -45,25 +60,16 @@ class Services:
         )
 
 
-def load_registries() -> dict[str, Schema]:
-    """The settings sections of this process: the core's and each capability's.
+def build_services(settings: Settings, web: bool = False, registry: Registry | None = None,
+                   tasks: dict[str, Callable[..., Any]] | None = None,
+                   lifecycle: Any = None) -> Services:
+    """`web=True` lets the process cache application-token digests (ingress hot path).
 
-    Transitional: the capability list will supply them (`schema_map(CORE_SCHEMAS,
-    registry.schemas())`); until then the capabilities' config modules are named here.
+    The registry (the capabilities) and the core tasks come from the composition root; a
+    process built without them still reads and keeps every stored settings section.
     """
-    import handlers  # noqa: F401
-    import robots  # noqa: F401
-    from robots.deal_workspace import config as deal_workspace
-    from robots.distribution import config as distribution
-    from robots.drive_mirror import config as drive_mirror
-
-    return schema_map(CORE_SCHEMAS, distribution.SCHEMAS, deal_workspace.SCHEMAS,
-                      drive_mirror.SCHEMAS)
-
-
-def build_services(settings: Settings, web: bool = False) -> Services:
-    """`web=True` lets the process cache application-token digests (ingress hot path)."""
-    schemas = load_registries()
+    registry = registry or Registry([])
+    schemas = schema_map(CORE_SCHEMAS, registry.schemas())
     redis = Redis.from_url(settings.redis_url)
     session = requests.Session()
     session.headers["User-Agent"] = "crm-connector/0.1"
@@ -80,10 +86,22 @@ def build_services(settings: Settings, web: bool = False) -> Services:
         queues=Queues(redis, settings.queue_prefix, settings.job_retry_intervals),
         portal_settings=SettingsStore(redis, settings.queue_prefix, schemas),
         session=session,
+        registry=registry,
+        tasks=dict(tasks or {}),
+        lifecycle=lifecycle,
     )
+
+
+_ASSEMBLY: list[Callable[[], Services]] = []
+
+
+def assemble_with(fn: Callable[[], Services]) -> None:
+    """The composition root says how a worker builds its Services (with capabilities)."""
+    _ASSEMBLY[:] = [fn]
+    worker_services.cache_clear()
 
 
 @functools.cache
 def worker_services() -> Services:
     """Services of a worker process, from its environment; built on first use."""
-    return build_services(load_settings())
+    return _ASSEMBLY[0]() if _ASSEMBLY else build_services(load_settings())

@@ -54,9 +54,9 @@ def configure_demo(env: dict[str, str], emu_url: str, app_url: str) -> bool:
     import requests
 
     from connector.config import load_settings
-    from connector.services import build_services
     from devstack.processes import wait_for
     from robots.drive_mirror import connection
+    from wiring import build_services
 
     try:
         portal = wait_for(lambda: (p := requests.get(f"{emu_url}/_emulator/portal",

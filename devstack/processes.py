@@ -80,7 +80,7 @@ def gunicorn_args(port: int, workers: int = 2, threads: int = 4, access_log: boo
 
 
 def worker_args(*extra: str) -> list[str]:
-    return [PY, "-m", "connector.cli", "worker", *extra]
+    return [PY, "-m", "wiring", "worker", *extra]
 
 
 def stop(procs: list[subprocess.Popen[bytes]], timeout: float = 10) -> None:

@@ -83,7 +83,8 @@ def register_control(app: Flask, emu: Emulator) -> None:
     @app.post("/_emulator/portals")
     def new_portal() -> Response:
         b = body()
-        p = emu.create_portal(b.get("domain"), seed=bool(b.get("seed")))
+        p = emu.create_portal(b.get("domain"), seed=bool(b.get("seed")),
+                              host=b.get("host") or None)
         return json_response(portal_info(p.member_id))
 
     @app.post("/_emulator/install")

@@ -132,6 +132,23 @@ class Emulator:
                 return None
             return portal.rest_base
 
+    def serves(self, token: str | None, host: str) -> bool:
+        """Whether the portal at `host` knows `token`: a token is a credential of its own
+        portal only (another portal answers NO_AUTH_FOUND, _includes/system-errors.md).
+
+        Portals that keep the emulator's own address share it and cannot be told apart by
+        host; a portal with its own address (created with one, or renamed) can.
+        """
+        with self.lock:
+            rec = self.tokens.get(token or "")
+            portal = self.portals.get(rec.member_id) if rec else None
+            if portal is None:
+                return True  # unknown token: check_access refuses it anyway
+            if portal.rest_base:
+                return urlsplit(portal.rest_base).netloc == host
+            return not any(urlsplit(p.rest_base).netloc == host
+                           for p in self.portals.values() if p.rest_base)
+
     @property
     def oauth_server(self) -> str:
         return self.url + "/oauth-server"
@@ -178,13 +195,18 @@ class Emulator:
                 raise RestError("PORTAL_NOT_FOUND", f"No portal {mid}", 404)
             return self.portals[mid]
 
-    def create_portal(self, domain: str | None = None, seed: bool = False) -> Portal:
+    def create_portal(self, domain: str | None = None, seed: bool = False,
+                      host: str | None = None) -> Portal:
+        """A new portal; with `host` (e.g. "localhost:<port>", which must reach this emulator)
+        it has an address of its own, so tokens of other portals are refused there."""
         from .seed import seed_demo, seed_structure
 
         with self.lock:
             member_id = new_hex(16)
             domain = domain or f"portal{len(self.portals) + 1}.bitrix24.test"
             portal = Portal(member_id=member_id, domain=domain)
+            if host:
+                portal.rest_base = f"{urlsplit(self.url).scheme}://{host}"
             portal.app.version = self.config.app_version
             self.portals[member_id] = portal
             if hasattr(self, "default_member_id"):

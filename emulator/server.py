@@ -80,6 +80,11 @@ def create_emulator_app(emulator: Emulator) -> Flask:
             emu.add_log(path=request.path, method=method, status=302, error="MOVED",
                         portal=None)
             return Response("", status=302, headers={"Location": location})
+        if not emu.serves(token, request.host):
+            err = RestError("NO_AUTH_FOUND")
+            emu.add_log(path=request.path, method=method, status=err.status,
+                        error=err.code, portal=None)
+            return json_response(err.body(), err.status)
         status, body = handle_rest(emu, method, params, token)
         return json_response(body, status)
 

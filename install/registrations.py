@@ -15,10 +15,10 @@ from typing import Any
 from redis import Redis
 
 from connector.bitrix.errors import BitrixError, BitrixRetryableError
+from connector.bitrix.events import BOUND_LIFECYCLE, bitrix_events
 from connector.bitrix.rest import BitrixClient, Command
-from handlers import BOUND_LIFECYCLE, EVENTS, OFFLINE_EVENTS
+from connector.capability import Registry
 from placements.registry import PLACEMENTS
-from robots import ROBOTS
 
 log = logging.getLogger(__name__)
 
@@ -41,26 +41,31 @@ class Outcome:
         return not self.errors
 
 
-def desired_events(base_url: str, offline: bool) -> set[tuple[str, str, bool]]:
+def desired_events(registry: Registry, base_url: str, offline: bool
+                   ) -> set[tuple[str, str, bool]]:
+    """Online bindings for every event a capability listens to, and their offline twins."""
     handler = f"{base_url}/events"
-    wanted = {(name, handler, False) for name in (*EVENTS, *BOUND_LIFECYCLE)}
+    crm_events = bitrix_events(registry.events())
+    wanted = {(name, handler, False) for name in (*crm_events, *BOUND_LIFECYCLE)}
     if offline:
-        wanted |= {(name, "", True) for name in OFFLINE_EVENTS}
+        wanted |= {(name, "", True) for name in crm_events}
     return wanted
 
 
-def plan(state: dict[str, Any], base_url: str, auth_user_id: str, offline: bool) -> Plan:
-    """Pure diff of what the portal has against what the registries want."""
+def plan(registry: Registry, state: dict[str, Any], base_url: str, auth_user_id: str,
+         offline: bool) -> Plan:
+    """Pure diff of what the portal has against what the capabilities want."""
     out = Plan()
+    robots = list(registry.triggers.values())
     have_robots = set(state.get("robots") or [])
-    for spec in ROBOTS:
+    for spec in robots:
         fields = spec.registration(f"{base_url}/robots/{spec.code}", auth_user_id)
         if spec.code in have_robots:
             out.add(f"robot_update_{spec.code}", "bizproc.robot.update",
                     {"CODE": spec.code, "FIELDS": fields})
         else:
             out.add(f"robot_add_{spec.code}", "bizproc.robot.add", {"CODE": spec.code, **fields})
-    for code in sorted(have_robots - {s.code for s in ROBOTS}):
+    for code in sorted(have_robots - {s.code for s in robots}):
         out.add(f"robot_delete_{code}", "bizproc.robot.delete", {"CODE": code})
 
     have_events = {
@@ -68,7 +73,7 @@ def plan(state: dict[str, Any], base_url: str, auth_user_id: str, offline: bool)
             e.get("offline") or 0)))
         for e in state.get("events") or []
     }
-    wanted = desired_events(base_url, offline)
+    wanted = desired_events(registry, base_url, offline)
     for name, handler, is_offline in sorted(wanted - have_events):
         params: dict[str, Any] = {"event": name}
         if is_offline:
@@ -126,7 +131,7 @@ def already_registered(err: BitrixError) -> bool:
 LOCK_TIMEOUT_S = 120.0
 
 
-def reconcile(client: BitrixClient, base_url: str, auth_user_id: str = "",
+def reconcile(registry: Registry, client: BitrixClient, base_url: str, auth_user_id: str = "",
               offline: bool = True, *, redis: Redis | None = None,
               lock_timeout: float = LOCK_TIMEOUT_S) -> Outcome:
     """Register what the registries want, one run per portal at a time.
@@ -144,7 +149,7 @@ def reconcile(client: BitrixClient, base_url: str, auth_user_id: str = "",
         raise BitrixRetryableError("RECONCILE_LOCK_TIMEOUT",
                                    "another registration run is still going", 0)
     try:
-        return _reconcile(client, base_url.rstrip("/"), auth_user_id, offline)
+        return _reconcile(registry, client, base_url.rstrip("/"), auth_user_id, offline)
     finally:
         try:
             lock.release()
@@ -152,9 +157,9 @@ def reconcile(client: BitrixClient, base_url: str, auth_user_id: str = "",
             log.warning("reconcile lock for %s expired before release", client.member_id)
 
 
-def _reconcile(client: BitrixClient, base_url: str, auth_user_id: str,
+def _reconcile(registry: Registry, client: BitrixClient, base_url: str, auth_user_id: str,
                offline: bool) -> Outcome:
-    todo = plan(read_state(client), base_url, auth_user_id, offline)
+    todo = plan(registry, read_state(client), base_url, auth_user_id, offline)
     if not todo.commands:
         return Outcome([], {})
     res = client.batch(todo.commands)

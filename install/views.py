@@ -14,10 +14,9 @@ from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext
 
 from connector.bitrix.errors import BitrixError
-from install.lifecycle import Grant, accept_grant, is_admin
+from install import home
+from install.lifecycle import Grant, accept_grant
 from install.registrations import reconcile
-from robots import ROBOTS
-from robots.drive_mirror import connection
 
 bp = Blueprint("install", __name__)
 log = logging.getLogger(__name__)
@@ -36,13 +35,8 @@ def installer() -> Any:
             and services.store.application_token_matches(member_id,
                                                          form.get("APPLICATION_TOKEN", ""))
             and services.store.get_tokens(member_id) is not None):
-        # an installed portal opening the app: its home page; admins also get the Google link
-        admin = is_admin(services, portal.client_endpoint, form.get("AUTH_ID", ""))
-        link = (f"{settings.public_base_url}/google/connect?t="
-                f"{connection.connect_token(services, member_id)}") if admin else ""
-        return render_template("app_home.html", portal=portal, robots=ROBOTS,
-                               google=connection.status(services, member_id),
-                               google_link=link), 200
+        # an installed portal opening the app: its home page, for the user the portal confirms
+        return home.from_frame(form)
     grant = Grant(
         member_id=form.get("member_id", ""),
         domain=request.args.get("DOMAIN") or None,
@@ -62,11 +56,21 @@ def installer() -> Any:
                                errors={}), status
     doc = services.portal_settings.get(portal.member_id)
     try:
-        outcome = reconcile(services.client(portal.member_id), settings.public_base_url,
-                            portal.user_id, doc["events"]["offline_backup"])
+        outcome = reconcile(services.registry, services.client(portal.member_id),
+                            settings.public_base_url, portal.user_id,
+                            doc["events"]["offline_backup"])
     except BitrixError as exc:
         return render_template("install_error.html", reason=str(exc), errors={}), 502
+    from connector.jobs import ensure_periodic
+
+    ensure_periodic(services, portal.member_id)
     if not outcome.ok:
         return render_template("install_error.html", reason=gettext("Some registrations failed."),
                                errors=outcome.errors), 502
     return render_template("install_done.html", portal=portal, applied=outcome.applied), 200
+
+
+@bp.post(home.RECONCILE_PATH)
+def app_reconcile() -> Any:
+    """The app home's admin form (signed frame token + CSRF), not a registered URL."""
+    return home.reconcile_requested(request.form)

@@ -12,6 +12,7 @@ class PlacementSpec:
     code: str  # Bitrix24 placement code
     name: str  # our route: /placements/<name>
     title: str  # an English msgid (N_); the portal shows it in each user's language
+    read_method: str  # the REST read that says whether the viewer may see the item
 
     @property
     def title_ru(self) -> str:
@@ -23,6 +24,6 @@ class PlacementSpec:
 
 
 PLACEMENTS: list[PlacementSpec] = [
-    PlacementSpec("CRM_DEAL_DETAIL_TAB", "deal_tab", N_("Connector")),
+    PlacementSpec("CRM_DEAL_DETAIL_TAB", "deal_tab", N_("Connector"), "crm.deal.get"),
 ]
 PLACEMENTS_BY_NAME = {p.name: p for p in PLACEMENTS}

@@ -1,8 +1,12 @@
-"""Placement pages (deal-card tab): verify the portal, then render what the worker produced.
+"""Placement pages (deal-card tab): who is looking, whether they may see the deal, then what
+the workers recorded.
 
-A placement POST carries member_id and APPLICATION_TOKEN in its body; both are checked
-against the store before anything is shown. Pages are framed by the portal, so instead of
-X-Frame-Options we send a frame-ancestors policy naming the portal's own domain.
+The portal POSTs member_id, APPLICATION_TOKEN and the viewer's AUTH_ID
+(api-reference/widgets/crm/detail-tab.md). placements.frame checks the first two against
+the store and has the portal confirm the third; the deal is shown only when the portal
+answers the viewer's own `crm.deal.get` (a user without the right gets a page that names
+nothing of the deal). Everything else on the tab is read from Redis: at most two REST
+requests per render, one when the viewer was confirmed within the last minute.
 """
 
 from __future__ import annotations
@@ -11,28 +15,32 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import get_locale, gettext
 
-from handlers.crm import journal_key
+from connector.bitrix.errors import BitrixRetryableError
+from connector.bitrix.viewer import may_read
+from connector.context import JobContext
+from connector.i18n import t
+from connector.journal import entries
+from placements.frame import Refused, framed, open_frame
 from placements.registry import PLACEMENTS_BY_NAME
 
 bp = Blueprint("placements", __name__)
 
 
-def deal_facts(services: Any, portal: Any, deal_id: int) -> dict[str, Any]:
-    """What the workers recorded for this deal: folder, chat, Drive folder, assignments.
+def card_sections(services: Any, member_id: str, deal_id: int, lang: str) -> list[dict[str, Any]]:
+    """Each capability's part of the deal tab, from what its workers recorded.
 
-    Read from Redis only: the tab never waits for the portal's REST API.
+    Read from Redis only: the tab never waits for the CRM's API.
     """
-    from robots.deal_workspace.setup import Workspace
-    from robots.distribution.state import DistributionState
-
-    prefix = services.settings.queue_prefix
-    record = Workspace(services.redis, prefix, portal.member_id).record(deal_id)
-    drive = services.redis.get(f"{prefix}:gdrive:{portal.member_id}:folder:{deal_id}")
-    audit = DistributionState(services.redis, prefix, portal.member_id).audit_entries(
-        5, f"deal/{deal_id}")
-    return {"folder_url": record.get("folder_url", ""), "chat_id": record.get("chat_id", 0),
-            "drive_folder": drive.decode() if drive else "", "decisions": audit}
+    out = []
+    for cap, section in services.registry.card_sections():
+        ctx = JobContext.load(services, member_id, "deal-tab", cap.name)
+        if ctx is None:
+            break
+        out.append({"name": f"{cap.name}-{section.name}", "title": t(lang, section.title),
+                    "template": section.template, "facts": section.facts(ctx, deal_id)})
+    return out
 
 
 @bp.post("/placements/<name>")
@@ -40,29 +48,30 @@ def placement(name: str) -> Any:
     spec = PLACEMENTS_BY_NAME.get(name)
     if spec is None:
         abort(404)
+    try:
+        frame = open_frame(request.form)
+    except Refused as refused:
+        return refused.answer()
     services = current_app.extensions["connector"]
-    member_id = request.form.get("member_id", "")
-    token = request.form.get("APPLICATION_TOKEN", "")
-    if not member_id or not services.store.application_token_matches(member_id, token):
-        return render_template("placement_denied.html"), 401
-    portal = services.store.get(member_id)
+    member_id = frame.portal.member_id
     try:
         options = json.loads(request.form.get("PLACEMENT_OPTIONS") or "{}")
     except ValueError:
         options = {}
     entity_id = str(options.get("ID", "")) if isinstance(options, dict) else ""
-    events = []
-    for raw in services.redis.lrange(journal_key(services.settings.queue_prefix, member_id),
-                                     0, 200):
-        entry = json.loads(raw)
-        if str(entry.get("id")) == entity_id and "DEAL" in entry.get("event", ""):
-            events.append(entry)
-    facts: dict[str, Any] = {}
-    if entity_id.isdigit() and portal is not None:
-        facts = deal_facts(services, portal, int(entity_id))
-    resp = current_app.make_response(render_template(
-        "deal_tab.html", portal=portal, deal_id=entity_id, events=events[:20], **facts))
-    resp.headers["Content-Security-Policy"] = (
-        f"frame-ancestors https://{portal.domain} http://{portal.domain}" if portal else
-        "frame-ancestors 'none'")
-    return resp
+    if not entity_id.isdigit():
+        return framed(render_template("placement_no_access.html"), frame.portal, 404)
+    try:
+        allowed = may_read(services, frame.portal, frame.auth_id, spec.read_method,
+                           int(entity_id))
+    except BitrixRetryableError:
+        return Refused(503, gettext("Bitrix24 did not answer in time: reload the page."),
+                       member_id).answer()
+    portal = services.store.get(member_id) or frame.portal  # a rename may have been learnt
+    if not allowed:
+        return framed(render_template("placement_no_access.html"), portal, 403)
+    events = [e for e in entries(services, member_id, 200)
+              if str(e.get("id")) == entity_id and "DEAL" in e.get("event", "")]
+    sections = card_sections(services, member_id, int(entity_id), str(get_locale()))
+    return framed(render_template("deal_tab.html", portal=portal, deal_id=entity_id,
+                                  events=events[:20], sections=sections), portal)

@@ -1,17 +1,19 @@
-"""The robot registry: declared once, used by the router, the installer and the worker."""
+"""The capabilities of crm-connector: one package each, and this one list that names them.
+
+Adding a capability is one package that exports a `Capability` and one line here.
+"""
 
 from __future__ import annotations
 
+from connector.capability import Capability
 from robots import timeline_note
-from robots.deal_workspace import robot as deal_workspace
-from robots.distribution import robot as distribution
-from robots.drive_mirror import config as _drive_mirror_settings  # noqa: F401 - its section
-from robots.spec import RobotSpec
+from robots.deal_workspace.robot import CAPABILITY as DEAL_WORKSPACE
+from robots.distribution.robot import CAPABILITY as DISTRIBUTION
+from robots.drive_mirror.robot import CAPABILITY as DRIVE_MIRROR
 
-ROBOTS: list[RobotSpec] = [
-    timeline_note.SPEC,
-    distribution.SPEC,
-    deal_workspace.FOLDER_SPEC,
-    deal_workspace.CHAT_SPEC,
+CAPABILITIES: list[Capability] = [
+    timeline_note.CAPABILITY,
+    DISTRIBUTION,
+    DEAL_WORKSPACE,
+    DRIVE_MIRROR,
 ]
-ROBOTS_BY_CODE: dict[str, RobotSpec] = {spec.code: spec for spec in ROBOTS}

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from connector.capability import Capability
+from connector.crm import port as crm
 from connector.i18n import N_
-from robots.spec import DEAL, LEAD, Prop, RobotCall, RobotError, RobotSpec
+from connector.triggers import DEAL, LEAD, Prop, RobotCall, RobotError, RobotSpec
 
 MAX_COMMENT = 10_000
 
 
 def run(ctx: Any, call: RobotCall) -> dict[str, Any]:
-    kind, entity_id = call.entity
+    ref = call.ref
     text = str(call.properties.get("text") or "").strip()
     if not text:
-        raise RobotError("the 'text' property is empty")
-    comment_id = ctx.rest.call("crm.timeline.comment.add", {"fields": {
-        "ENTITY_ID": entity_id, "ENTITY_TYPE": kind.lower(), "COMMENT": text[:MAX_COMMENT],
-    }})
-    return {"comment_id": comment_id}
+        raise RobotError(N_("the 'text' property is empty"))
+    done = ctx.crm.apply({"note": crm.AddComment(ref, text[:MAX_COMMENT])})
+    if "note" in done.errors:
+        raise done.errors["note"]
+    return {"comment_id": done.values["note"]}
 
 
 SPEC = RobotSpec(
@@ -30,3 +32,6 @@ SPEC = RobotSpec(
     return_properties={"comment_id": Prop(N_("Comment ID"), "int")},
     document_types=(LEAD, DEAL),
 )
+
+CAPABILITY = Capability(name="timeline_note", title=N_("Timeline note"), triggers=(SPEC,),
+                        scopes=frozenset({"crm"}))

@@ -92,13 +92,13 @@ class Stack:
     def run_worker(self, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         self.settle()
         return subprocess.run(
-            [sys.executable, "-m", "connector.cli", "worker", "--burst"],
+            [sys.executable, "-m", "wiring", "worker", "--burst"],
             env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
         )
 
     def start_workers(self, n: int) -> list[subprocess.Popen[str]]:
         self.settle()
-        return [subprocess.Popen([sys.executable, "-m", "connector.cli", "worker", "--burst",
+        return [subprocess.Popen([sys.executable, "-m", "wiring", "worker", "--burst",
                                   "--name", f"w{i}-{os.getpid()}-{time.time_ns()}"],
                                  env=self.env, cwd=ROOT, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True) for i in range(n)]
@@ -123,8 +123,8 @@ def app_env_overrides() -> dict[str, str]:
 def stack(redis_url: str, redis: Redis, emulator_overrides: dict[str, Any],
           app_env_overrides: dict[str, str]) -> Iterator[Stack]:
     """Emulator + app, both real HTTP servers on loopback, sharing a fresh Redis."""
-    from connector.app import create_app
     from emulator import Emulator, EmulatorConfig, EmulatorServer
+    from wiring import create_app
 
     app_port = free_port()
     app_url = f"http://127.0.0.1:{app_port}"

@@ -45,3 +45,9 @@ def answers(stack: Stack, token: str) -> list[dict]:
 
 def lead(stack: Stack, lead_id: int) -> dict:
     return stack.rest("crm.lead.get", {"id": lead_id}).json()["result"]
+
+
+def robot_user(value: str) -> int:
+    """A robot's `user` return value is `user_<id>` in the workflow engine."""
+    assert str(value).startswith("user_"), value
+    return int(str(value)[len("user_"):])

@@ -78,6 +78,7 @@ class PortalStore:
         self.prefix = prefix
         self.digest_cache_s = digest_cache_s
         self._digests: dict[str, tuple[float, bytes | None]] = {}
+        self._changes = 0  # bumped after this process changes a digest in Redis
 
     # keys -------------------------------------------------------------------------------
     def key(self, member_id: str) -> str:
@@ -115,24 +116,35 @@ class PortalStore:
         return hmac.compare_digest(stored.decode(), given)
 
     def _stored_digest(self, member_id: str) -> bytes | None:
-        """The stored digest; web processes may keep it a few seconds to save a round trip."""
+        """The stored digest; web processes may keep it a few seconds to save a round trip.
+
+        A digest read while this process changed one (an uninstall on another thread) is
+        not kept: the change takes effect here at once, elsewhere within digest_cache_s.
+        """
         if self.digest_cache_s <= 0:
             return self.redis.hget(self.key(member_id), "app_token_digest")
         now = time.monotonic()
         hit = self._digests.get(member_id)
         if hit is not None and now - hit[0] < self.digest_cache_s:
             return hit[1]
+        changes = self._changes
         stored = self.redis.hget(self.key(member_id), "app_token_digest")
-        if len(self._digests) > 10_000:
-            self._digests.clear()
-        self._digests[member_id] = (now, stored)
+        if changes == self._changes:
+            if len(self._digests) > 10_000:
+                self._digests.clear()
+            self._digests[member_id] = (now, stored)
         return stored
 
-    def set_application_token(self, member_id: str, application_token: str) -> None:
+    def _forget_digest(self, member_id: str) -> None:
+        """After the Redis write: later reads in this process see the change."""
+        self._changes += 1
         self._digests.pop(member_id, None)
+
+    def set_application_token(self, member_id: str, application_token: str) -> None:
         self.redis.hset(
             self.key(member_id), "app_token_digest", self.token_digest(application_token)
         )
+        self._forget_digest(member_id)
 
     def has_application_token(self, member_id: str) -> bool:
         return bool(self.redis.hexists(self.key(member_id), "app_token_digest"))
@@ -238,5 +250,6 @@ class PortalStore:
         return tokens
 
     def drop_tokens(self, member_id: str) -> None:
-        self._digests.pop(member_id, None)
+        """Revoke the portal's tokens: its application token stops matching at once."""
         self.redis.hdel(self.key(member_id), "tokens", "app_token_digest")
+        self._forget_digest(member_id)

@@ -194,6 +194,16 @@ class DriveStore:
                 body=body, fields="id", supportsAllDrives=True))
         return str(created["id"])
 
+    def find_folder(self, app_key: str, app_value: str, parent_id: str | None = None
+                    ) -> str | None:
+        """The id of the non-trashed folder tagged `app_key=app_value` (oldest), or None."""
+        clauses = app_props_query({app_key: app_value})
+        clauses += [f"{q_literal(parent_id or self.root_id)} in parents",
+                    f"mimeType = '{FOLDER_MIME}'", "trashed = false"]
+        with translated(f"looking for folder {app_key}={app_value}"):
+            found = self._search(clauses, "id,createdTime")
+        return str(found[0]["id"]) if found else None
+
     def find_file(self, app_key: str, app_value: str,
                   parent_id: str | None = None) -> dict[str, Any] | None:
         """The non-trashed file tagged `app_key=app_value` (oldest if several), size as int."""

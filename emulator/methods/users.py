@@ -21,14 +21,25 @@ def _public(user: dict[str, Any]) -> dict[str, Any]:
 
 
 @method("profile")
-def profile(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
+def profile(ctx: CallContext, params: dict[str, Any]) -> Any:
+    """api-reference/common/users/profile.md: the token's user, no scope needed.
+
+    ID is a string and ADMIN a boolean (the user may manage apps); PERSONAL_PHOTO comes only
+    when a photo is uploaded; for an inactive user the result is empty (PHP's empty array,
+    which json_encode writes as []). A frame's AUTH_ID is answered for the user who opened
+    the frame: that is how an app learns who is looking.
+    """
     u = ctx.user
-    return {
-        "ID": u.get("ID"), "ADMIN": bool(u.get("ADMIN")), "NAME": u.get("NAME"),
-        "LAST_NAME": u.get("LAST_NAME"), "PERSONAL_GENDER": u.get("PERSONAL_GENDER"),
-        "PERSONAL_PHOTO": u.get("PERSONAL_PHOTO"), "TIME_ZONE": u.get("TIME_ZONE"),
-        "TIME_ZONE_OFFSET": int(u.get("TIME_ZONE_OFFSET") or 0),
+    if not u or not u.get("ACTIVE"):
+        return []
+    out = {
+        "ID": str(u.get("ID")), "ADMIN": bool(u.get("ADMIN")), "NAME": u.get("NAME") or "",
+        "LAST_NAME": u.get("LAST_NAME") or "", "PERSONAL_GENDER": u.get("PERSONAL_GENDER") or "",
+        "TIME_ZONE": u.get("TIME_ZONE") or "",
     }
+    if u.get("PERSONAL_PHOTO"):
+        out["PERSONAL_PHOTO"] = u["PERSONAL_PHOTO"]
+    return out
 
 
 @method("user.current", scope="user_brief")

@@ -15,8 +15,9 @@ from connector.settings_schema import (
     Template,
     Users,
 )
+from connector.templating import ITEM_FIELDS
 
-FOLDER_FIELDS = ("ID", "TITLE", "YEAR", "MONTH")
+FOLDER_FIELDS = ITEM_FIELDS
 CHAT_FIELDS = ("ID", "TITLE", "AMOUNT", "CURRENCY", "STAGE", "CLIENT", "RESPONSIBLE", "LINK")
 
 DEAL_FOLDERS = Schema("deal_folders", N_("Deal folders"), (

@@ -1,39 +1,44 @@
-"""Robots create_deal_folder / create_deal_chat, the ONCRMDEALADD trigger and chat members
-that follow the deal's responsible and observers (ONCRMDEALUPDATE)."""
+"""Deal folders and deal chats, declared: the robots create_deal_folder / create_deal_chat,
+set-up of new deals, and chat members that follow the deal's responsible and observers."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from connector.capability import Capability, CardSection, Event, Subscription
 from connector.context import JobContext
+from connector.crm import port as crm
 from connector.i18n import N_
+from connector.triggers import DEAL, Prop, RobotCall, RobotError, RobotSpec
+from robots.deal_workspace import config
 from robots.deal_workspace.config import wants
 from robots.deal_workspace.setup import (
     Outcome,
     SetupError,
     Workspace,
-    observers,
     people,
     set_up_deal,
+    setup_queries,
 )
-from robots.spec import DEAL, Prop, RobotCall, RobotError, RobotSpec
+
+NAME = "deal_workspace"
 
 
 def workspace(ctx: JobContext) -> Workspace:
-    return Workspace(ctx.services.redis, ctx.services.settings.queue_prefix, ctx.member_id)
+    return Workspace(ctx.redis, ctx.of(NAME).key())
 
 
 def _deal_id(call: RobotCall) -> int:
-    kind, deal_id = call.entity
-    if kind != "DEAL":
-        raise RobotError(f"works on deals only, not {kind.lower()}s")
-    return deal_id
+    ref = call.ref
+    if ref.kind != "deal":
+        raise RobotError(N_("works on deals only, not {kind}"), kind=ref.kind)
+    return ref.id
 
 
-def _run(ctx: JobContext, deal_id: int, folder: bool, chat: bool) -> Outcome:
+def _run(ctx: JobContext, deal_id: int, folder: bool, chat: bool,
+         reading: crm.Reading | None = None) -> Outcome:
     try:
-        return set_up_deal(ctx.rest, workspace(ctx), ctx.settings, ctx.portal.domain, deal_id,
-                           folder, chat)
+        return set_up_deal(ctx, workspace(ctx), deal_id, folder, chat, reading)
     except SetupError as exc:
         raise RobotError(str(exc)) from exc
 
@@ -71,55 +76,103 @@ CHAT_SPEC = RobotSpec(
 )
 
 
-def on_deal_add(ctx: JobContext, deal_id: int, data: dict[str, Any]) -> None:
+# new deals --------------------------------------------------------------------------------
+def wants_new(ctx: JobContext, event: Event) -> bool:
+    return bool(ctx.settings["deal_folders"]["enabled"] or ctx.settings["deal_chats"]["enabled"])
+
+
+def reads_new(ctx: JobContext, event: Event) -> dict[str, crm.Query]:
+    return setup_queries(event.ref, chat=bool(ctx.settings["deal_chats"]["enabled"]))
+
+
+def on_deal_add(ctx: JobContext, event: Event, reading: crm.Reading) -> Any:
     folder_cfg, chat_cfg = ctx.settings["deal_folders"], ctx.settings["deal_chats"]
-    if not folder_cfg["enabled"] and not chat_cfg["enabled"]:
-        return
-    category = None
-    if folder_cfg["category_ids"] or chat_cfg["category_ids"]:
-        category = (ctx.rest.call("crm.deal.get", {"id": deal_id}) or {}).get("CATEGORY_ID")
-    folder, chat = wants(folder_cfg, category), wants(chat_cfg, category)
-    if folder or chat:
-        try:
-            set_up_deal(ctx.rest, workspace(ctx), ctx.settings, ctx.portal.domain, deal_id,
-                        folder, chat)
-        except SetupError as exc:
-            ctx.log.warning("deal %s set-up: %s", deal_id, exc)
-            raise
+    try:
+        category = reading.get("deal").category
+    except crm.NotFound:
+        return {"skipped": f"deal {event.ref.id} not found"}
+    folder = folder_cfg["enabled"] and wants(folder_cfg, category)
+    chat = chat_cfg["enabled"] and wants(chat_cfg, category)
+    if not (folder or chat):
+        return {"skipped": "pipeline not set up"}
+    try:
+        out = set_up_deal(ctx, workspace(ctx), event.ref.id, folder, chat, reading)
+    except SetupError as exc:
+        ctx.log.warning("deal %s set-up: %s", event.ref.id, exc)
+        raise
+    return {"created": out.created, "reused": out.reused, "skipped": out.skipped}
 
 
-def on_deal_update(ctx: JobContext, deal_id: int, data: dict[str, Any]) -> None:
+# chat members follow the deal ---------------------------------------------------------------
+def _chat_of(ctx: JobContext, deal_id: int) -> int:
+    return int(workspace(ctx).record(deal_id).get("chat_id") or 0)
+
+
+def wants_members(ctx: JobContext, event: Event) -> bool:
+    return bool(_chat_of(ctx, event.ref.id))
+
+
+def reads_members(ctx: JobContext, event: Event) -> dict[str, crm.Query]:
+    return {"deal": crm.GetItem(event.ref, observers=True),
+            "members": crm.ChatMembers(_chat_of(ctx, event.ref.id))}
+
+
+def on_deal_update(ctx: JobContext, event: Event, reading: crm.Reading) -> Any:
     """Keep the deal chat's members in step with the deal's responsible and observers.
 
     Only people the app itself added for the deal are ever removed; anyone invited by hand
     stays.
     """
     ws = workspace(ctx)
+    deal_id = event.ref.id
     rec = ws.record(deal_id)
     chat_id = int(rec.get("chat_id") or 0)
-    if not chat_id:
-        return
+    if not chat_id or not reading.ok("deal"):
+        return {"skipped": "no chat, or the deal is gone"}
     cfg = ctx.settings["deal_chats"]
-    got = ctx.rest.batch({"deal": ("crm.deal.get", {"id": deal_id}),
-                          "item": ("crm.item.get", {"entityTypeId": 2, "id": deal_id}),
-                          "members": ("im.chat.user.list", {"CHAT_ID": chat_id})})
-    if "deal" in got.errors:
-        return  # deleted meanwhile: nothing to follow
-    deal = {**got.get("deal"), "OBSERVER_IDS": observers(got.result.get("item"))}
-    wanted = people(deal, cfg["extra_user_ids"])
-    current = {int(u) for u in got.result.get("members") or []}
+    wanted = people(reading.get("deal"), cfg["extra_user_ids"])
+    current = set(reading.get("members") or [])
     before = [int(u) for u in rec.get("members") or []]
-    cmds = {}
-    missing = [u for u in wanted if u not in current]
+    ops: dict[str, crm.Op] = {}
+    missing = tuple(u for u in wanted if u not in current)
     if missing:
-        cmds["add"] = ("im.chat.user.add", {"CHAT_ID": chat_id, "USERS": missing,
-                                            "HIDE_HISTORY": "N"})
+        ops["add"] = crm.AddChatMembers(chat_id, missing)
     if cfg["remove_departed"]:
         for uid in before:
             if uid not in wanted and uid in current:
-                cmds[f"del{uid}"] = ("im.chat.user.delete", {"CHAT_ID": chat_id, "USER_ID": uid})
-    if cmds:
-        res = ctx.rest.batch(cmds)
-        for key, err in res.errors.items():
+                ops[f"del{uid}"] = crm.RemoveChatMember(chat_id, uid)
+    if ops:
+        done = ctx.crm.apply(ops)
+        for key, err in done.errors.items():
             ctx.log.warning("deal %s chat %s: %s failed: %s", deal_id, chat_id, key, err)
     ws.save(deal_id, members=wanted)
+    return {"added": list(missing)}
+
+
+# published service and the deal tab --------------------------------------------------------
+def deal_folder(ctx: JobContext, deal_id: int) -> int:
+    """The deal's Disk folder id (0 when the app made none): for other capabilities."""
+    return int(workspace(ctx).record(deal_id).get("folder_id") or 0)
+
+
+def card_facts(ctx: JobContext, deal_id: int) -> dict[str, Any]:
+    record = workspace(ctx).record(deal_id)
+    return {"folder_url": record.get("folder_url", ""), "chat_id": record.get("chat_id", 0)}
+
+
+CAPABILITY = Capability(
+    name=NAME,
+    legacy_keyspace="deals",
+    title=N_("Deal folders and chats"),
+    settings=config.SCHEMAS,
+    triggers=(FOLDER_SPEC, CHAT_SPEC),
+    subscriptions=(
+        Subscription("deal.created", "set_up", on_deal_add, wants_new, reads_new),
+        Subscription("deal.updated", "chat_members", on_deal_update, wants_members,
+                     reads_members),
+    ),
+    card_sections=(CardSection("workspace", N_("Folder and chat"), card_facts,
+                               "sections/deal_workspace.html"),),
+    scopes=frozenset({"crm", "disk", "im", "user"}),
+    provides={"deal_folder": deal_folder},
+)

@@ -9,19 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from connector.i18n import N_, t
+
 OPENED, PAUSED, CLOSED, EXPIRED, NOT_STARTED = "OPENED", "PAUSED", "CLOSED", "EXPIRED", "NONE"
 LEAST_LOADED, WEIGHTED = "least_loaded", "weighted"
 
 SKIP_TEXT = {
-    PAUSED: "on a break",
-    CLOSED: "work day closed",
-    EXPIRED: "yesterday's work day left open",
-    NOT_STARTED: "work day not started",
-    "inactive": "deactivated or unknown user",
-    "cap_in_work": "in-work cap reached",
-    "cap_day": "daily cap reached",
-    "unknown": "work-day status unknown",
+    PAUSED: N_("on a break"),
+    CLOSED: N_("work day closed"),
+    EXPIRED: N_("yesterday's work day left open"),
+    NOT_STARTED: N_("work day not started"),
+    "inactive": N_("deactivated or unknown user"),
+    "cap_in_work": N_("in-work cap reached"),
+    "cap_day": N_("daily cap reached"),
+    "unknown": N_("work-day status unknown"),
 }
+
+
+def skip_text(lang: str, why: str) -> str:
+    return t(lang, SKIP_TEXT[why]) if why in SKIP_TEXT else why
 
 
 @dataclass
@@ -38,12 +44,12 @@ class Member:
     month: int = 0
     last_assigned_at: float = 0.0
 
-    @property
-    def label(self) -> str:
-        return self.name or f"user {self.user_id}"
+    def label(self, lang: str = "en") -> str:
+        return self.name or t(lang, N_("user {id}"), id=self.user_id)
 
-    def numbers(self) -> str:
-        return f"in work {self.in_work}, today {self.today}, this month {self.month}"
+    def numbers(self, lang: str = "en") -> str:
+        return t(lang, N_("in work {in_work}, today {today}, this month {month}"),
+                 in_work=self.in_work, today=self.today, month=self.month)
 
 
 @dataclass(frozen=True)
@@ -88,22 +94,22 @@ def sort_key(m: Member, rule: str) -> tuple[float, ...]:
     return (m.in_work, m.today, m.month, m.last_assigned_at, m.user_id)
 
 
-def rule_text(rule: str) -> str:
+def rule_text(rule: str, lang: str = "en") -> str:
     if rule == WEIGHTED:
-        return ("weighted: the lowest received-today per unit of weight, then this month, "
-                "then in work, then who waited longest")
-    return ("least loaded: the fewest in work, then received today, then this month, "
-            "then who waited longest")
+        return t(lang, N_("weighted: the lowest received-today per unit of weight, then this "
+                          "month, then in work, then who waited longest"))
+    return t(lang, N_("least loaded: the fewest in work, then received today, then this month, "
+                      "then who waited longest"))
 
 
-def _skipped_text(members: list[Member], skipped: dict[int, str]) -> str:
+def _skipped_text(members: list[Member], skipped: dict[int, str], lang: str) -> str:
     by_id = {m.user_id: m for m in members}
-    parts = [f"{by_id[uid].label} ({SKIP_TEXT.get(why, why)})" for uid, why in skipped.items()]
-    return "; skipped: " + ", ".join(parts) if parts else ""
+    parts = [f"{by_id[uid].label(lang)} ({skip_text(lang, why)})" for uid, why in skipped.items()]
+    return t(lang, N_("; skipped: {people}"), people=", ".join(parts)) if parts else ""
 
 
 def decide(members: list[Member], rule: str = LEAST_LOADED, caps: Caps = Caps(),
-           pinned: int | None = None) -> Decision:
+           pinned: int | None = None, lang: str = "en") -> Decision:
     """Pick the member for one item.
 
     A repeat client's pinned manager gets it even on a break, if still active and with an
@@ -114,15 +120,16 @@ def decide(members: list[Member], rule: str = LEAST_LOADED, caps: Caps = Caps(),
     if pinned is not None:
         owner = by_id.get(pinned)
         if owner is not None and skip_reason(owner, Caps(), allow_paused=True) is None:
-            return Decision(owner.user_id,
-                            f"repeat client: back to their manager {owner.label} "
-                            f"({owner.numbers()})", rule, {}, True)
+            return Decision(owner.user_id, t(
+                lang, N_("repeat client: back to their manager {name} ({numbers})"),
+                name=owner.label(lang), numbers=owner.numbers(lang)), rule, {}, True)
         if owner is None:
-            note = f"repeat client's manager (user {pinned}) is not in this group; "
+            note = t(lang, N_("repeat client's manager (user {id}) is not in this group; "),
+                     id=pinned)
         else:
             why = skip_reason(owner, Caps(), allow_paused=True) or ""
-            note = f"repeat client's manager {owner.label} is unavailable " \
-                   f"({SKIP_TEXT.get(why, why)}); "
+            note = t(lang, N_("repeat client's manager {name} is unavailable ({why}); "),
+                     name=owner.label(lang), why=skip_text(lang, why))
     skipped: dict[int, str] = {}
     eligible: list[Member] = []
     for m in members:
@@ -132,14 +139,15 @@ def decide(members: list[Member], rule: str = LEAST_LOADED, caps: Caps = Caps(),
         else:
             eligible.append(m)
     if not members:
-        return Decision(None, "the group has no members", rule, skipped)
+        return Decision(None, t(lang, N_("the group has no members")), rule, skipped)
     if not eligible:
-        return Decision(None, note + "nobody can receive now" + _skipped_text(members, skipped),
-                        rule, skipped)
+        return Decision(None, note + t(lang, N_("nobody can receive now"))
+                        + _skipped_text(members, skipped, lang), rule, skipped)
     chosen = min(eligible, key=lambda m: sort_key(m, rule))
-    extra = ""
+    numbers = chosen.numbers(lang)
     if rule == WEIGHTED:
-        extra = f", weight {chosen.weight:g}"
-    reason = (f"{note}{chosen.label} ({chosen.numbers()}{extra}) by {rule_text(rule)}"
-              f"{_skipped_text(members, skipped)}")
+        numbers += t(lang, N_(", weight {weight}"), weight=f"{chosen.weight:g}")
+    reason = note + t(lang, N_("{name} ({numbers}) by {rule}"), name=chosen.label(lang),
+                      numbers=numbers, rule=rule_text(rule, lang)) + _skipped_text(
+        members, skipped, lang)
     return Decision(chosen.user_id, reason, rule, skipped)

@@ -1,45 +1,66 @@
-"""The fair_distribution robot, the event triggers, and the periodic re-check and reconcile."""
+"""Fair distribution, declared: the robot, the event triggers, re-check and recount, the CLI."""
 
 from __future__ import annotations
 
+import argparse
+from datetime import UTC, datetime
 from typing import Any
 
+from connector.capability import Capability, CardSection, Command, Event, Periodic, Subscription
 from connector.context import JobContext
+from connector.crm import port as crm
 from connector.i18n import N_
+from connector.triggers import (
+    DEAL,
+    DYNAMIC,
+    LEAD,
+    Answered,
+    Prop,
+    RobotCall,
+    RobotError,
+    RobotSpec,
+    already_answered,
+    mark_answered,
+)
 from robots.distribution import config
-from robots.distribution.engine import DistributionError, Env, Outcome, distribute
-from robots.distribution.entities import EntityKind, from_document
+from robots.distribution.engine import (
+    DistributionError,
+    Env,
+    Outcome,
+    distribute,
+    queries,
+    resolve_members,
+)
+from robots.distribution.entities import from_document
 from robots.distribution.state import DistributionState
-from robots.runner import Answered, already_answered, mark_answered
-from robots.spec import DEAL, DYNAMIC, LEAD, Prop, RobotCall, RobotError, RobotSpec
+
+NAME = "distribution"
+
+
+def state_for(ctx: JobContext) -> DistributionState:
+    return DistributionState(ctx.redis, ctx.of(NAME).key(), ctx.tz)
 
 
 def env_for(ctx: JobContext) -> Env:
-    doc = ctx.settings
-    state = DistributionState(ctx.services.redis, ctx.services.settings.queue_prefix,
-                              ctx.member_id, doc["general"]["timezone"])
-    return Env(ctx.rest, state, ctx.portal.domain,
+    return Env(ctx.crm, state_for(ctx),
                answered=lambda token: already_answered(ctx, token),
                mark_answered=lambda token: mark_answered(ctx, token),
-               audit_days=doc["distribution"]["audit_days"])
+               lang=ctx.lang, audit_days=ctx.settings["distribution"]["audit_days"])
 
 
 def run(ctx: JobContext, call: RobotCall) -> dict[str, Any]:
-    try:
-        kind, item_id = from_document(call.document_id)
-    except ValueError as exc:
-        raise RobotError(str(exc)) from exc
+    ref = from_document(call.document_id)
     group_id = str(call.properties.get("group") or "").strip()
     groups = config.groups(ctx.settings)
     if not group_id and len(groups) == 1:
         group_id = groups[0].id
     group = config.group_by_id(ctx.settings, group_id)
     if group is None:
-        known = ", ".join(g.id for g in groups) or "none configured"
-        raise RobotError(f"unknown distribution group '{group_id}' (groups: {known})")
+        raise RobotError(N_("unknown distribution group '{group}' (groups: {known})"),
+                         group=group_id, known=", ".join(g.id for g in groups) or "—")
     force = str(call.properties.get("force") or "N").upper() in ("Y", "1", "TRUE")
     try:
-        outcome = distribute(env_for(ctx), group, kind, item_id, event_token=call.event_token,
+        outcome = distribute(env_for(ctx), group, ref, event_token=call.event_token,
                              force=force, trigger="robot")
     except DistributionError as exc:
         raise RobotError(str(exc)) from exc
@@ -52,71 +73,76 @@ SPEC = RobotSpec(
     description=N_("Assigns by workload and work-day status, and explains the choice"),
     run=run,
     properties={
-        "group": Prop(N_("Distribution group"), "string", description=N_(
-            "Group id from the app's settings; empty means the only group")),
+        "group": Prop(N_("Distribution group"), "string",
+                      description=N_("Group id from the app's settings; empty = the only "
+                                     "group")),
         "force": Prop(N_("Redistribute even if assigned by hand"), "bool", default="N"),
     },
     return_properties={
         "assigned_user_id": Prop(N_("Assigned user"), "user"),
         "reason": Prop(N_("Reason"), "text"),
-        "status": Prop(N_("Status"), "string", description=N_(
-            "assigned, pending (nobody working) or skipped")),
+        "status": Prop(N_("Status"), "string",
+                       description=N_("assigned, pending (nobody working) or skipped")),
     },
     document_types=(LEAD, DEAL, DYNAMIC),
 )
 
 
 # event triggers --------------------------------------------------------------------------
-def _auto_groups(ctx: JobContext, entity: str) -> list[config.Group]:
-    return [g for g in config.groups(ctx.settings) if any(a.entity == entity for a in g.auto)]
+def _auto_groups(ctx: JobContext, kind: str) -> list[config.Group]:
+    return [g for g in config.groups(ctx.settings) if any(a.entity == kind for a in g.auto)]
 
 
-def on_item_added(ctx: JobContext, item_id: int, data: dict[str, Any], entity: str) -> None:
-    candidates = _auto_groups(ctx, entity)
+def wants_new(ctx: JobContext, event: Event) -> bool:
+    return bool(_auto_groups(ctx, event.ref.kind))
+
+
+def reads_new(ctx: JobContext, event: Event) -> dict[str, crm.Query]:
+    """The item and the first candidate group's people: read once for the delivery."""
+    candidates = _auto_groups(ctx, event.ref.kind)
     if not candidates:
-        return
-    kind = EntityKind(entity)
+        return {}
+    env = env_for(ctx)
+    return queries(env, event.ref, resolve_members(env, candidates[0]))
+
+
+def on_item_added(ctx: JobContext, event: Event, reading: crm.Reading) -> Any:
+    candidates = _auto_groups(ctx, event.ref.kind)
     needs_facts = any(a.category_ids or a.source_ids for g in candidates for a in g.auto)
-    facts = kind.facts(ctx.rest.call(*kind.get(item_id))) if needs_facts else None
-    for group in candidates:
+    item = None
+    if needs_facts:
+        try:
+            item = reading.get("item") if reading.ok("item") else ctx.crm.item(event.ref)
+        except crm.NotFound:
+            return {"skipped": f"{event.ref.label} not found"}
+    for i, group in enumerate(candidates):
         for rule in group.auto:
-            if rule.entity == entity and (
-                    facts is None or rule.matches(entity, facts.category, facts.source)):
-                distribute(env_for(ctx), group, kind, item_id, trigger="event")
-                return
+            if rule.entity == event.ref.kind and (
+                    item is None or rule.matches(rule.entity, item.category, item.source)):
+                outcome = distribute(env_for(ctx), group, event.ref, trigger="event",
+                                     reading=reading if i == 0 else None)
+                return {"status": outcome.status, "user_id": outcome.user_id}
+    return {"skipped": "no rule matched"}
 
 
-def on_lead_add(ctx: JobContext, item_id: int, data: dict[str, Any]) -> None:
-    on_item_added(ctx, item_id, data, "lead")
+def wants_pin(ctx: JobContext, event: Event) -> bool:
+    return bool(ctx.settings["distribution"]["pin_on_won"] and config.groups(ctx.settings))
 
 
-def on_deal_add(ctx: JobContext, item_id: int, data: dict[str, Any]) -> None:
-    on_item_added(ctx, item_id, data, "deal")
-
-
-def on_dynamic_item_add(ctx: JobContext, item_id: int, data: dict[str, Any]) -> None:
-    type_id = str((data.get("FIELDS") or {}).get("ENTITY_TYPE_ID", ""))
-    if type_id.isdigit():
-        on_item_added(ctx, item_id, data, f"item:{type_id}")
-
-
-def on_deal_update(ctx: JobContext, item_id: int, data: dict[str, Any]) -> None:
+def on_deal_update(ctx: JobContext, event: Event, reading: crm.Reading) -> Any:
     """Pin the client to the manager of their first won deal (if the portal wants it)."""
-    if not ctx.settings["distribution"]["pin_on_won"] or not config.groups(ctx.settings):
-        return
-    deal = ctx.rest.call("crm.deal.get", {"id": item_id})
-    if not isinstance(deal, dict) or deal.get("STAGE_SEMANTIC_ID") != "S":
-        return
-    state = env_for(ctx).state
-    owner = int(deal.get("ASSIGNED_BY_ID") or 0)
-    if not owner:
-        return
-    for cid in deal.get("CONTACT_IDS") or ([deal["CONTACT_ID"]] if deal.get("CONTACT_ID")
-                                           else []):
-        if int(cid or 0):
-            state.pin("contact", int(cid), owner)
-    if int(deal.get("COMPANY_ID") or 0):
-        state.pin("company", int(deal["COMPANY_ID"]), owner)
+    try:
+        deal = reading.get("item")
+    except crm.NotFound:
+        return {"skipped": "deal gone"}
+    if not deal.won or not deal.assigned:
+        return {"skipped": "not won"}
+    state = state_for(ctx)
+    for cid in deal.contact_ids:
+        state.pin("contact", cid, deal.assigned)
+    if deal.company_id:
+        state.pin("company", deal.company_id, deal.assigned)
+    return {"pinned_to": deal.assigned}
 
 
 # periodic ---------------------------------------------------------------------------------
@@ -129,8 +155,9 @@ def recheck(ctx: JobContext) -> dict[str, Any]:
                 group.id, group.recheck_minutes * 60 - 5):
             continue
         for entry in env.state.pending(group.id):
-            outcome: Outcome = distribute(env, group, EntityKind(entry["entity"]),
-                                          int(entry["id"]), event_token=entry.get("token", ""),
+            outcome: Outcome = distribute(env, group, crm.ItemRef(entry["entity"],
+                                                                  int(entry["id"])),
+                                          event_token=entry.get("token", ""),
                                           trigger="recheck")
             if outcome.status == "pending":
                 break
@@ -146,21 +173,106 @@ def reconcile_counters(ctx: JobContext) -> dict[str, Any]:
     for group in config.groups(ctx.settings):
         members = env.state.cached_members(group.id)
         if members is None:
-            from robots.distribution.engine import resolve_members
-
             members = resolve_members(env, group)
-        cmds = {}
-        for entity in group.entity_types:
-            kind = EntityKind(entity)
-            for uid in members:
-                cmds[f"{entity}|{uid}"] = kind.count_in_work(uid, group.in_work.get(entity, ()))
+        wanted = {f"{kind}|{uid}": crm.CountInWork(kind, uid, tuple(group.in_work.get(kind, ())))
+                  for kind in group.entity_types for uid in members}
         counts: dict[int, int] = {uid: 0 for uid in members}
         with env.state.group_lock(group.id):  # no assignment may slip between count and set
-            res = ctx.rest.batch(cmds)
-            for key in cmds:
-                counts[int(key.split("|")[1])] += int(res.total.get(key, 0) or 0)
+            reading = ctx.crm.read(wanted)
+            for key in wanted:
+                counts[int(key.split("|")[1])] += int(reading.get(key) or 0)
             before = env.state.in_work_counts(group.id)
             env.state.set_in_work(group.id, counts)
         changed[group.id] = {u: (before.get(u, 0), c) for u, c in counts.items()
                              if before.get(u, 0) != c}
     return {"changed": changed}
+
+
+def _every_minute(doc: dict[str, Any]) -> int | None:
+    return 60 if doc["distribution"]["groups"] else None
+
+
+def _every_reconcile(doc: dict[str, Any]) -> int | None:
+    dist = doc["distribution"]
+    return dist["reconcile_minutes"] * 60 if dist["groups"] else None
+
+
+# deal tab and CLI --------------------------------------------------------------------------
+def card_facts(ctx: JobContext, deal_id: int) -> dict[str, Any]:
+    return {"decisions": state_for(ctx).audit_entries(5, f"deal/{deal_id}")}
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M") if ts else "-"
+
+
+def _configure_cli(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["dry-run", "audit", "pending"])
+    p.add_argument("member_id")
+    p.add_argument("--group", default="")
+    p.add_argument("--item", default=None, help="audit of one item, e.g. lead/12")
+    p.add_argument("--item-id", type=int, default=0, help="dry run against this item")
+    p.add_argument("--limit", type=int, default=50)
+
+
+def cli(services: Any, args: argparse.Namespace) -> int:
+    """Dry run, audit log and pending queue of the fair distribution."""
+    import sys
+
+    ctx = JobContext.load(services, args.member_id, "cli:distribution", NAME)
+    if ctx is None:
+        print(f"unknown portal {args.member_id}", file=sys.stderr)
+        return 2
+    env = env_for(ctx)
+    if args.action == "audit":
+        for row in env.state.audit_entries(args.limit, args.item):
+            who = row.get("user_id") or "-"
+            print(f"{_when(row['ts'])}  {row['item']:14} {row['group']:10} {row['status']:8} "
+                  f"{who!s:6} {row['reason']}")
+        return 0
+    groups = config.groups(ctx.settings)
+    if args.action == "pending":
+        for g in groups:
+            for entry in env.state.pending(g.id):
+                print(f"{g.id:12} {entry['entity']}/{entry['id']}")
+        return 0
+    group = config.group_by_id(ctx.settings, args.group or (groups[0].id if groups else ""))
+    if group is None:
+        print(f"unknown group {args.group!r}; groups: {[g.id for g in groups]}", file=sys.stderr)
+        return 2
+    ref = crm.ItemRef(group.entity_types[0], args.item_id or 0)
+    try:
+        outcome = distribute(env, group, ref, dry_run=True, force=True)
+    except DistributionError as exc:
+        print(f"cannot distribute: {exc}", file=sys.stderr)
+        return 2
+    who = f"user {outcome.user_id}" if outcome.user_id else "nobody"
+    print(f"next {group.id} item would go to {who}: {outcome.reason}")
+    return 0
+
+
+def _new_item_subscription(event: str) -> Subscription:
+    return Subscription(event, f"assign_{event.split('.')[0]}", on_item_added, wants_new,
+                        reads_new)
+
+
+CAPABILITY = Capability(
+    name=NAME,
+    legacy_keyspace="dist",
+    title=N_("Fair distribution"),
+    settings=config.SCHEMAS,
+    triggers=(SPEC,),
+    subscriptions=(
+        _new_item_subscription("lead.created"),
+        _new_item_subscription("deal.created"),
+        _new_item_subscription("item.created"),
+        Subscription("deal.updated", "pin_on_won", on_deal_update, wants_pin,
+                     lambda ctx, event: {"item": crm.GetItem(event.ref)}),
+    ),
+    periodic=(Periodic("recheck", _every_minute, recheck),
+              Periodic("reconcile", _every_reconcile, reconcile_counters)),
+    card_sections=(CardSection("assignments", N_("Assignments"), card_facts,
+                               "sections/distribution.html"),),
+    cli=(Command("distribution", "dry run, audit log, pending items", _configure_cli, cli),),
+    scopes=frozenset({"crm", "user", "timeman", "im"}),
+)

@@ -36,10 +36,12 @@ def item_key(entity: str, item_id: int) -> str:
 
 
 class DistributionState:
-    def __init__(self, redis: Redis, prefix: str, member_id: str, timezone: str = "UTC",
+    """`base` is the capability's key space for one tenant (JobContext.key())."""
+
+    def __init__(self, redis: Redis, base: str, timezone: str = "UTC",
                  clock: Any = time.time):
         self.redis = redis
-        self.base = f"{prefix}:dist:{member_id}"
+        self.base = base
         self.tz = ZoneInfo(timezone)
         self.clock = clock
 
@@ -128,7 +130,14 @@ class DistributionState:
         return int(raw) if raw else None
 
     def pin(self, kind: str, cid: int, user_id: int, overwrite: bool = False) -> bool:
-        return bool(self.redis.set(self.pin_key(kind, cid), user_id, nx=not overwrite))
+        made = bool(self.redis.set(self.pin_key(kind, cid), user_id, nx=not overwrite))
+        if made:
+            self.redis.incr(f"{self.base}:pins")
+        return made
+
+    def has_pins(self) -> bool:
+        """Whether any client is pinned: only then are a lead's duplicates worth reading."""
+        return bool(int(self.redis.get(f"{self.base}:pins") or 0))
 
     # pending queue ---------------------------------------------------------------------------
     def add_pending(self, gid: str, entry: dict[str, Any]) -> bool:

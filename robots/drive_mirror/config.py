@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connector.i18n import N_
 from connector.settings_schema import Bool, Number, Pipelines, Schema, Template, Text
-from robots.deal_workspace.config import FOLDER_FIELDS
+from connector.templating import ITEM_FIELDS
 
 DRIVE_MIRROR = Schema("drive_mirror", N_("Google Drive mirror"), (
     Bool("enabled", N_("Mirror to Google Drive"),
@@ -20,7 +20,7 @@ DRIVE_MIRROR = Schema("drive_mirror", N_("Google Drive mirror"), (
             "no My Drive storage)."), ""),
     Template("folder_name_template", N_("Drive folder name"),
              N_("The name of a deal's folder on Drive, from the deal's fields."),
-             "{ID} {TITLE}", placeholders=FOLDER_FIELDS),
+             "{ID} {TITLE}", placeholders=ITEM_FIELDS),
     Bool("disk_folder", N_("The deal's Disk folder"),
          N_("Mirror the files in the deal's Disk folder."), True),
     Bool("file_fields", N_("File fields"), N_("Mirror the files in the deal's file fields."),

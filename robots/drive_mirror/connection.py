@@ -7,12 +7,11 @@ stream of failed jobs.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
 
+from connector import frames
 from connector.errors import Permanent
 from connector.gdrive.credentials import service_account_credentials, user_credentials
 from connector.gdrive.mirror import DriveStore
@@ -27,7 +26,8 @@ class NotConnected(Permanent):
 
 
 def key(services: Services, member_id: str) -> str:
-    return f"{services.settings.queue_prefix}:gdrive:{member_id}:connection"
+    """The capability's key space of a Bitrix24 tenant (JobContext.key of drive_mirror)."""
+    return f"{services.settings.queue_prefix}:drive_mirror:b24:{member_id}:connection"
 
 
 def save(services: Services, member_id: str, kind: str, secret: dict[str, Any],
@@ -78,21 +78,11 @@ def drive_for(services: Services, member_id: str, shared_drive_id: str = "") -> 
 
 
 # signed links: the app's home page hands an admin a link to start the Google consent ---------
-def connect_token(services: Services, member_id: str, now: float | None = None) -> str:
-    expires = int((now or time.time()) + LINK_TTL_S)
-    payload = f"{member_id}.{expires}"
-    sig = hmac.new(services.settings.secret_key.encode(), payload.encode(),
-                   hashlib.sha256).hexdigest()[:32]
-    return f"{payload}.{sig}"
-
-
-def member_from_token(services: Services, token: str, now: float | None = None) -> str | None:
-    try:
-        member_id, expires, sig = token.split(".")
-    except ValueError:
-        return None
-    good = hmac.new(services.settings.secret_key.encode(), f"{member_id}.{expires}".encode(),
-                    hashlib.sha256).hexdigest()[:32]
-    if not hmac.compare_digest(good, sig) or int(expires) < (now or time.time()):
-        return None
-    return member_id
+def connect_token(services: Services, member_id: str, now: float | None = None,
+                  user_id: str = "") -> str:
+    """A Google connect link's token (connector.frames), bound to the portal and an admin:
+    `user_id`, or for an operator's link (CLI) the admin who installed the app."""
+    portal = services.store.get(member_id)
+    return frames.sign(services.settings.secret_key, member_id,
+                       user_id or (portal.user_id if portal else ""),
+                       frames.GOOGLE_CONNECT, admin=True, ttl_s=LINK_TTL_S, now=now)

@@ -1,12 +1,14 @@
 """What to mirror for a deal, and mirroring one file: streamed, verified, never duplicated.
 
-A deal's sources are its Disk folder (the deal_folders capability), its file fields and the
-attachments of its activities (e-mails, open-line chats). Each file becomes its own job,
-keyed by the Bitrix24 file; the version it copied is recorded, so a retry, a second
-delivery or a rescan of an unchanged file uploads nothing, and a changed one a revision.
-On Drive every file carries `appProperties` b24=<source key>: the record in Redis is the
-fast path, the Drive search is how a run that died after uploading finds its own work.
-Nothing is ever deleted on Drive: it is the archive.
+A deal's sources are its Disk folder (the deal_workspace capability's published
+`deal_folder` service), its file fields and the attachments of its activities (e-mails,
+open-line chats). Each file becomes its own job, keyed by the CRM's file; the version it
+copied is recorded, so a retry, a second delivery or a rescan of an unchanged file uploads
+nothing, and a changed one a revision. On Drive every file carries `appProperties`
+src=<crm>:<account>:<source key> (files mirrored before carry b24=<account>:<key>, and are
+found by that too): the record in Redis is the fast path, the Drive search is how a run
+that died after uploading finds its own work. Nothing is ever deleted on Drive: it is the
+archive.
 """
 
 from __future__ import annotations
@@ -19,17 +21,15 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
 
 import requests
 from redis.exceptions import LockError
 
-from connector.bitrix.errors import BitrixError
 from connector.context import JobContext
+from connector.crm import port as crm
 from connector.errors import Permanent, Retryable
 from connector.gdrive.errors import DrivePermanent
-from robots.deal_workspace.naming import folder_name
-from robots.deal_workspace.setup import Workspace, deal_values
+from connector.templating import folder_name, item_values
 from robots.drive_mirror import connection
 
 log = logging.getLogger(__name__)
@@ -51,87 +51,90 @@ class Source:
         return {"key": self.key, "disk_id": self.disk_id, "url": self.url, "name": self.name}
 
 
-def _records(ctx: JobContext) -> str:
-    return f"{ctx.services.settings.queue_prefix}:gdrive:{ctx.member_id}"
+def _tag(ctx: JobContext, key: str) -> str:
+    """The CRM-neutral appProperties value naming a source (or a deal) on Drive."""
+    return f"{ctx.tenant.crm}:{ctx.tenant.account[:16]}:{key}"
 
 
-def portal_base(ctx: JobContext) -> str:
-    return ctx.portal.client_endpoint.rsplit("/rest/", 1)[0] + "/"
+def _old_tag(ctx: JobContext, key: str) -> str:
+    """How files mirrored before the CRM port were tagged (b24=<member16>:<key>)."""
+    return f"{ctx.tenant.account[:16]}:{key}"
 
 
-def file_field_sources(deal: dict[str, Any]) -> list[Source]:
-    out = []
-    for field, value in deal.items():
-        if not field.startswith("UF_CRM_"):
-            continue
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, dict) and item.get("downloadUrl") and item.get("id"):
-                out.append(Source(f"uf:{field}:{item['id']}", url=str(item["downloadUrl"]),
-                                  name=f"{field.lower()}-{item['id']}"))
-    return out
+def attachment_sources(deal: crm.Item) -> list[Source]:
+    return [Source(f"uf:{a.field}:{a.id}", url=a.url, name=f"{a.field.lower()}-{a.id}")
+            for a in deal.attachments]
 
 
 def activity_sources(activities: list[dict[str, Any]]) -> list[Source]:
-    out = []
-    for act in activities or []:
-        for f in act.get("FILES") or []:
-            if isinstance(f, dict) and str(f.get("id", "")).isdigit():
-                out.append(Source(f"disk:{int(f['id'])}", disk_id=int(f["id"])))
+    return [Source(f"disk:{fid}", disk_id=fid) for act in activities or []
+            for fid in act.get("files") or []]
+
+
+def _folder_of(ctx: JobContext, deal_id: int) -> int:
+    service = ctx.service("deal_folder")
+    return int(service(ctx, deal_id) or 0) if service else 0
+
+
+def scan_queries(ctx: JobContext, event: Any) -> dict[str, crm.Query]:
+    """The deal, its activities and its Disk folder's entries: read once per delivery."""
+    return deal_queries(ctx, event.ref.id)
+
+
+def deal_queries(ctx: JobContext, deal_id: int) -> dict[str, crm.Query]:
+    cfg = ctx.settings["drive_mirror"]
+    out: dict[str, crm.Query] = {"deal": crm.GetItem(crm.ItemRef("deal", deal_id))}
+    if cfg["activities"]:
+        out["acts"] = crm.ItemActivities(crm.ItemRef("deal", deal_id))
+    folder_id = _folder_of(ctx, deal_id) if cfg["disk_folder"] else 0
+    if folder_id:
+        out["disk"] = crm.FolderChildren(folder_id)
     return out
 
 
-def scan_deal(ctx: JobContext, deal_id: int) -> tuple[dict[str, Any] | None, list[Source]]:
-    """The deal and its files, in one read batch (plus one per Disk subfolder level)."""
+def scan_deal(ctx: JobContext, deal_id: int, reading: crm.Reading | None = None
+              ) -> tuple[crm.Item | None, list[Source]]:
+    """The deal and its files, in one read (plus one per Disk subfolder level)."""
     cfg = ctx.settings["drive_mirror"]
-    ws = Workspace(ctx.services.redis, ctx.services.settings.queue_prefix, ctx.member_id)
-    folder_id = int(ws.record(deal_id).get("folder_id") or 0)
-    cmds: dict[str, Any] = {"deal": ("crm.deal.get", {"id": deal_id})}
-    if cfg["activities"]:
-        cmds["acts"] = ("crm.activity.list", {"filter": {"OWNER_TYPE_ID": 2,
-                                                         "OWNER_ID": deal_id},
-                                              "select": ["ID", "FILES"]})
-    if cfg["disk_folder"] and folder_id:
-        cmds["disk"] = ("disk.folder.getchildren", {"id": folder_id})
-    res = ctx.rest.batch(cmds)
-    if "deal" in res.errors:
+    wanted = deal_queries(ctx, deal_id)
+    if reading is None or any(not reading.ok(k) and k not in reading.errors for k in wanted):
+        reading = ctx.crm.read(wanted)
+    try:
+        deal: crm.Item = reading.get("deal")
+    except crm.NotFound:
         return None, []
-    deal = res.result["deal"]
     sources: list[Source] = []
     if cfg["file_fields"]:
-        sources += file_field_sources(deal)
-    if cfg["activities"]:
-        sources += activity_sources(res.result.get("acts") or [])
-    if "disk" in res.result:
-        sources += disk_sources(ctx, res.result["disk"] or [], depth=0)
+        sources += attachment_sources(deal)
+    if cfg["activities"] and reading.ok("acts"):
+        sources += activity_sources(reading.get("acts"))
+    if reading.ok("disk"):
+        sources += [Source(f"disk:{f.id}", disk_id=f.id, name=f.name)
+                    for f in ctx.crm.walk(reading.get("disk"), 5)]
     unique = {s.key: s for s in sources}
     return deal, list(unique.values())
 
 
-def disk_sources(ctx: JobContext, children: list[dict[str, Any]], depth: int) -> list[Source]:
-    out = []
-    for child in children:
-        if int(child.get("DELETED_TYPE") or 0):
-            continue
-        if child.get("TYPE") == "file":
-            out.append(Source(f"disk:{int(child['ID'])}", disk_id=int(child["ID"]),
-                              name=str(child.get("NAME") or "")))
-        elif child.get("TYPE") == "folder" and depth < 5:
-            sub = ctx.rest.call("disk.folder.getchildren", {"id": int(child["ID"])}) or []
-            out += disk_sources(ctx, sub, depth + 1)
-    return out
+def _folder_key(ctx: JobContext, deal_id: int) -> str:
+    return ctx.key("folder", deal_id)
 
 
-def drive_folder(ctx: JobContext, store: Any, deal: dict[str, Any]) -> str:
+def drive_folder_of(ctx: JobContext, deal_id: int) -> str:
+    raw = ctx.redis.get(_folder_key(ctx, deal_id))
+    return raw.decode() if raw else ""
+
+
+def drive_folder(ctx: JobContext, store: Any, deal: crm.Item) -> str:
     """The deal's Drive folder (created once, found again by its appProperties)."""
-    cache = f"{_records(ctx)}:folder:{deal['ID']}"
-    if hit := ctx.services.redis.get(cache):
-        return hit.decode()
+    if hit := drive_folder_of(ctx, deal.ref.id):
+        return hit
     cfg = ctx.settings["drive_mirror"]
-    values = deal_values(deal, {}, ctx.settings["general"]["timezone"], ctx.portal.domain)
+    values = item_values(deal, ctx.tz, ctx.crm.item_link(deal.ref))
     name = folder_name(cfg["folder_name_template"], values, 200)
     parent = cfg["root_folder_id"] or cfg["shared_drive_id"] or None
-    folder = store.ensure_folder(name, parent, {"b24deal": f"{ctx.member_id[:16]}:{deal['ID']}"})
-    ctx.services.redis.set(cache, folder, ex=RECORD_TTL_S)
+    folder = store.find_folder("b24deal", _old_tag(ctx, str(deal.ref.id)), parent) or \
+        store.ensure_folder(name, parent, {"srcdeal": _tag(ctx, str(deal.ref.id))})
+    ctx.redis.set(_folder_key(ctx, deal.ref.id), folder, ex=RECORD_TTL_S)
     return folder
 
 
@@ -152,8 +155,8 @@ def mirror_file(ctx: JobContext, deal_id: int, source: Source) -> dict[str, Any]
     upload the same file twice. The lock is short-lived and renewed while bytes flow, so a
     worker killed mid-copy frees the file within a couple of minutes.
     """
-    lock = ctx.services.redis.lock(f"{_records(ctx)}:lock:{source.key}",
-                                   timeout=LOCK_TTL_S, blocking_timeout=5)
+    lock = ctx.redis.lock(ctx.key("lock", source.key), timeout=LOCK_TTL_S,
+                          blocking_timeout=5)
     if not lock.acquire():
         raise Retryable(f"{source.key} is being copied by another worker")
     try:
@@ -175,23 +178,19 @@ def _renewing(chunks: Iterator[bytes], lock: Any) -> Iterator[bytes]:
 
 def _mirror_file(ctx: JobContext, deal_id: int, source: Source, lock: Any) -> dict[str, Any]:
     cfg = ctx.settings["drive_mirror"]
-    redis = ctx.services.redis
-    rec_key = f"{_records(ctx)}:file:{source.key}"
+    redis = ctx.redis
+    rec_key = ctx.key("file", source.key)
     record = json.loads(redis.get(rec_key) or "{}")
     url, name, size, version = source.url, source.name, -1, ""
     if source.disk_id:
         try:
-            info = ctx.rest.call("disk.file.get", {"id": source.disk_id})
-        except BitrixError as exc:
-            if exc.code in ("ERROR_NOT_FOUND", "NOT_FOUND", "DISK_OBJ_22002"):
-                return {"skipped": f"{source.key}: gone from Bitrix24 (kept on Drive)"}
-            raise
-        url, name = str(info.get("DOWNLOAD_URL") or ""), str(info.get("NAME") or name)
-        size = int(info.get("SIZE") or 0)
-        version = f"{info.get('UPDATE_TIME')}|{size}"
-        if int(info.get("DELETED_TYPE") or 0):
-            return {"skipped": f"{source.key}: in the Bitrix24 trash (kept on Drive)"}
-    if not source.disk_id:
+            info = ctx.crm.file(source.disk_id)
+        except crm.NotFound:
+            return {"skipped": f"{source.key}: gone from the CRM (kept on Drive)"}
+        url, name, size, version = info.download_url, info.name or name, info.size, info.version
+        if info.deleted:
+            return {"skipped": f"{source.key}: in the CRM's trash (kept on Drive)"}
+    else:
         version = source.key  # a file field's id changes whenever its file does
     if version and record.get("version") == version:
         return {"skipped": f"{source.key}: this version is already on Drive"}
@@ -199,24 +198,30 @@ def _mirror_file(ctx: JobContext, deal_id: int, source: Source, lock: Any) -> di
         reason = f"{name}: {size} bytes is over drive_mirror.max_file_mb; not mirrored"
         log.warning("portal %s deal %s: %s", ctx.member_id, deal_id, reason)
         return {"skipped": reason}
-    deal = ctx.rest.call("crm.deal.get", {"id": deal_id})
+    try:
+        deal = ctx.crm.item(crm.ItemRef("deal", deal_id))
+    except crm.NotFound:
+        return {"skipped": f"deal {deal_id} is gone; {source.key} not mirrored"}
     store = connection.drive_for(ctx.services, ctx.member_id, cfg["shared_drive_id"])
     folder = drive_folder(ctx, store, deal)
-    props = {"b24": f"{ctx.member_id[:16]}:{source.key}"}
+    props = {"src": _tag(ctx, source.key)}
     existing = record.get("drive_id") or None
     if existing is None:
-        found = store.find_file("b24", props["b24"], folder)
+        found = store.find_file("src", props["src"], folder) or store.find_file(
+            "b24", _old_tag(ctx, source.key), folder)
         if found is not None:
             existing = found["id"]
-            if version and found.get("appProperties", {}).get("b24v") == version:
+            tags = found.get("appProperties", {})
+            if version and version in (tags.get("srcv"), tags.get("b24v")):
                 redis.set(rec_key, json.dumps({"drive_id": existing, "version": version}),
                           ex=RECORD_TTL_S)
                 return {"skipped": f"{source.key}: found on Drive (an earlier run)"}
-    download = urljoin(portal_base(ctx), url)
     try:
-        resp = ctx.services.session.get(download, stream=True, timeout=60)
+        resp = ctx.crm.download(url, size if size >= 0 else None)
     except requests.RequestException as exc:
         raise Retryable(f"download of {name or source.key} failed: {exc}") from exc
+    except crm.NotFound:
+        return {"skipped": f"{source.key}: the CRM no longer serves it; nothing to mirror"}
     with resp:
         if resp.status_code in (403, 404, 410):
             return {"skipped": f"{source.key}: download answered {resp.status_code} "
@@ -234,12 +239,12 @@ def _mirror_file(ctx: JobContext, deal_id: int, source: Source, lock: Any) -> di
         try:
             result = store.upload_stream(
                 _renewing(resp.iter_content(DOWNLOAD_CHUNK), lock), size, name, folder,
-                {**props, "b24v": version or f"{size}"},
+                {**props, "srcv": version or f"{size}"},
                 mime=resp.headers.get("Content-Type", "application/octet-stream").split(";")[0],
                 existing_file_id=existing)
         except DrivePermanent as exc:
             if exc.status == 404:  # the deal folder (or file) was removed on Drive
-                redis.delete(f"{_records(ctx)}:folder:{deal_id}", rec_key)
+                redis.delete(_folder_key(ctx, deal_id), rec_key)
                 raise Retryable(f"{name}: its Drive folder is gone; it is recreated on retry"
                                 ) from exc
             raise

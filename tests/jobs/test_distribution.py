@@ -14,6 +14,7 @@ from tests.distribution_support import (
     distribute,
     lead,
     new_lead,
+    robot_user,
 )
 
 
@@ -24,15 +25,15 @@ def test_robot_assigns_the_least_loaded_open_member_and_explains(sales: Stack):
     (call,) = answers(sales, token)
     values = call["RETURN_VALUES"]
     assert values["status"] == "assigned" and values["error"] == ""
-    assert int(values["assigned_user_id"]) in (2, 3)
+    assert robot_user(values["assigned_user_id"]) in (2, 3)
     assert "on a break" in values["reason"]  # user 4 is paused
     assert "deactivated" not in values["reason"]  # user 5 is inactive: not a member at all
-    assert int(lead(sales, first)["ASSIGNED_BY_ID"]) == int(values["assigned_user_id"])
+    assert int(lead(sales, first)["ASSIGNED_BY_ID"]) == robot_user(values["assigned_user_id"])
     second = new_lead(sales)
     token2 = distribute(sales, second)
     sales.run_worker()
-    other = int(answers(sales, token2)[0]["RETURN_VALUES"]["assigned_user_id"])
-    assert {other, int(values["assigned_user_id"])} == {2, 3}
+    other = robot_user(answers(sales, token2)[0]["RETURN_VALUES"]["assigned_user_id"])
+    assert {other, robot_user(values["assigned_user_id"])} == {2, 3}
     chats = sales.control("GET", "chats")
     chats = chats.get("chats", chats) if isinstance(chats, dict) else chats
     texts = [m["MESSAGE"] for c in chats for m in c.get("messages", [])]
@@ -53,7 +54,7 @@ def test_two_items_at_once_go_to_different_people(sales: Stack):
     tokens = [distribute(sales, new_lead(sales)) for _ in range(2)]
     for w in sales.start_workers(2):
         w.wait(timeout=60)
-    got = {int(answers(sales, t)[0]["RETURN_VALUES"]["assigned_user_id"]) for t in tokens}
+    got = {robot_user(answers(sales, t)[0]["RETURN_VALUES"]["assigned_user_id"]) for t in tokens}
     assert got == {2, 3}
 
 
@@ -64,21 +65,21 @@ def test_nobody_working_keeps_it_pending_tells_once_then_assigns(sales: Stack):
     sales.run_worker()
     assert answers(sales, token) == []  # the workflow waits for a real assignment
     assert int(lead(sales, lead_id)["ASSIGNED_BY_ID"]) == 1
-    from connector.jobs import distribution_recheck
+    from connector.jobs import run_task
 
     services = sales.app.extensions["connector"]
     member_id = sales.portal()["member_id"]
     allow_recheck(sales)
-    assert distribution_recheck(services, member_id)["assigned"] == 0
+    assert run_task(services, "distribution.recheck", member_id)["assigned"] == 0
     chats = sales.control("GET", "chats")
     chats = chats.get("chats", chats) if isinstance(chats, dict) else chats
     waiting = [m for c in chats for m in c.get("messages", []) if "Waiting" in m["MESSAGE"]]
     assert len(waiting) == 1  # told once, not on every re-check
     day(sales, u3="OPENED")
     allow_recheck(sales)
-    assert distribution_recheck(services, member_id)["assigned"] == 1
+    assert run_task(services, "distribution.recheck", member_id)["assigned"] == 1
     (call,) = answers(sales, token)
-    assert int(call["RETURN_VALUES"]["assigned_user_id"]) == 3
+    assert robot_user(call["RETURN_VALUES"]["assigned_user_id"]) == 3
     assert int(lead(sales, lead_id)["ASSIGNED_BY_ID"]) == 3
 
 
@@ -114,7 +115,7 @@ def test_repeat_client_goes_back_to_their_manager_even_on_a_break(sales: Stack):
     token = distribute(sales, lead_id)
     sales.run_worker()
     values = answers(sales, token)[0]["RETURN_VALUES"]
-    assert int(values["assigned_user_id"]) == 4 and "repeat client" in values["reason"]
+    assert robot_user(values["assigned_user_id"]) == 4 and "repeat client" in values["reason"]
 
 
 def test_new_lead_is_distributed_automatically_when_configured(sales: Stack):
@@ -126,12 +127,12 @@ def test_new_lead_is_distributed_automatically_when_configured(sales: Stack):
 
 def test_dry_run_and_audit_from_the_cli(sales: Stack):
     member_id = sales.portal()["member_id"]
-    dry = subprocess.run([sys.executable, "-m", "connector.cli", "distribution", "dry-run",
+    dry = subprocess.run([sys.executable, "-m", "wiring", "distribution", "dry-run",
                           member_id], env=sales.env, cwd=ROOT, capture_output=True, text=True)
     assert dry.returncode == 0, dry.stderr
     assert "would go to user" in dry.stdout and "least loaded" in dry.stdout
     distribute(sales, new_lead(sales))
     sales.run_worker()
-    audit = subprocess.run([sys.executable, "-m", "connector.cli", "distribution", "audit",
+    audit = subprocess.run([sys.executable, "-m", "wiring", "distribution", "audit",
                             member_id], env=sales.env, cwd=ROOT, capture_output=True, text=True)
     assert "assigned" in audit.stdout and "lead/" in audit.stdout

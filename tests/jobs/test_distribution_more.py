@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import Stack
-from tests.distribution_support import SALES, answers, configure, day, distribute, lead, new_lead
+from tests.distribution_support import (
+    SALES,
+    answers,
+    configure,
+    day,
+    distribute,
+    lead,
+    new_lead,
+    robot_user,
+)
 
 
 def test_smart_process_item_is_distributed(installed: Stack):
@@ -23,7 +32,7 @@ def test_smart_process_item_is_distributed(installed: Stack):
         "properties": {"group": "sales"}})
     installed.run_worker()
     values = answers(installed, res["event_token"])[0]["RETURN_VALUES"]
-    assert int(values["assigned_user_id"]) == 3, values
+    assert robot_user(values["assigned_user_id"]) == 3, values
     got = installed.rest("crm.item.get", {"entityTypeId": 128, "id": item_id}).json()
     assert int(got["result"]["item"]["assignedById"]) == 3
 
@@ -40,7 +49,7 @@ def test_a_lead_whose_phone_matches_a_pinned_client_goes_to_their_manager(sales:
     token = distribute(sales, lead_id)
     sales.run_worker()
     values = answers(sales, token)[0]["RETURN_VALUES"]
-    assert int(values["assigned_user_id"]) == 4 and "repeat client" in values["reason"]
+    assert robot_user(values["assigned_user_id"]) == 4 and "repeat client" in values["reason"]
 
 
 def test_a_deactivated_member_never_receives(sales: Stack):
@@ -52,11 +61,10 @@ def test_a_deactivated_member_never_receives(sales: Stack):
     sales.run_worker()
     values = answers(sales, token)
     assert values == []  # 2 and 3 deactivated, 4 on a break: pending, not assigned
-    from connector.jobs import distribution_recheck  # noqa: F401 - pending path is covered
 
 
 def test_reconcile_recounts_in_work_after_hand_reassignment(sales: Stack):
-    from connector.jobs import distribution_reconcile
+    from connector.jobs import run_task
     from robots.distribution.state import DistributionState
 
     def crm_in_work(uid: int) -> int:  # the group serves leads and deals
@@ -69,17 +77,18 @@ def test_reconcile_recounts_in_work_after_hand_reassignment(sales: Stack):
     lead_id = new_lead(sales)
     token = distribute(sales, lead_id)
     sales.run_worker()
-    first = int(answers(sales, token)[0]["RETURN_VALUES"]["assigned_user_id"])
+    first = robot_user(answers(sales, token)[0]["RETURN_VALUES"]["assigned_user_id"])
     services = sales.app.extensions["connector"]
     member_id = sales.portal()["member_id"]
-    state = DistributionState(services.redis, services.settings.queue_prefix, member_id)
+    prefix = services.settings.queue_prefix
+    state = DistributionState(services.redis, f"{prefix}:distribution:b24:{member_id}")
     assert state.in_work_counts("sales").get(first) == 1  # our own count so far
-    distribution_reconcile(services, member_id)
+    run_task(services, "distribution.reconcile", member_id)
     counts = state.in_work_counts("sales")
     assert counts[first] == crm_in_work(first) and counts[4] == crm_in_work(4)
     # the lead is handed to user 4 by hand; the next reconcile follows the CRM
     sales.control("POST", f"crm/lead/{lead_id}", json={"fields": {"ASSIGNED_BY_ID": 4}})
-    result = distribution_reconcile(services, member_id)
+    result = run_task(services, "distribution.reconcile", member_id)
     after = state.in_work_counts("sales")
     assert after[first] == counts[first] - 1 and after[4] == counts[4] + 1
     assert result["changed"]["sales"][first] == [counts[first], after[first]] or \

@@ -56,7 +56,7 @@ def new_deal(stack: Stack, title: str = "Car repair: Volvo XC90") -> int:
 
 def deal_folder_id(stack: Stack, deal_id: int) -> int:
     prefix = services(stack).settings.queue_prefix
-    key = next(stack.redis.scan_iter(f"{prefix}:deals:*:deal:{deal_id}"))
+    key = next(stack.redis.scan_iter(f"{prefix}:deal_workspace:*:deal:{deal_id}"))
     import json
 
     return int(json.loads(stack.redis.get(key))["folder_id"])
@@ -102,19 +102,19 @@ def test_a_changed_file_becomes_a_revision_and_a_deleted_one_stays(mirrored: Sta
         "content_b64": base64.b64encode(b"v1 of the estimate").decode()})
     touch(mirrored, deal_id)
     mirrored.run_worker()
-    (first,) = fake_drive.find(b24=f"{mirrored.portal()['member_id'][:16]}:disk:{doc['id']}")
+    (first,) = fake_drive.find(src=f"b24:{mirrored.portal()['member_id'][:16]}:disk:{doc['id']}")
     mirrored.control("POST", f"disk/files/{doc['id']}/version",
                      json={"content_b64": base64.b64encode(b"v2, with the discount").decode()})
     touch(mirrored, deal_id)
     mirrored.run_worker()
-    (second,) = fake_drive.find(b24=f"{mirrored.portal()['member_id'][:16]}:disk:{doc['id']}")
+    (second,) = fake_drive.find(src=f"b24:{mirrored.portal()['member_id'][:16]}:disk:{doc['id']}")
     assert second["id"] == first["id"]
     assert second["md5Checksum"] == hashlib.md5(b"v2, with the discount").hexdigest()
     assert len(second.get("revisions", [])) >= 2 or second["md5Checksum"] != first["md5Checksum"]
     mirrored.control("DELETE", f"disk/files/{doc['id']}")
     touch(mirrored, deal_id)
     mirrored.run_worker()
-    assert fake_drive.find(b24=f"{mirrored.portal()['member_id'][:16]}:disk:{doc['id']}")
+    assert fake_drive.find(src=f"b24:{mirrored.portal()['member_id'][:16]}:disk:{doc['id']}")
 
 
 def test_activity_attachments_are_mirrored_as_they_arrive(mirrored: Stack,
@@ -207,7 +207,7 @@ def test_service_account_mirrors_into_a_shared_drive(installed: Stack, fake_driv
     member_id = installed.portal()["member_id"]
     key_file = tmp_path / "key.json"
     key_file.write_text(json.dumps(_service_account_key(fake_drive)))
-    stored = subprocess.run([sys.executable, "-m", "connector.cli", "drive", "service-account",
+    stored = subprocess.run([sys.executable, "-m", "wiring", "drive", "service-account",
                              member_id, str(key_file)], env=installed.env, cwd=ROOT,
                             capture_output=True, text=True)
     assert stored.returncode == 0, stored.stderr
@@ -234,7 +234,7 @@ def test_backfill_is_resumable(mirrored: Stack):
     member_id = mirrored.portal()["member_id"]
 
     def backfill(*extra: str) -> str:
-        out = subprocess.run([sys.executable, "-m", "connector.cli", "drive", "backfill",
+        out = subprocess.run([sys.executable, "-m", "wiring", "drive", "backfill",
                               member_id, *extra], env=mirrored.env, cwd=ROOT,
                              capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, out.stderr

@@ -10,7 +10,7 @@ from tests.conftest import ROOT, Stack
 
 
 def cli(stack: Stack, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "connector.cli", *args], env=stack.env,
+    return subprocess.run([sys.executable, "-m", "wiring", *args], env=stack.env,
                           cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=60)
 
 
@@ -52,7 +52,7 @@ def test_cli_failed_lists_and_requeues(installed: Stack):
                             "broken-job", queue="maintenance", member_id=member_id)
     installed.run_worker()
     listed = cli(installed, "failed")
-    assert "broken-job" in listed.stdout and "KeyError" in listed.stdout
+    assert "broken-job" in listed.stdout and "unknown task 'no_such_task'" in listed.stdout
     requeued = cli(installed, "failed", "requeue", "broken-job")
     assert requeued.returncode == 0 and "broken-job" in requeued.stdout
     assert installed.queued() == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from install.registrations import already_registered, reconcile
-from robots import ROBOTS
+from tests.capabilities import ROBOTS
 from tests.conftest import Stack
 
 

@@ -89,8 +89,8 @@ class Workers:
         self.log = tempfile.NamedTemporaryFile(prefix="cc-timers-", suffix=".log")  # noqa: SIM115
 
     def start(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-m", "connector.cli", "worker",
-                                 "--tick-every", "3600"], env=self.env, cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "wiring", "worker",
+                                 "--sweep-check-every", "3600"], env=self.env, cwd=ROOT,
                                 stdout=self.log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         self.procs.append(proc)
@@ -101,7 +101,7 @@ class Workers:
         proc.wait(5)
 
     def burst(self) -> None:
-        done = subprocess.run([sys.executable, "-m", "connector.cli", "worker", "--burst"],
+        done = subprocess.run([sys.executable, "-m", "wiring", "worker", "--burst"],
                               env=self.env, cwd=ROOT, capture_output=True, text=True,
                               timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -1,6 +1,8 @@
 import pytest
 
+from connector.crm.port import ItemRef
 from connector.settings_schema import SettingsInvalid, validate_document
+from connector.triggers import RobotError
 from robots.distribution.config import SCHEMAS, groups
 from robots.distribution.entities import from_document
 from robots.distribution.policy import (
@@ -85,11 +87,11 @@ def test_empty_group():
 
 
 def test_documents_map_to_entities():
-    assert from_document(["crm", "CCrmDocumentLead", "LEAD_12"])[0].name == "lead"
-    kind, item = from_document(["crm", "Bitrix\\Crm\\Integration\\BizProc\\Document\\Dynamic",
-                                "DYNAMIC_128_5"])
-    assert (kind.name, item, kind.type_id) == ("item:128", 5, 128)
-    with pytest.raises(ValueError, match="unsupported"):
+    assert from_document(["crm", "CCrmDocumentLead", "LEAD_12"]) == ItemRef("lead", 12)
+    ref = from_document(["crm", "Bitrix\\Crm\\Integration\\BizProc\\Document\\Dynamic",
+                         "DYNAMIC_128_5"])
+    assert ref == ItemRef("item:128", 5)
+    with pytest.raises(RobotError, match="unsupported"):
         from_document(["crm", "CCrmDocumentContact", "CONTACT_3"])
 
 

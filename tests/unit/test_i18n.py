@@ -95,7 +95,7 @@ def localized_ok(value: object) -> bool:
 
 
 def test_robots_register_names_and_labels_in_russian_and_english():
-    from robots import ROBOTS
+    from tests.capabilities import ROBOTS
 
     for spec in ROBOTS:
         reg = spec.registration("https://app.example/robots", "1")

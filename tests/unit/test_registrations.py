@@ -1,13 +1,14 @@
-from handlers import BOUND_LIFECYCLE, EVENTS, OFFLINE_EVENTS
 from install.registrations import plan
 from placements.registry import PLACEMENTS
-from robots import ROBOTS
+from tests.capabilities import BOUND_LIFECYCLE, EVENTS, REGISTRY, ROBOTS
+
+OFFLINE_EVENTS = EVENTS
 
 BASE = "https://app.example.com"
 
 
 def test_empty_portal_gets_everything_added():
-    todo = plan({"robots": [], "events": [], "placements": []}, BASE, "1", offline=True)
+    todo = plan(REGISTRY, {"robots": [], "events": [], "placements": []}, BASE, "1", offline=True)
     methods = [m for m, _ in todo.commands.values()]
     assert methods.count("bizproc.robot.add") == len(ROBOTS)
     assert methods.count("event.bind") == len(EVENTS) + len(BOUND_LIFECYCLE) + len(OFFLINE_EVENTS)
@@ -27,7 +28,7 @@ def test_reconcile_of_a_complete_portal_only_updates_robots():
         "placements": [{"placement": p.code, "handler": f"{BASE}/placements/{p.name}"}
                        for p in PLACEMENTS],
     }
-    todo = plan(state, BASE, "1", offline=True)
+    todo = plan(REGISTRY, state, BASE, "1", offline=True)
     assert {m for m, _ in todo.commands.values()} == {"bizproc.robot.update"}
 
 
@@ -38,7 +39,7 @@ def test_stale_registrations_of_ours_are_removed_and_foreign_ones_kept():
                    {"event": "ONCRMCONTACTADD", "handler": "https://other.app/x", "offline": 0}],
         "placements": [{"placement": "CRM_LEAD_DETAIL_TAB", "handler": f"{BASE}/placements/x"}],
     }
-    todo = plan(state, BASE, "1", offline=False)
+    todo = plan(REGISTRY, state, BASE, "1", offline=False)
     assert todo.commands["robot_delete_old_robot"] == ("bizproc.robot.delete",
                                                        {"CODE": "old_robot"})
     unbinds = [p for m, p in todo.commands.values() if m == "event.unbind"]

@@ -24,7 +24,7 @@ def env(redis, redis_url):
 
 
 def cli(env, *args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "connector.cli", "settings", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "wiring", "settings", *args], env=env,
                           cwd=ROOT, capture_output=True, text=True, input=stdin, timeout=60)
 
 

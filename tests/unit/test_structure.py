@@ -3,11 +3,11 @@
 import ast
 from pathlib import Path
 
-from handlers import EVENTS
-from robots import ROBOTS
 from tests.bodies import names
+from tests.capabilities import EVENTS, ROBOTS
 
 ROOT = Path(__file__).resolve().parents[2]
+FEATURES = ("robots", "handlers", "placements", "install", "wiring")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -18,6 +18,7 @@ def imports_of(path: Path) -> set[str]:
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(node.module)
+            found |= {f"{node.module}.{a.name}" for a in node.names}
     return found
 
 
@@ -25,22 +26,40 @@ def files(folder: str) -> list[Path]:
     return list((ROOT / folder).rglob("*.py"))
 
 
-def test_platform_code_imports_no_feature():
-    for path in files("connector/bitrix"):
+def test_the_core_imports_no_feature():
+    """connector/ knows platforms, never a capability, page or installer by name."""
+    for path in files("connector"):
         for name in imports_of(path):
-            assert not name.startswith(("handlers", "robots", "placements", "install")), path
+            assert name.split(".")[0] not in FEATURES, (path, name)
+
+
+def test_capabilities_use_the_crm_port_not_an_adapter():
+    for path in files("robots"):
+        for name in imports_of(path):
+            assert not name.startswith(("connector.bitrix", "connector.amocrm")), (path, name)
+
+
+def test_a_capability_does_not_reach_into_another():
+    """Shared needs go through a published service (Capability.provides), not imports."""
+    packages = {p.name for p in (ROOT / "robots").iterdir() if (p / "__init__.py").exists()}
+    for pkg in packages:
+        for path in files(f"robots/{pkg}"):
+            for name in imports_of(path):
+                parts = name.split(".")
+                if parts[0] == "robots" and len(parts) > 1 and parts[1] in packages:
+                    assert parts[1] == pkg, (path, name)
 
 
 def test_features_do_not_touch_flask_or_rq():
-    for folder in ("handlers", "robots"):
+    for folder in ("robots",):
         for path in files(folder):
             for name in imports_of(path):
-                assert name.split(".")[0] not in ("flask", "rq"), (path, name)
+                assert name.split(".")[0] not in ("flask", "rq", "flask_babel"), (path, name)
 
 
 def test_only_queue_and_jobs_and_cli_touch_rq():
     allowed = {"connector/queue.py", "connector/jobs.py", "connector/cli.py"}
-    for folder in ("connector", "handlers", "robots", "install", "placements"):
+    for folder in ("connector", "robots", "install", "placements", "wiring"):
         for path in files(folder):
             rel = str(path.relative_to(ROOT))
             if any(n.split(".")[0] == "rq" for n in imports_of(path)):
@@ -50,8 +69,8 @@ def test_only_queue_and_jobs_and_cli_touch_rq():
 def test_emulator_knows_nothing_of_the_app():
     for path in files("emulator"):
         for name in imports_of(path):
-            assert name.split(".")[0] not in ("connector", "handlers", "robots", "install",
-                                              "placements"), (path, name)
+            assert name.split(".")[0] not in ("connector", "robots", "install", "placements",
+                                              "wiring"), (path, name)
 
 
 def test_every_registry_entry_has_a_raw_body_fixture():

@@ -1,10 +1,17 @@
-"""Pure text work: folder names Disk accepts, chat titles and first messages from templates."""
+"""Pure text work shared by capabilities: values of an item for templates, folder names a
+file store accepts, chat titles and first messages rendered from an admin's template."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from connector.crm.port import Item
+
+# placeholders every item offers to a folder-name template (item_values gives more)
+ITEM_FIELDS = ("ID", "TITLE", "YEAR", "MONTH")
 DISK_FORBIDDEN = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
 
@@ -33,3 +40,14 @@ def bb_escape(text: Any) -> str:
 def path_segments(template: str, values: dict[str, Any]) -> list[str]:
     rendered = render(template, values)
     return [folder_name(seg, {}, 250) for seg in rendered.split("/") if seg.strip(" .")]
+
+
+def item_values(item: Item, tz: str, link: str) -> dict[str, Any]:
+    """{ID} {TITLE} {YEAR} {MONTH} {AMOUNT} {CURRENCY} {LINK} of an item, in the portal's zone."""
+    try:
+        when = datetime.fromisoformat(item.created_at).astimezone(ZoneInfo(tz))
+    except (TypeError, ValueError):
+        when = datetime.now(ZoneInfo(tz))
+    return {"ID": item.ref.id, "TITLE": item.title, "YEAR": when.year,
+            "MONTH": f"{when.month:02d}", "AMOUNT": item.amount or "0",
+            "CURRENCY": item.currency, "LINK": link}

@@ -1,0 +1,693 @@
+"""The Bitrix24 adapter of the CRM port: queries and operations become batch commands.
+
+A `read` is one batch request; an `apply` is one batch request. Raw command results can be
+handed in beforehand (`known`, e.g. what the event's delivery already read for every
+subscriber): a command whose answer is known is not sent again, and a reference into a
+known answer is replaced by its value — or, when that value does not exist (a lead without
+a phone, a deal without a contact), the command that needed it is not sent at all. A
+reference into an unknown answer that may not resolve is never sent in the same batch: the
+command waits for a second batch instead (the real server would substitute "the deepest
+value it reached", not an empty string).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.bitrix.errors import BitrixError, is_access_denied, is_not_found
+from connector.bitrix.files import FileGone, open_download
+from connector.bitrix.rest import BatchResult, BitrixClient, Command
+from connector.crm import port as p
+from connector.errors import Retryable
+
+_REF = re.compile(r"\$result\[([^\]]+)\]((?:\[[^\]]*\])*)")
+MISSING = object()
+ENTITY_TYPE = {"lead": 1, "deal": 2, "contact": 3, "company": 4}
+ITEM_NOT_FOUND_CODES = frozenset({"ERROR_ARGUMENT", "ERROR_CORE"})
+SCOPE_CODES = {"insufficient_scope", "ERROR_METHOD_NOT_FOUND"}
+DAY = {"OPENED": "working", "PAUSED": "paused", "CLOSED": "closed", "EXPIRED": "expired"}
+
+
+def type_id(kind: str) -> int:
+    return ENTITY_TYPE.get(kind) or int(kind.split(":", 1)[1])
+
+
+def is_item(kind: str) -> bool:
+    return kind.startswith("item:")
+
+
+def neutral(err: BitrixError, what: str, not_found: frozenset[str] | set[str] = frozenset()
+            ) -> p.CrmError:
+    """The port's error for a Bitrix24 error answer of one command.
+
+    `not_found` adds codes that mean "no such item" for that method only (crm.*.get of a
+    wrong id answers ERROR_ARGUMENT or ERROR_CORE on some entities).
+    """
+    reason = err.description or err.code
+    if is_not_found(err) or err.code in not_found:
+        return p.NotFound(what, reason, err)
+    if is_access_denied(err):
+        return p.AccessDenied(what, reason, err)
+    if err.code in SCOPE_CODES:
+        return p.MissingScope(what, reason, err)
+    if err.code == "DISK_OBJ_22000":
+        return p.AlreadyExists(what, reason, err)
+    cls = p.CrmRetryable if isinstance(err, Retryable) else p.CrmPermanent
+    return cls(what, f"{err.code}: {err.description}".strip(": "), err)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _name(user: Mapping[str, Any]) -> str:
+    return f"{user.get('NAME') or ''} {user.get('LAST_NAME') or ''}".strip()
+
+
+def _active(user: Mapping[str, Any]) -> bool:
+    return user.get("ACTIVE") in (True, "Y", "1", 1, "true")
+
+
+def _multi(values: Any) -> list[str]:
+    return [str(v.get("VALUE")) for v in values or [] if isinstance(v, dict) and v.get("VALUE")]
+
+
+def item_from(ref: p.ItemRef, raw: Any, observers: Any = None) -> p.Item:
+    """A neutral Item from crm.<kind>.get (or crm.item.get for smart processes)."""
+    if is_item(ref.kind):
+        row = (raw or {}).get("item") or {}
+        contacts = row.get("contactIds") or ([row["contactId"]] if row.get("contactId") else [])
+        return p.Item(ref, str(row.get("title") or ""), _int(row.get("assignedById")),
+                      _int(row.get("createdBy")), str(row.get("createdTime") or ""),
+                      [_int(c) for c in contacts if _int(c)], _int(row.get("companyId")),
+                      str(row.get("stageId") or ""), row.get("stageSemanticId") == "S",
+                      str(row.get("categoryId") or ""), str(row.get("sourceId") or ""),
+                      str(row.get("opportunity") or "0"), str(row.get("currencyId") or ""),
+                      [_int(u) for u in row.get("observers") or []], fields=dict(row))
+    contacts = raw.get("CONTACT_IDS") or ([raw["CONTACT_ID"]] if raw.get("CONTACT_ID") else [])
+    stage = raw.get("STATUS_ID") if ref.kind == "lead" else raw.get("STAGE_ID")
+    semantic = raw.get("STATUS_SEMANTIC_ID") if ref.kind == "lead" else raw.get(
+        "STAGE_SEMANTIC_ID")
+    attachments = []
+    for name, value in raw.items():
+        if not name.startswith("UF_CRM_"):
+            continue
+        for entry in value if isinstance(value, list) else [value]:
+            if isinstance(entry, dict) and entry.get("downloadUrl") and entry.get("id"):
+                attachments.append(p.Attachment(name, str(entry["id"]),
+                                                str(entry["downloadUrl"])))
+    obs = ((observers or {}).get("item") or {}).get("observers") if isinstance(
+        observers, dict) else None
+    return p.Item(
+        ref, str(raw.get("TITLE") or ""), _int(raw.get("ASSIGNED_BY_ID")),
+        _int(raw.get("CREATED_BY_ID")), str(raw.get("DATE_CREATE") or ""),
+        [_int(c) for c in contacts if _int(c)], _int(raw.get("COMPANY_ID")), str(stage or ""),
+        semantic == "S", str(raw.get("CATEGORY_ID") or ""), str(raw.get("SOURCE_ID") or ""),
+        str(raw.get("OPPORTUNITY") or "0"), str(raw.get("CURRENCY_ID") or ""),
+        [_int(u) for u in obs or [] if _int(u)], _multi(raw.get("PHONE")),
+        _multi(raw.get("EMAIL")), str(raw.get("COMMENTS") or ""), attachments, dict(raw))
+
+
+def file_from(row: Mapping[str, Any]) -> p.FileEntry:
+    size = _int(row.get("SIZE"))
+    return p.FileEntry(_int(row.get("ID")), str(row.get("NAME") or ""), size,
+                       f"{row.get('UPDATE_TIME')}|{size}", str(row.get("DOWNLOAD_URL") or ""),
+                       bool(_int(row.get("DELETED_TYPE"))), row.get("TYPE") == "folder")
+
+
+@dataclass
+class _Plan:
+    """Commands of one read, in order, with how each query's answer is put together."""
+
+    commands: dict[str, Command] = field(default_factory=dict)
+    guarded: set[str] = field(default_factory=set)  # references that must resolve
+    parse: dict[str, Callable[[dict[str, Any], dict[str, BitrixError]], Any]] = field(
+        default_factory=dict)
+
+
+class BitrixCrm:
+    """CrmPort on one portal's REST client."""
+
+    def __init__(self, client: BitrixClient, domain: str, known: dict[str, Any] | None = None):
+        self.rest = client
+        self.domain = domain
+        self.tenant = p.Tenant(p.BITRIX24, client.member_id)
+        self.known: dict[str, Any] = dict(known or {})  # signature → raw result
+        self.seen: dict[str, Any] = {}  # every raw result this adapter read (for sharing)
+
+    # ------------------------------------------------------------------ reads
+    def read(self, queries: Mapping[str, p.Query]) -> p.Reading:
+        plan = _Plan()
+        for key, query in queries.items():
+            self._plan(plan, key, query)
+        raw, errors = self._run(plan)
+        out = p.Reading()
+        for key in queries:
+            try:
+                out.values[key] = plan.parse[key](raw, errors)
+            except p.CrmError as exc:
+                out.errors[key] = exc
+        return out
+
+    def _item_cmd(self, plan: _Plan, ref: p.ItemRef, observers: bool = False) -> str:
+        key = f"i_{ref.kind.replace(':', '_')}_{ref.id}"
+        if is_item(ref.kind):
+            plan.commands.setdefault(key, ("crm.item.get", {"entityTypeId": type_id(ref.kind),
+                                                            "id": ref.id}))
+        else:
+            plan.commands.setdefault(key, (f"crm.{ref.kind}.get", {"id": ref.id}))
+        if observers and ref.kind == "deal":
+            plan.commands.setdefault(f"{key}_obs", ("crm.item.get", {"entityTypeId": 2,
+                                                                     "id": ref.id}))
+        return key
+
+    def _field(self, ref: p.ItemRef, bitrix: str, camel: str) -> str:
+        return f"[item][{camel}]" if is_item(ref.kind) else f"[{bitrix}]"
+
+    def _plan(self, plan: _Plan, key: str, q: p.Query) -> None:  # noqa: C901 - one per query
+        cmds = plan.commands
+        if isinstance(q, p.GetItem):
+            ik = self._item_cmd(plan, q.ref, q.observers)
+
+            def item(raw: dict, errs: dict, ik: str = ik, q: p.GetItem = q) -> p.Item:
+                if ik in errs:
+                    raise neutral(errs[ik], q.ref.label, ITEM_NOT_FOUND_CODES)
+                if not isinstance(raw.get(ik), dict):
+                    raise p.NotFound(q.ref.label, "no such item")
+                return item_from(q.ref, raw[ik], raw.get(f"{ik}_obs"))
+            plan.parse[key] = item
+        elif isinstance(q, p.GetPeople):
+            ids = list(dict.fromkeys(q.ids))
+            if ids:
+                cmds[f"{key}_u"] = ("user.get", {"FILTER": {"ID": ids}})
+            if q.availability:
+                for uid in ids:
+                    cmds[f"{key}_tm{uid}"] = ("timeman.status", {"USER_ID": uid})
+
+            def people(raw: dict, errs: dict, key: str = key, q: p.GetPeople = q,
+                       ids: list[int] = ids) -> dict[int, p.Person]:
+                users = {_int(u.get("ID")): u for u in raw.get(f"{key}_u") or []
+                         if isinstance(u, dict)}
+                out = {}
+                for uid in ids:
+                    user = users.get(uid)
+                    person = p.Person(uid, _name(user) if user else "",
+                                      bool(user) and _active(user))
+                    if q.availability:
+                        person.availability = self._day(key, uid, raw, errs)
+                    out[uid] = person
+                return out
+            plan.parse[key] = people
+        elif isinstance(q, p.DepartmentMembers):
+            for d in q.departments:
+                cmds[f"{key}_d{d}"] = ("user.get", {"FILTER": {"UF_DEPARTMENT": d,
+                                                                "ACTIVE": True}})
+
+            def members(raw: dict, errs: dict, key: str = key, q: p.DepartmentMembers = q
+                        ) -> list[p.Person]:
+                out: dict[int, p.Person] = {}
+                for d in q.departments:
+                    if f"{key}_d{d}" in errs:
+                        raise neutral(errs[f"{key}_d{d}"], f"department {d}")
+                    for user in raw.get(f"{key}_d{d}") or []:
+                        uid = _int(user.get("ID"))
+                        if uid and uid not in out and _active(user):
+                            out[uid] = p.Person(uid, _name(user), True)
+                return list(out.values())
+            plan.parse[key] = members
+        elif isinstance(q, p.Duplicates):
+            ik = self._item_cmd(plan, q.of)
+            for comm in ("PHONE", "EMAIL"):
+                ref = f"$result[{ik}][{comm}][0][VALUE]"
+                cmds[f"{key}_{comm}"] = ("crm.duplicate.findbycomm", {"type": comm,
+                                                                      "values": [ref]})
+                plan.guarded.add(f"{key}_{comm}")
+
+            def dups(raw: dict, errs: dict, key: str = key) -> dict[str, list[int]]:
+                out: dict[str, list[int]] = {"contact": [], "company": []}
+                for comm in ("PHONE", "EMAIL"):
+                    found = raw.get(f"{key}_{comm}")
+                    if isinstance(found, dict):
+                        for kind in ("CONTACT", "COMPANY"):
+                            out[kind.lower()] += [_int(i) for i in found.get(kind) or []]
+                return out
+            plan.parse[key] = dups
+        elif isinstance(q, p.Responsible):
+            ik = self._item_cmd(plan, q.of)
+            path = self._field(q.of, "ASSIGNED_BY_ID", "assignedById")
+            cmds[f"{key}_u"] = ("user.get", {"ID": f"$result[{ik}]{path}"})
+
+            def responsible(raw: dict, errs: dict, key: str = key, ik: str = ik,
+                            q: p.Responsible = q) -> p.Person | None:
+                if ik in errs or not isinstance(raw.get(ik), dict):
+                    return None  # the reference had nothing to resolve: its answer means nothing
+                row = raw[ik].get("item") or {} if is_item(q.of.kind) else raw[ik]
+                wanted = _int(row.get("ASSIGNED_BY_ID") or row.get("assignedById"))
+                users = [u for u in raw.get(f"{key}_u") or []
+                         if isinstance(u, dict) and _int(u.get("ID")) == wanted]
+                user = users[0] if users else None
+                return p.Person(wanted, _name(user), _active(user)) if user else None
+            plan.parse[key] = responsible
+        elif isinstance(q, p.ClientName):
+            # crm.item.get gives companyId/contactId as 0 when there is none (never null,
+            # which would stop the reference walk and send the whole item as the id)
+            ik = self._item_cmd(plan, q.of, observers=True)
+            src = f"{ik}_obs" if q.of.kind == "deal" else ik
+            cmds[f"{key}_co"] = ("crm.company.get", {"id": f"$result[{src}][item][companyId]"})
+            cmds[f"{key}_ct"] = ("crm.contact.get", {"id": f"$result[{src}][item][contactId]"})
+
+            def client(raw: dict, errs: dict, key: str = key, ik: str = ik,
+                       q: p.ClientName = q) -> str:
+                # the references always resolve (the fields are always in the answer), but to
+                # an empty id when there is no client: then the lookups' answers mean nothing
+                got = raw.get(ik) if isinstance(raw.get(ik), dict) else {}
+                row = got.get("item") or {} if is_item(q.of.kind) else got
+                has_co = _int(row.get("COMPANY_ID") or row.get("companyId"))
+                has_ct = _int(row.get("CONTACT_ID") or row.get("contactId"))
+                company = raw.get(f"{key}_co") if has_co and f"{key}_co" not in errs else None
+                contact = raw.get(f"{key}_ct") if has_ct and f"{key}_ct" not in errs else None
+                if isinstance(company, dict) and company.get("TITLE"):
+                    return str(company["TITLE"])
+                if isinstance(contact, dict):
+                    return " ".join(str(contact.get(k) or "") for k in ("NAME", "LAST_NAME")
+                                    ).strip()
+                return ""
+            plan.parse[key] = client
+        elif isinstance(q, p.StageName):
+            ik = self._item_cmd(plan, q.of)
+            entity = "DEAL_STAGE" if q.of.kind == "deal" else "STATUS"
+            cmds[f"{key}_s"] = ("crm.status.list", {"filter": {"%ENTITY_ID": entity}})
+
+            def stage(raw: dict, errs: dict, key: str = key, ik: str = ik,
+                      q: p.StageName = q) -> str:
+                row = raw.get(ik) if isinstance(raw.get(ik), dict) else {}
+                stage_id = row.get("STAGE_ID") if q.of.kind == "deal" else row.get("STATUS_ID")
+                match = next((s for s in raw.get(f"{key}_s") or []
+                              if s.get("STATUS_ID") == stage_id), {})
+                return str(match.get("NAME") or stage_id or "")
+            plan.parse[key] = stage
+        elif isinstance(q, p.ChatMembers):
+            cmds[f"{key}_m"] = ("im.chat.user.list", {"CHAT_ID": q.chat_id})
+
+            def chat_members(raw: dict, errs: dict, key: str = key) -> list[int]:
+                if f"{key}_m" in errs:
+                    raise neutral(errs[f"{key}_m"], "chat members")
+                return [_int(u) for u in raw.get(f"{key}_m") or []]
+            plan.parse[key] = chat_members
+        elif isinstance(q, p.ItemActivities):
+            cmds[f"{key}_a"] = ("crm.activity.list", {
+                "filter": {"OWNER_TYPE_ID": type_id(q.of.kind), "OWNER_ID": q.of.id},
+                "select": ["ID", "FILES", "OWNER_TYPE_ID", "OWNER_ID"]})
+
+            def activities(raw: dict, errs: dict, key: str = key) -> list[dict[str, Any]]:
+                if f"{key}_a" in errs:
+                    raise neutral(errs[f"{key}_a"], "activities")
+                return [_activity(a) for a in raw.get(f"{key}_a") or []]
+            plan.parse[key] = activities
+        elif isinstance(q, p.GetActivity):
+            cmds[f"{key}_a"] = ("crm.activity.get", {"id": q.id})
+
+            def activity(raw: dict, errs: dict, key: str = key, q: p.GetActivity = q
+                         ) -> dict[str, Any]:
+                if f"{key}_a" in errs:
+                    raise neutral(errs[f"{key}_a"], f"activity {q.id}")
+                return _activity(raw.get(f"{key}_a") or {})
+            plan.parse[key] = activity
+        elif isinstance(q, p.FolderChildren):
+            cmds[f"{key}_f"] = ("disk.folder.getchildren", {"id": q.folder_id})
+
+            def children(raw: dict, errs: dict, key: str = key, q: p.FolderChildren = q
+                         ) -> list[p.FileEntry]:
+                if f"{key}_f" in errs:
+                    raise neutral(errs[f"{key}_f"], f"folder {q.folder_id}")
+                return [file_from(r) for r in raw.get(f"{key}_f") or []]
+            plan.parse[key] = children
+        elif isinstance(q, p.CountInWork):
+            cmds[f"{key}_c"] = self._count(q)
+
+            def count(raw: dict, errs: dict, key: str = key) -> int:
+                if f"{key}_c" in errs:
+                    raise neutral(errs[f"{key}_c"], "count")
+                return _int(raw.get(f"{key}_c#total"))
+            plan.parse[key] = count
+        else:
+            raise TypeError(f"the Bitrix24 adapter cannot answer {type(q).__name__}")
+
+    def _day(self, key: str, uid: int, raw: dict, errs: dict) -> str:
+        err = errs.get(f"{key}_tm{uid}")
+        if err is not None and err.code in SCOPE_CODES:
+            raise p.MissingScope("timeman", err.description or err.code, err)
+        tm = raw.get(f"{key}_tm{uid}")
+        if not isinstance(tm, dict):
+            return "unknown" if err is not None else "not_started"
+        status = str(tm.get("STATUS") or "")
+        if status == "CLOSED" and not tm.get("TIME_START"):
+            return "not_started"
+        return DAY.get(status, "unknown" if err is not None else "not_started")
+
+    def _count(self, q: p.CountInWork) -> Command:
+        if is_item(q.kind):
+            flt: dict[str, Any] = {"assignedById": q.user_id}
+            flt.update({"@stageId": list(q.stages)} if q.stages else {"stageSemanticId": "P"})
+            return "crm.item.list", {"entityTypeId": type_id(q.kind), "filter": flt,
+                                     "select": ["id"], "start": 0}
+        flt = {"ASSIGNED_BY_ID": q.user_id}
+        field_ = "STATUS" if q.kind == "lead" else "STAGE"
+        flt.update({f"@{field_}_ID": list(q.stages)} if q.stages else
+                   {f"{field_}_SEMANTIC_ID": "P"})
+        return f"crm.{q.kind}.list", {"filter": flt, "select": ["ID"], "start": 0}
+
+    def _run(self, plan: _Plan) -> tuple[dict[str, Any], dict[str, BitrixError]]:
+        """Send what is not known yet: at most two batches (the second for guarded refs)."""
+        raw: dict[str, Any] = {}
+        errors: dict[str, BitrixError] = {}
+        pending = dict(plan.commands)
+        for _phase in range(2):
+            ready: dict[str, Command] = {}
+            for key, (method, params) in list(pending.items()):
+                sig = signature(method, params)
+                if sig in self.known:
+                    raw[key] = self.known[sig]
+                    raw[f"{key}#total"] = self.known.get(f"{sig}#total")
+                    del pending[key]
+                    continue
+                resolved = _substitute(params, raw, pending, key in plan.guarded)
+                if resolved is MISSING:
+                    raw[key] = None  # its input does not exist: nothing to ask
+                    del pending[key]
+                elif resolved is not None:
+                    del pending[key]
+                    literal = signature(method, resolved)
+                    if literal in self.known:  # read before, with the same values
+                        raw[key] = self.known[literal]
+                        raw[f"{key}#total"] = self.known.get(f"{literal}#total")
+                    else:
+                        ready[key] = (method, resolved)
+            if ready:
+                res = self._send(ready)
+                for key in ready:
+                    if key in res.errors:
+                        errors[key] = res.errors[key]
+                        continue
+                    raw[key] = res.result.get(key)
+                    raw[f"{key}#total"] = res.total.get(key)
+                for key, (method, params) in ready.items():  # remember, by literal params
+                    if key in errors:
+                        continue
+                    literal = _substitute(params, raw, {}, False)
+                    if literal is MISSING or _REF.search(json.dumps(literal, default=str)):
+                        continue
+                    sig = signature(method, literal)
+                    self.seen[sig] = raw[key]
+                    self.seen[f"{sig}#total"] = raw[f"{key}#total"]
+            if not pending:
+                break
+        for key in pending:  # a reference that stayed unresolved after both phases
+            raw[key] = None
+        return raw, errors
+
+    # ------------------------------------------------------------------ writes
+    def apply(self, ops: Mapping[str, p.Op], halt: bool = False) -> p.Applied:
+        cmds: dict[str, Command] = {}
+        for key, op in ops.items():
+            cmds[key] = self._command(op)
+        out = p.Applied()
+        if not cmds:
+            return out
+        res = self._send(cmds, halt)
+        for key, op in ops.items():
+            if key in res.errors:
+                out.errors[key] = neutral(res.errors[key], f"{type(op).__name__} {key}")
+            elif key in res.result:
+                out.values[key] = _produced(op, res.result[key])
+        return out
+
+    def _send(self, cmds: dict[str, Command], halt: bool = False) -> BatchResult:
+        """One command as a plain call (the transport retries it), more as one batch."""
+        if len(cmds) > 1:
+            return self.rest.batch(cmds, halt=halt)
+        ((key, (method, params)),) = cmds.items()
+        out = BatchResult()
+        try:
+            res = self.rest.call_full(method, params)
+        except BitrixError as exc:
+            if isinstance(exc, Retryable):
+                raise
+            out.errors[key] = exc
+            return out
+        out.result[key] = res.result
+        if res.total is not None:
+            out.total[key] = res.total
+        return out
+
+    def _command(self, op: p.Op) -> Command:  # noqa: C901 - one branch per operation
+        if isinstance(op, p.Assign):
+            return self._update(op.ref, {"ASSIGNED_BY_ID": op.user_id}, quiet=False)
+        if isinstance(op, p.UpdateItem):
+            return self._update(op.ref, {k: _ref(v) for k, v in op.fields.items()}, op.quiet)
+        if isinstance(op, p.AddComment):
+            return "crm.timeline.comment.add", {"fields": {
+                "ENTITY_ID": op.ref.id, "ENTITY_TYPE": op.ref.kind, "COMMENT": op.text}}
+        if isinstance(op, p.PostToChat):
+            return "im.message.add", {"DIALOG_ID": f"chat{op.chat_id}", "MESSAGE": op.text,
+                                      "URL_PREVIEW": "N"}
+        if isinstance(op, p.NotifyUser):
+            params = {"USER_ID": op.user_id, "MESSAGE": op.text}
+            return "im.notify.system.add", {**params, "TAG": op.tag} if op.tag else params
+        if isinstance(op, p.AnswerTrigger):
+            return "bizproc.event.send", {"EVENT_TOKEN": op.token,
+                                          "RETURN_VALUES": dict(op.values),
+                                          "LOG_MESSAGE": op.message[:900]}
+        if isinstance(op, p.LogToTrigger):
+            return "bizproc.activity.log", {"EVENT_TOKEN": op.token,
+                                            "LOG_MESSAGE": op.message[:900]}
+        if isinstance(op, p.CreateFolder):
+            return "disk.folder.addsubfolder", {"id": op.parent_id, "data": {"NAME": op.name}}
+        if isinstance(op, p.ShareFolder):
+            return "disk.folder.sharetouser", {"id": _ref(op.folder), "userId": op.user_id,
+                                               "taskName": "disk_access_edit"}
+        if isinstance(op, p.CreateChat):
+            params: dict[str, Any] = {"TYPE": "CHAT", "TITLE": op.title[:255],
+                                      "USERS": list(op.users)}
+            if op.bound_to is not None:
+                params |= {"ENTITY_TYPE": "CRM",
+                           "ENTITY_ID": f"{op.bound_to.kind.upper()}|{op.bound_to.id}"}
+            if op.description:
+                params["DESCRIPTION"] = op.description
+            if op.message:
+                params["MESSAGE"] = op.message
+            return "im.chat.add", params
+        if isinstance(op, p.AddChatMembers):
+            return "im.chat.user.add", {"CHAT_ID": op.chat_id, "USERS": list(op.users),
+                                        "HIDE_HISTORY": "N"}
+        if isinstance(op, p.RemoveChatMember):
+            return "im.chat.user.delete", {"CHAT_ID": op.chat_id, "USER_ID": op.user_id}
+        raise TypeError(f"the Bitrix24 adapter cannot do {type(op).__name__}")
+
+    def _update(self, ref: p.ItemRef, fields: dict[str, Any], quiet: bool) -> Command:
+        if is_item(ref.kind):
+            camel = {"ASSIGNED_BY_ID": "assignedById"}
+            return "crm.item.update", {"entityTypeId": type_id(ref.kind), "id": ref.id,
+                                       "fields": {camel.get(k, k): v for k, v in fields.items()}}
+        return f"crm.{ref.kind}.update", {"id": ref.id, "fields": fields, "params": {
+            "REGISTER_SONET_EVENT": "N" if quiet else "Y"}}
+
+    # ------------------------------------------------------------------ single calls
+    def answer_trigger(self, token: str, values: Mapping[str, Any], message: str) -> None:
+        try:
+            self.rest.call(*self._command(p.AnswerTrigger(token, values, message)))
+        except BitrixError as exc:
+            if exc.code == "ACCESS_DENIED":
+                raise p.TriggerGone("trigger", exc.description, exc) from exc
+            raise
+
+    def item(self, ref: p.ItemRef, observers: bool = False) -> p.Item:
+        return self.read({"item": p.GetItem(ref, observers)}).get("item")
+
+    def create_chat(self, title: str, users: tuple[int, ...], description: str = "") -> int:
+        return int(self.rest.call(*self._command(p.CreateChat(title, users, description))))
+
+    def ensure_item_field(self, kind: str, name: str, type_: str, label: str) -> None:
+        """Bitrix prefixes UF_CRM_ itself: the field is added under the bare name."""
+        existing = self.rest.call(f"crm.{kind}.userfield.list",
+                                  {"filter": {"FIELD_NAME": name}}) or []
+        if any(str(f.get("FIELD_NAME")) == name for f in existing):
+            return
+        try:
+            self.rest.call(f"crm.{kind}.userfield.add", {"fields": {
+                "FIELD_NAME": name.removeprefix("UF_CRM_"), "USER_TYPE_ID": type_,
+                "XML_ID": name, "EDIT_FORM_LABEL": {"ru": label, "en": label},
+                "LIST_COLUMN_LABEL": {"ru": label, "en": label}}})
+        except BitrixError as exc:
+            raise neutral(exc, f"field {name}") from exc
+
+    def storage_root(self, storage: str) -> int:
+        try:
+            if str(storage) == "common":
+                rows = self.rest.call("disk.storage.getlist",
+                                      {"filter": {"ENTITY_TYPE": "common"}}) or []
+                if not rows:
+                    raise p.NotFound("common storage", "the portal has no shared storage")
+                return int(rows[0]["ROOT_OBJECT_ID"])
+            return int(self.rest.call("disk.storage.get", {"id": int(storage)})[
+                "ROOT_OBJECT_ID"])
+        except BitrixError as exc:
+            raise neutral(exc, f"storage {storage}", ITEM_NOT_FOUND_CODES) from exc
+
+    def find_subfolder(self, parent_id: int, name: str) -> p.Folder | None:
+        rows = self.rest.call("disk.folder.getchildren", {
+            "id": parent_id, "filter": {"NAME": name, "TYPE": "folder"}})
+        for row in rows or []:
+            if str(row.get("NAME")) == name and str(row.get("TYPE", "folder")) == "folder":
+                return p.Folder(int(row["ID"]), str(row.get("DETAIL_URL") or ""), name)
+        return None
+
+    def subfolder(self, parent_id: int, name: str) -> tuple[p.Folder, bool]:
+        try:
+            made = self.rest.call("disk.folder.addsubfolder", {"id": parent_id,
+                                                               "data": {"NAME": name}})
+            return _folder(made), True
+        except BitrixError as exc:
+            if exc.code != "DISK_OBJ_22000":
+                raise neutral(exc, f"folder {name}") from exc
+        found = self.find_subfolder(parent_id, name)
+        if found is None:
+            raise p.CrmPermanent(f"folder {name}", f"Disk says it exists in {parent_id} but "
+                                 "it cannot be found")
+        if not found.url:
+            found = _folder(self.rest.call("disk.folder.get", {"id": found.id}))
+        return found, False
+
+    def folder_files(self, folder_id: int, depth: int = 5) -> list[p.FileEntry]:
+        rows = self.rest.call("disk.folder.getchildren", {"id": folder_id}) or []
+        return self.walk([file_from(r) for r in rows], depth)
+
+    def walk(self, entries: list[p.FileEntry], depth: int) -> list[p.FileEntry]:
+        """Files of these entries, descending into subfolders up to `depth` levels."""
+        out = []
+        for entry in entries:
+            if entry.deleted:
+                continue
+            if not entry.is_folder:
+                out.append(entry)
+            elif depth > 0:
+                out += self.folder_files(entry.id, depth - 1)
+        return out
+
+    def item_ids(self, kind: str, after: int = 0) -> Iterator[int]:
+        params: dict[str, Any] = {"select": ["ID"]}
+        if after:
+            params["filter"] = {">ID": after}
+        for row in self.rest.iter_by_id(f"crm.{kind}.list", params):
+            yield int(row["ID"])
+
+    def file(self, file_id: int) -> p.FileEntry:
+        try:
+            return file_from(self.rest.call("disk.file.get", {"id": file_id}))
+        except BitrixError as exc:
+            raise neutral(exc, f"file {file_id}") from exc
+
+    def download(self, url: str, declared_size: int | None = None) -> Any:
+        """The file streamed with our own token filled in (the portal's links carry `auth=`)."""
+        try:
+            return open_download(self.rest.session, self.rest, url, declared_size,
+                                 self.rest.timeout)
+        except FileGone as exc:
+            raise p.NotFound("file", str(exc), exc) from exc
+
+    # ------------------------------------------------------------------ texts
+    def item_link(self, ref: p.ItemRef) -> str:
+        if is_item(ref.kind):
+            return f"https://{self.domain}/crm/type/{type_id(ref.kind)}/details/{ref.id}/"
+        return f"https://{self.domain}/crm/{ref.kind}/details/{ref.id}/"
+
+    def mention(self, user_id: int) -> str:
+        return f"[USER={user_id}][/USER]"
+
+    def link(self, url: str, text: str) -> str:
+        return f"[URL={url}]{text}[/URL]"
+
+
+# helpers ----------------------------------------------------------------------------------
+def signature(method: str, params: Mapping[str, Any]) -> str:
+    return f"{method}?{json.dumps(params, sort_keys=True, default=str)}"
+
+
+def _activity(row: Mapping[str, Any]) -> dict[str, Any]:
+    files = [_int(f.get("id")) for f in row.get("FILES") or []
+             if isinstance(f, dict) and str(f.get("id", "")).isdigit()]
+    return {"id": _int(row.get("ID")), "owner_type": _int(row.get("OWNER_TYPE_ID")),
+            "owner_id": _int(row.get("OWNER_ID")), "files": files}
+
+
+def _folder(row: Mapping[str, Any]) -> p.Folder:
+    return p.Folder(int(row["ID"]), str(row.get("DETAIL_URL") or ""), str(row.get("NAME") or ""))
+
+
+def _ref(value: Any) -> Any:
+    if isinstance(value, p.Produced):
+        return f"$result[{value.key}]" + {"id": "[ID]", "url": "[DETAIL_URL]",
+                                          "value": ""}[value.attr]
+    return value
+
+
+def _produced(op: p.Op, result: Any) -> Any:
+    if isinstance(op, p.CreateFolder):
+        return _folder(result)
+    if isinstance(op, p.CreateChat):
+        return int(result)
+    return result
+
+
+def _lookup(value: Any, path: str) -> Any:
+    for part in re.findall(r"\[([^\]]*)\]", path):
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, dict) and part in value:
+            value = value[part]
+        else:
+            return MISSING
+    return value
+
+
+def _substitute(params: Any, raw: dict[str, Any], pending: dict[str, Command], guarded: bool
+                ) -> Any:
+    """Params with references into known answers replaced by their values.
+
+    MISSING when a referenced answer is known and the value does not exist (or is empty);
+    None when a guarded reference points at a command still to be sent (it waits).
+    """
+    wait = False
+    missing = False
+
+    def walk(value: Any) -> Any:
+        nonlocal wait, missing
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, str) and (m := _REF.fullmatch(value)):
+            target, path = m.group(1), m.group(2)
+            if target in raw:
+                found = _lookup(raw[target], path)
+                if found is MISSING or found in (None, "", "0", 0):
+                    missing = True
+                    return value
+                return found
+            if guarded and target in pending:
+                wait = True
+        return value
+
+    out = walk(dict(params))
+    if missing:  # the value it needs is known not to exist: nothing to ask
+        return MISSING
+    if wait:
+        return None
+    return out

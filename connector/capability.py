@@ -1,0 +1,170 @@
+"""A capability is declared once; the registry is what every part of the app reads from.
+
+A capability package under robots/ exports one `Capability`: its settings schema, its
+triggers (robots), the events it listens to, its periodic tasks and on-demand tasks, its
+deal-card sections, its CLI commands, the scopes it needs, and the services it publishes
+for other capabilities (e.g. "the deal's folder"). The app factory and the worker entry
+point hand the list to `Registry`; the router, the installer, the worker, the settings
+store, the deal tab and the CLI take what they need from it. Nothing in connector/ names a
+capability.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from connector.crm.port import ItemRef, Query
+from connector.i18n import Msg
+
+# neutral event names; each CRM adapter maps its own events onto them (handlers/)
+EVENTS = ("lead.created", "lead.updated", "deal.created", "deal.updated", "item.created",
+          "activity.created")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One delivery of a CRM event, as a subscriber sees it."""
+
+    name: str  # one of EVENTS
+    ref: ItemRef
+    data: Mapping[str, Any] = field(default_factory=dict)
+    delivery: str = ""  # the delivery's key: subscribers of one delivery share its reads
+
+
+Reads = Callable[[Any, Event], Mapping[str, Query]]
+Handler = Callable[[Any, Event, Any], Any]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A capability's listener for one event.
+
+    `wants(ctx, event)` decides from settings alone (no CRM call) whether this delivery
+    concerns the capability; `reads(ctx, event)` names the CRM queries it will need, so the
+    delivery reads them once for all its subscribers; `handle(ctx, event, reading)` does the
+    work in its own job with its own retries.
+    """
+
+    event: str
+    name: str
+    handle: Handler
+    wants: Callable[[Any, Event], bool] = lambda ctx, event: True
+    reads: Reads = lambda ctx, event: {}
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A task run for each portal every `every(settings)` seconds (None: not for this one)."""
+
+    name: str
+    every: Callable[[Mapping[str, Any]], int | None]
+    run: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Task:
+    """An on-demand job of the capability (a file copy, a re-scan), queued by its own code."""
+
+    name: str
+    run: Callable[[Any, Mapping[str, Any]], Any]
+    queue: str = "maintenance"
+
+
+@dataclass(frozen=True)
+class CardSection:
+    """A part of the deal-card tab: facts read from Redis (never the CRM) and a template."""
+
+    name: str
+    title: Msg
+    facts: Callable[[Any, int], Mapping[str, Any]]  # (ctx, deal id) -> template values
+    template: str
+
+
+@dataclass(frozen=True)
+class Command:
+    """A CLI sub-command: `crm-connector <name> …`."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[Any, argparse.Namespace], int]
+
+
+@dataclass(frozen=True)
+class Capability:
+    name: str
+    title: Msg
+    settings: tuple[Any, ...] = ()  # settings_schema.Schema sections
+    triggers: tuple[Any, ...] = ()  # robots.spec.RobotSpec
+    subscriptions: tuple[Subscription, ...] = ()
+    periodic: tuple[Periodic, ...] = ()
+    tasks: tuple[Task, ...] = ()
+    card_sections: tuple[CardSection, ...] = ()
+    cli: tuple[Command, ...] = ()
+    scopes: frozenset[str] = frozenset()
+    provides: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    # where this capability kept a Bitrix24 portal's keys before keys were CRM-neutral:
+    # "<prefix>:<legacy_keyspace>:<member_id>…" moves to "<prefix>:<name>:b24:<member_id>…"
+    legacy_keyspace: str = ""
+
+
+class Registry:
+    """The capabilities of this deployment, indexed the ways the app looks them up."""
+
+    def __init__(self, capabilities: Iterable[Capability]):
+        self.capabilities = list(capabilities)
+        self.by_name: dict[str, Capability] = {}
+        self.triggers: dict[str, Any] = {}
+        self.subscribers: dict[str, list[tuple[Capability, Subscription]]] = {}
+        self.tasks: dict[str, tuple[Capability, Task]] = {}
+        self.periodic: dict[str, tuple[Capability, Periodic]] = {}
+        self.services: dict[str, Callable[..., Any]] = {}
+        for cap in self.capabilities:
+            if cap.name in self.by_name:
+                raise ValueError(f"capability {cap.name!r} is declared twice")
+            self.by_name[cap.name] = cap
+            for trig in cap.triggers:
+                self._unique(self.triggers, trig.code, trig, "trigger")
+            for sub in cap.subscriptions:
+                if sub.event not in EVENTS:
+                    raise ValueError(f"{cap.name}.{sub.name}: unknown event {sub.event!r}")
+                self.subscribers.setdefault(sub.event, []).append((cap, sub))
+            for task in cap.tasks:
+                self._unique(self.tasks, f"{cap.name}.{task.name}", (cap, task), "task")
+            for per in cap.periodic:
+                self._unique(self.periodic, f"{cap.name}.{per.name}", (cap, per), "periodic")
+            for name, fn in cap.provides.items():
+                self._unique(self.services, name, fn, "service")
+
+    @staticmethod
+    def _unique(index: dict[str, Any], key: str, value: Any, what: str) -> None:
+        if key in index:
+            raise ValueError(f"{what} {key!r} is declared twice")
+        index[key] = value
+
+    def subscription(self, capability: str, name: str) -> Subscription | None:
+        cap = self.by_name.get(capability)
+        return next((s for s in cap.subscriptions if s.name == name), None) if cap else None
+
+    def events(self) -> list[str]:
+        """Neutral events someone listens to."""
+        return [e for e in EVENTS if self.subscribers.get(e)]
+
+    def schemas(self) -> list[Any]:
+        return [schema for cap in self.capabilities for schema in cap.settings]
+
+    def scopes(self) -> set[str]:
+        return {s for cap in self.capabilities for s in cap.scopes}
+
+    def card_sections(self) -> list[tuple[Capability, CardSection]]:
+        return [(cap, sec) for cap in self.capabilities for sec in cap.card_sections]
+
+    def commands(self) -> list[Command]:
+        return [cmd for cap in self.capabilities for cmd in cap.cli]
+
+    def service(self, name: str) -> Callable[..., Any] | None:
+        """A service another capability publishes, or None when that one is not loaded."""
+        return self.services.get(name)

@@ -1,0 +1,407 @@
+"""The CRM port: neutral items, people and files, the reads and writes capabilities need.
+
+Capabilities describe what they want as queries (read) and operations (write); an adapter
+runs a whole set of them at its platform's best cost — on Bitrix24 one batch request for
+the reads and one for the writes. A write may use what an earlier write of the same set
+produced (`Produced("folder", "url")`), so "create the folder and put its link in the
+deal" stays one request. Nothing here knows an HTTP endpoint or a field name of a CRM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from connector.errors import Permanent, Retryable
+
+BITRIX24 = "b24"
+AMOCRM = "amo"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """Who the work is for: (crm, account id). Every capability key is derived from it."""
+
+    crm: str
+    account: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.crm}:{self.account}"
+
+    @classmethod
+    def parse(cls, key: str) -> Tenant:
+        crm, _, account = key.partition(":")
+        return cls(crm, account)
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """A CRM item: kind is "lead", "deal", "contact", "company" or "item:<type id>"."""
+
+    kind: str
+    id: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}/{self.id}"
+
+
+@dataclass
+class Attachment:
+    """A file kept in an item's file field."""
+
+    field: str
+    id: str
+    url: str
+
+
+@dataclass
+class Item:
+    """What capabilities read of an item; `fields` keeps the CRM's own (custom) fields."""
+
+    ref: ItemRef
+    title: str = ""
+    assigned: int = 0
+    created_by: int = 0
+    created_at: str = ""
+    contact_ids: list[int] = field(default_factory=list)
+    company_id: int = 0
+    stage: str = ""
+    won: bool = False
+    category: str = ""
+    source: str = ""
+    amount: str = "0"
+    currency: str = ""
+    observers: list[int] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    comments: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+AVAILABILITY = ("working", "paused", "closed", "expired", "not_started", "unknown")
+
+
+@dataclass
+class Person:
+    id: int
+    name: str = ""
+    active: bool = True
+    availability: str = "unknown"  # one of AVAILABILITY; "unknown" when not asked
+
+
+@dataclass
+class Folder:
+    id: int
+    url: str = ""
+    name: str = ""
+
+
+@dataclass
+class FileEntry:
+    """A file in the CRM's storage: version changes whenever its content does."""
+
+    id: int
+    name: str = ""
+    size: int = 0
+    version: str = ""
+    download_url: str = ""
+    deleted: bool = False
+    is_folder: bool = False
+
+
+# errors --------------------------------------------------------------------------------
+class CrmError(Exception):
+    """A failed query or operation, in neutral terms; `original` is the adapter's error."""
+
+    def __init__(self, what: str, reason: str = "", original: BaseException | None = None):
+        self.what = what
+        self.reason = reason
+        self.original = original
+        super().__init__(f"{what}: {reason}" if reason else what)
+
+
+class NotFound(CrmError, Permanent):
+    """The item (or file, chat) does not exist or was deleted/merged."""
+
+
+class AccessDenied(CrmError, Permanent):
+    """The app's user may not do this."""
+
+
+class MissingScope(CrmError, Permanent):
+    """The app was installed without a permission this capability needs (e.g. timeman)."""
+
+
+class AlreadyExists(CrmError, Permanent):
+    """A folder (or other named thing) of that name exists already."""
+
+
+# reads ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Query:
+    """Base of everything `CrmPort.read` can answer."""
+
+
+@dataclass(frozen=True)
+class GetItem(Query):
+    ref: ItemRef
+    observers: bool = False  # deals: who watches it (costs a second command on Bitrix24)
+
+
+@dataclass(frozen=True)
+class GetPeople(Query):
+    ids: tuple[int, ...]
+    availability: bool = False
+
+
+@dataclass(frozen=True)
+class DepartmentMembers(Query):
+    departments: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Duplicates(Query):
+    """Contacts and companies sharing a phone or e-mail with the item (read in the same set)."""
+
+    of: ItemRef
+
+
+@dataclass(frozen=True)
+class Responsible(Query):
+    of: ItemRef
+
+
+@dataclass(frozen=True)
+class ClientName(Query):
+    """The item's company title or contact name ("" when it has neither)."""
+
+    of: ItemRef
+
+
+@dataclass(frozen=True)
+class StageName(Query):
+    of: ItemRef
+
+
+@dataclass(frozen=True)
+class ChatMembers(Query):
+    chat_id: int
+
+
+@dataclass(frozen=True)
+class ItemActivities(Query):
+    """Activities (e-mails, calls, chats) of the item with their attached file ids."""
+
+    of: ItemRef
+
+
+@dataclass(frozen=True)
+class GetActivity(Query):
+    id: int
+
+
+@dataclass(frozen=True)
+class FolderChildren(Query):
+    folder_id: int
+
+
+@dataclass(frozen=True)
+class CountInWork(Query):
+    """How many items of a kind a person has open (in these stages, or any in-progress one)."""
+
+    kind: str
+    user_id: int
+    stages: tuple[str, ...] = ()
+
+
+@dataclass
+class Reading:
+    """Answers of one `read`, by the caller's keys; failed ones are in `errors`."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, CrmError] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value, raising the neutral error if that query failed."""
+        if key in self.errors:
+            raise self.errors[key]
+        return self.values.get(key, default)
+
+    def ok(self, key: str) -> bool:
+        return key in self.values and key not in self.errors
+
+
+# writes ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Produced:
+    """A value made by an earlier operation of the same `apply` ("folder" → its url)."""
+
+    key: str
+    attr: str = "id"  # "id" | "url"
+
+
+@dataclass(frozen=True)
+class Op:
+    """Base of everything `CrmPort.apply` can do."""
+
+
+@dataclass(frozen=True)
+class Assign(Op):
+    ref: ItemRef
+    user_id: int
+
+
+@dataclass(frozen=True)
+class UpdateItem(Op):
+    """Write fields; quiet=True records no activity-stream entry for the change."""
+
+    ref: ItemRef
+    fields: Mapping[str, Any]
+    quiet: bool = True
+
+
+@dataclass(frozen=True)
+class AddComment(Op):
+    """A comment in the item's timeline (history)."""
+
+    ref: ItemRef
+    text: str
+
+
+@dataclass(frozen=True)
+class PostToChat(Op):
+    chat_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class NotifyUser(Op):
+    user_id: int
+    text: str
+    tag: str = ""
+
+
+@dataclass(frozen=True)
+class AnswerTrigger(Op):
+    token: str
+    values: Mapping[str, Any]
+    message: str
+
+
+@dataclass(frozen=True)
+class LogToTrigger(Op):
+    token: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CreateFolder(Op):
+    parent_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class ShareFolder(Op):
+    folder: int | Produced
+    user_id: int
+
+
+@dataclass(frozen=True)
+class CreateChat(Op):
+    title: str
+    users: tuple[int, ...]
+    description: str = ""
+    message: str = ""
+    bound_to: ItemRef | None = None
+
+
+@dataclass(frozen=True)
+class AddChatMembers(Op):
+    chat_id: int
+    users: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RemoveChatMember(Op):
+    chat_id: int
+    user_id: int
+
+
+@dataclass
+class Applied:
+    """Results of one `apply` by key (a Folder, a chat id, True), and the failures."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, CrmError] = field(default_factory=dict)
+
+
+class TriggerGone(CrmError):
+    """The workflow no longer waits for this trigger's answer (answered, timed out, deleted)."""
+
+
+# the port ------------------------------------------------------------------------------
+class CrmPort(Protocol):
+    """What a capability may ask of the CRM a job works for."""
+
+    tenant: Tenant
+    domain: str
+
+    def read(self, queries: Mapping[str, Query]) -> Reading:
+        """Answer every query, at the platform's best cost (Bitrix24: one request)."""
+
+    def apply(self, ops: Mapping[str, Op], halt: bool = False) -> Applied:
+        """Do every operation in order; halt=True stops at the first failure."""
+
+    def answer_trigger(self, token: str, values: Mapping[str, Any], message: str) -> None:
+        """Give a robot / pipeline action its result; TriggerGone when nobody waits."""
+
+    def item(self, ref: ItemRef, observers: bool = False) -> Item:
+        """One item; NotFound when it is gone."""
+
+    def create_chat(self, title: str, users: tuple[int, ...], description: str = "") -> int:
+        """A plain group chat (not bound to an item)."""
+
+    def ensure_item_field(self, kind: str, name: str, type_: str, label: str) -> None:
+        """Create a custom field of items of `kind` unless it exists."""
+
+    def storage_root(self, storage: str) -> int:
+        """The root folder of a storage ("common" = the company's shared storage)."""
+
+    def subfolder(self, parent_id: int, name: str) -> tuple[Folder, bool]:
+        """The named subfolder, created when missing: (folder, created)."""
+
+    def find_subfolder(self, parent_id: int, name: str) -> Folder | None: ...
+
+    def folder_files(self, folder_id: int, depth: int = 5) -> list[FileEntry]:
+        """Files of a folder and its subfolders, deleted ones left out."""
+
+    def walk(self, entries: list[FileEntry], depth: int) -> list[FileEntry]:
+        """Files among these entries, descending into their subfolders."""
+
+    def item_ids(self, kind: str, after: int = 0) -> Iterator[int]:
+        """Every item id of a kind above `after`, ascending (for backfills)."""
+
+    def file(self, file_id: int) -> FileEntry:
+        """A stored file's facts and its download address; NotFound when gone."""
+
+    def download(self, url: str, declared_size: int | None = None) -> Any:
+        """A streamed download (requests.Response) of a file address the CRM gave."""
+
+    def item_link(self, ref: ItemRef) -> str: ...
+
+    def mention(self, user_id: int) -> str:
+        """How a message names a person so the CRM links them."""
+
+    def link(self, url: str, text: str) -> str: ...
+
+
+class CrmRetryable(CrmError, Retryable):
+    """A query or operation that failed for a reason a later retry may not meet."""
+
+
+class CrmPermanent(CrmError, Permanent):
+    """A query or operation the CRM refused for good (bad input, wrong state)."""

@@ -1,0 +1,94 @@
+"""The composition root: the one place that puts the capabilities, the core's own per-portal
+tasks and the pages together, for the web app, the worker and the CLI alike.
+
+connector/ knows no capability by name; this package hands it the list in `robots`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import Flask
+
+from connector.capability import Capability, Registry
+from connector.config import Settings, load_settings
+from connector.services import Services, assemble_with
+from connector.services import build_services as build_core
+
+
+def capabilities() -> list[Capability]:
+    from robots import CAPABILITIES
+
+    return list(CAPABILITIES)
+
+
+def reconcile_portal(services: Services, member_id: str) -> dict[str, Any]:
+    """Register what the capabilities want on the portal (install, update, CLI)."""
+    from install.registrations import reconcile
+
+    portal = services.store.get(member_id)
+    if portal is None or portal.status == "uninstalled":
+        return {"skipped": "not installed"}
+    doc = services.portal_settings.get(member_id)
+    outcome = reconcile(services.registry, services.client(member_id),
+                        services.settings.public_base_url, portal.user_id,
+                        doc["events"]["offline_backup"])
+    from connector.jobs import ensure_periodic
+
+    return {"applied": outcome.applied, "errors": outcome.errors,
+            "periodic": ensure_periodic(services, member_id)}
+
+
+def purge_portal(services: Services, member_id: str, clean: Any = False) -> dict[str, Any]:
+    """Uninstall clean-up: the portal's periodic chains and timers stop, its jobs go."""
+    from connector import periodic
+    from connector.timers import Timers
+    from install.cleanup import purge_portal as purge
+
+    done = purge(services, member_id, bool(clean))
+    if done.get("skipped"):  # installed again meanwhile: its chains and timers stay
+        return done
+    timers = Timers(services.queues, services.redis, services.settings.queue_prefix)
+    return {**done, "periodic_stopped": periodic.cancel_tenant(services.queues, member_id),
+            "timers_cancelled": timers.cancel_tenant(member_id)}
+
+
+def core_tasks() -> dict[str, Any]:
+    from connector.jobs import drain_offline
+
+    return {"reconcile": reconcile_portal, "purge_portal": purge_portal,
+            "drain_offline": drain_offline}
+
+
+def build_services(settings: Settings, web: bool = False,
+                   caps: Iterable[Capability] | None = None) -> Services:
+    """Services with the capability registry and the core tasks."""
+    from install import lifecycle
+
+    registry = Registry(capabilities() if caps is None else caps)
+    return build_core(settings, web=web, registry=registry, tasks=core_tasks(),
+                      lifecycle=lifecycle)
+
+
+def create_app(config: Settings | Mapping[str, Any] | None = None,
+               caps: Iterable[Capability] | None = None) -> Flask:
+    """The web app: the core's routes, the installer, the deal tab, the Google connection."""
+    from connector.app import create_app as build_app
+    from install.views import bp as install_bp
+    from placements.google_connect import bp as google_bp
+    from placements.views import bp as placements_bp
+
+    return build_app(config, lambda s: build_services(s, web=True, caps=caps),
+                     [install_bp, placements_bp, google_bp])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `crm-connector` command: the core's commands and each capability's."""
+    from connector.cli import main as cli_main
+
+    def build() -> Services:
+        return build_services(load_settings())
+
+    assemble_with(build)
+    return cli_main(argv, build, Registry(capabilities()).commands())
