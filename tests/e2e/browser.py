@@ -16,9 +16,11 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 
 
 def open_in_browser(tmp_path: Path, url: str, fields: dict[str, str] | None = None,
-                    screenshot: Path | None = None, locale: str = "en-US") -> str:
+                    screenshot: Path | None = None, locale: str = "en-US",
+                    submit: str = "") -> str:
     """POST `fields` to `url` from a real Chromium (as the portal's iframe does), or GET it
-    when there are none; the resulting DOM. `locale` is the browser's own language."""
+    when there are none; the resulting DOM. `locale` is the browser's own language.
+    `submit`: a button on that page to click next (a follow-up form), shot before and after."""
     assert CHROMIUM is not None
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -34,6 +36,12 @@ def open_in_browser(tmp_path: Path, url: str, fields: dict[str, str] | None = No
                                  f'<button id="go">open</button></form>')
                 with page.expect_navigation(url=url.split("?")[0] + "*", wait_until="load"):
                     page.click("#go")
+            if submit:
+                if screenshot is not None:
+                    page.screenshot(path=str(screenshot.with_suffix(".before.png")),
+                                    full_page=True)
+                with page.expect_navigation(wait_until="load"):
+                    page.click(submit)
             if screenshot is not None:
                 page.screenshot(path=str(screenshot), full_page=True)
             return page.content()

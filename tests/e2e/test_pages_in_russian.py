@@ -67,6 +67,7 @@ def test_deal_tab_speaks_the_portal_language_and_the_viewer_frame_wins(installed
     deal = installed.control("POST", "crm/deal", json={"fields": {"TITLE": "Диван в холл"}})
     installed.run_worker()
     form = {"member_id": portal["member_id"], "APPLICATION_TOKEN": portal["application_token"],
+            "AUTH_ID": frame(installed, user_id=3)["AUTH_ID"],
             "PLACEMENT": "CRM_DEAL_DETAIL_TAB", "PLACEMENT_OPTIONS": json.dumps(
                 {"ID": str(deal["id"])})}
     url = f"{installed.app_url}/placements/deal_tab?DOMAIN={portal['domain']}"
@@ -137,3 +138,11 @@ def test_placement_denied_in_both_languages(installed: Stack, tmp_path: Path):
     assert "Доступ запрещён" in ru
     en = open_in_browser(tmp_path, f"{url}?LANG=en", form, tmp_path / "placement_denied.en.png")
     assert "Not authorised" in en
+
+    deal = installed.control("POST", "crm/deal", json={"fields": {"TITLE": "Тайная сделка"}})
+    installed.control("POST", "crm-access", json={"user_id": 3, "entity": "deal",
+                                                  "id": deal["id"], "read": False})
+    manager = {**frame(installed, user_id=3), "PLACEMENT": "CRM_DEAL_DETAIL_TAB",
+               "PLACEMENT_OPTIONS": json.dumps({"ID": str(deal["id"])})}
+    ru = open_in_browser(tmp_path, url, manager, tmp_path / "placement_no_access.ru.png")
+    assert "Нет доступа" in ru and "Тайная" not in ru

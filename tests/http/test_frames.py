@@ -174,7 +174,7 @@ def test_a_bad_google_link_is_refused(installed: Stack, kind: str):
                                          admin=True),
     }[kind]()
     resp = requests.get(f"{installed.app_url}/google/connect", params={"t": token},
-                        allow_redirects=False, timeout=10)
+                        headers={"Accept-Language": "en"}, allow_redirects=False, timeout=10)
     assert resp.status_code == 403 and "invalid or has expired" in resp.text
 
 

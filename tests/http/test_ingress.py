@@ -137,6 +137,7 @@ def test_placement_page_needs_the_application_token(installed: Stack):
     member_id = installed.portal()["member_id"]
     ok = requests.post(f"{installed.app_url}/placements/deal_tab", data={
         "member_id": member_id, "APPLICATION_TOKEN": app_token(installed),
+        "AUTH_ID": installed.control("POST", "tokens", json={})["access_token"],
         "PLACEMENT": "CRM_DEAL_DETAIL_TAB", "PLACEMENT_OPTIONS": '{"ID":"3"}'}, timeout=5)
     assert ok.status_code == 200 and "deal 3" in ok.text
     assert "X-Frame-Options" not in ok.headers
