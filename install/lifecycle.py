@@ -63,18 +63,6 @@ def _profile(session: requests.Session, client_endpoint: str, token: str, timeou
     return results["profile"], app
 
 
-def is_admin(services: Services, client_endpoint: str, user_token: str) -> bool:
-    """Whether the user whose token opened the app is a portal admin (False on any doubt)."""
-    if not user_token:
-        return False
-    try:
-        profile, _ = _profile(services.session, client_endpoint, user_token,
-                              services.settings.rest_timeout_s)
-    except Exception:  # noqa: BLE001 - an unknown user is not an admin
-        return False
-    return bool(profile.get("ADMIN"))
-
-
 def accept_grant(services: Services, grant: Grant) -> Portal:
     """Prove the grant, then store the portal, its tokens and its application token."""
     if not grant.member_id or not grant.access_token or not grant.application_token:
