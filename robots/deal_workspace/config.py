@@ -18,7 +18,12 @@ from connector.settings_schema import (
 from connector.templating import ITEM_FIELDS
 
 FOLDER_FIELDS = ITEM_FIELDS
-CHAT_FIELDS = ("ID", "TITLE", "AMOUNT", "CURRENCY", "STAGE", "CLIENT", "RESPONSIBLE", "LINK")
+CHAT_FIELDS = ("ID", "TITLE", "AMOUNT", "CURRENCY", "MONEY", "STAGE", "CLIENT", "RESPONSIBLE",
+               "LINK")
+# the defaults are msgids: left as they are, they are written in the portal's language
+CHAT_TITLE = N_("Deal {ID}: {TITLE}")
+CHAT_MESSAGE = N_("[B]{TITLE}[/B][BR]Amount: {MONEY}[BR]Stage: {STAGE}[BR]Client: {CLIENT}[BR]"
+                  "Responsible: {RESPONSIBLE}[BR][URL={LINK}]Open the deal[/URL]")
 
 DEAL_FOLDERS = Schema("deal_folders", N_("Deal folders"), (
     Bool("enabled", N_("Create folders automatically"),
@@ -54,12 +59,10 @@ DEAL_CHATS = Schema("deal_chats", N_("Deal chats"), (
               entity="deal"),
     Template("title_template", N_("Chat title"),
              N_("The chat's title, from the deal's fields."),
-             "Deal {ID}: {TITLE}", placeholders=CHAT_FIELDS),
+             CHAT_TITLE, placeholders=CHAT_FIELDS),
     Template("message_template", N_("First message"),
              N_("The first message in the chat (BB codes allowed), from the deal's fields."),
-             "[B]{TITLE}[/B][BR]Amount: {AMOUNT} {CURRENCY}[BR]Stage: {STAGE}[BR]"
-             "Client: {CLIENT}[BR]Responsible: {RESPONSIBLE}[BR][URL={LINK}]Open the deal[/URL]",
-             placeholders=CHAT_FIELDS),
+             CHAT_MESSAGE, placeholders=CHAT_FIELDS),
     Users("extra_user_ids", N_("Always in the chat"),
           N_("People added to every deal chat."), []),
     Bool("remove_departed", N_("Remove people who leave the deal"),

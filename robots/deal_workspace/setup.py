@@ -19,7 +19,7 @@ from redis.exceptions import LockError
 
 from connector.crm import port as crm
 from connector.errors import Permanent
-from connector.i18n import N_, t
+from connector.i18n import N_, money, t
 from connector.templating import bb_escape, folder_name, item_values, path_segments, render
 
 RECORD_TTL_S = 400 * 24 * 3600
@@ -194,11 +194,13 @@ def set_up_deal(ctx: Any, ws: Workspace, deal_id: int, folder: bool, chat: bool,
             if link_field != "COMMENTS":
                 update[link_field] = crm.Produced("folder", "url")
         if chat:
-            title_values = {**values, "TITLE": bb_escape(deal.title)}
+            title_values = {**values, "TITLE": bb_escape(deal.title),
+                            "MONEY": money(deal.amount, deal.currency, lang)}
+            # a template left at its default is a msgid: it is written in the portal's language
             ops["chat"] = crm.CreateChat(
-                render(ccfg["title_template"], title_values)[:255],
+                render(t(lang, ccfg["title_template"]), title_values)[:255],
                 tuple(people(deal, ccfg["extra_user_ids"])), link,
-                render(ccfg["message_template"], title_values), bound_to=ref)
+                render(t(lang, ccfg["message_template"]), title_values), bound_to=ref)
             if chat_field:
                 update[chat_field] = crm.Produced("chat", "value")
         if update:

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from connector import frames
+from connector.crm.port import BITRIX24, Tenant
 from connector.errors import Permanent
 from connector.gdrive.credentials import service_account_credentials, user_credentials
 from connector.gdrive.mirror import DriveStore
@@ -25,21 +26,22 @@ class NotConnected(Permanent):
     """No usable Google connection for this portal; the text tells the admin what to do."""
 
 
-def key(services: Services, member_id: str) -> str:
-    """The capability's key space of a Bitrix24 tenant (JobContext.key of drive_mirror)."""
-    return f"{services.settings.queue_prefix}:drive_mirror:b24:{member_id}:connection"
+def key(services: Services, tenant: Tenant | str) -> str:
+    """In the capability's key space of the tenant (a Bitrix24 member_id when given a str)."""
+    tenant = tenant if isinstance(tenant, Tenant) else Tenant(BITRIX24, tenant)
+    return f"{services.settings.queue_prefix}:drive_mirror:{tenant.key}:connection"
 
 
-def save(services: Services, member_id: str, kind: str, secret: dict[str, Any],
+def save(services: Services, tenant: Tenant | str, kind: str, secret: dict[str, Any],
          account: str = "") -> None:
     blob = services.store.fernet.encrypt(json.dumps(secret).encode()).decode()
-    services.redis.set(key(services, member_id), json.dumps({
+    services.redis.set(key(services, tenant), json.dumps({
         "kind": kind, "secret": blob, "account": account, "connected_at": time.time(),
         "status": "connected", "reason": ""}))
 
 
-def status(services: Services, member_id: str) -> dict[str, Any]:
-    raw = services.redis.get(key(services, member_id))
+def status(services: Services, tenant: Tenant | str) -> dict[str, Any]:
+    raw = services.redis.get(key(services, tenant))
     if not raw:
         return {"status": "not_connected"}
     data = json.loads(raw)
@@ -47,17 +49,17 @@ def status(services: Services, member_id: str) -> dict[str, Any]:
     return data
 
 
-def mark_revoked(services: Services, member_id: str, reason: str) -> None:
-    raw = services.redis.get(key(services, member_id))
+def mark_revoked(services: Services, tenant: Tenant | str, reason: str) -> None:
+    raw = services.redis.get(key(services, tenant))
     if raw:
         data = json.loads(raw)
         data.update(status="needs_reconnect", reason=reason)
-        services.redis.set(key(services, member_id), json.dumps(data))
+        services.redis.set(key(services, tenant), json.dumps(data))
 
 
-def drive_for(services: Services, member_id: str, shared_drive_id: str = "") -> DriveStore:
+def drive_for(services: Services, tenant: Tenant | str, shared_drive_id: str = "") -> DriveStore:
     """A DriveStore with this portal's credentials (fake Drive in tests via GOOGLE_API_ROOT)."""
-    raw = services.redis.get(key(services, member_id))
+    raw = services.redis.get(key(services, tenant))
     if not raw:
         raise NotConnected("Google Drive is not connected: an admin opens the app and "
                            "connects a Google account, or an operator stores a service "

@@ -77,26 +77,31 @@ def _folder_of(ctx: JobContext, deal_id: int) -> int:
 
 
 def scan_queries(ctx: JobContext, event: Any) -> dict[str, crm.Query]:
-    """The deal, its activities and its Disk folder's entries: read once per delivery."""
-    return deal_queries(ctx, event.ref.id)
+    """The deal, its activities and its Disk folder's entries: read once per delivery.
+
+    A new deal's Disk folder is left out: the app is making it right now, empty, and the
+    echo of that change (deal.updated) scans it. So the answer does not depend on which
+    subscriber of the delivery ran first.
+    """
+    return deal_queries(ctx, event.ref.id, disk=event.name != "deal.created")
 
 
-def deal_queries(ctx: JobContext, deal_id: int) -> dict[str, crm.Query]:
+def deal_queries(ctx: JobContext, deal_id: int, disk: bool = True) -> dict[str, crm.Query]:
     cfg = ctx.settings["drive_mirror"]
     out: dict[str, crm.Query] = {"deal": crm.GetItem(crm.ItemRef("deal", deal_id))}
     if cfg["activities"]:
         out["acts"] = crm.ItemActivities(crm.ItemRef("deal", deal_id))
-    folder_id = _folder_of(ctx, deal_id) if cfg["disk_folder"] else 0
+    folder_id = _folder_of(ctx, deal_id) if cfg["disk_folder"] and disk else 0
     if folder_id:
         out["disk"] = crm.FolderChildren(folder_id)
     return out
 
 
-def scan_deal(ctx: JobContext, deal_id: int, reading: crm.Reading | None = None
-              ) -> tuple[crm.Item | None, list[Source]]:
+def scan_deal(ctx: JobContext, deal_id: int, reading: crm.Reading | None = None,
+              disk: bool = True) -> tuple[crm.Item | None, list[Source]]:
     """The deal and its files, in one read (plus one per Disk subfolder level)."""
     cfg = ctx.settings["drive_mirror"]
-    wanted = deal_queries(ctx, deal_id)
+    wanted = deal_queries(ctx, deal_id, disk)
     if reading is None or any(not reading.ok(k) and k not in reading.errors for k in wanted):
         reading = ctx.crm.read(wanted)
     try:
@@ -202,7 +207,7 @@ def _mirror_file(ctx: JobContext, deal_id: int, source: Source, lock: Any) -> di
         deal = ctx.crm.item(crm.ItemRef("deal", deal_id))
     except crm.NotFound:
         return {"skipped": f"deal {deal_id} is gone; {source.key} not mirrored"}
-    store = connection.drive_for(ctx.services, ctx.member_id, cfg["shared_drive_id"])
+    store = connection.drive_for(ctx.services, ctx.tenant, cfg["shared_drive_id"])
     folder = drive_folder(ctx, store, deal)
     props = {"src": _tag(ctx, source.key)}
     existing = record.get("drive_id") or None

@@ -38,10 +38,10 @@ def _enqueue(ctx: JobContext, deal_id: int, sources: list[Source]) -> int:
                            deal_id, queue="files", until_started=True) for src in sources)
 
 
-def mirror_deal(ctx: JobContext, deal_id: int, reading: crm.Reading | None = None
-                ) -> dict[str, Any]:
+def mirror_deal(ctx: JobContext, deal_id: int, reading: crm.Reading | None = None,
+                disk: bool = True) -> dict[str, Any]:
     """Queue a copy of every file of the deal (each file is its own idempotent job)."""
-    deal, sources = scan_deal(ctx, deal_id, reading)
+    deal, sources = scan_deal(ctx, deal_id, reading, disk)
     if deal is None:
         return {"skipped": f"deal {deal_id} not found"}
     if not _in_pipeline(ctx, deal.category):
@@ -54,7 +54,7 @@ def wants_deal(ctx: JobContext, event: Event) -> bool:
 
 
 def on_deal_change(ctx: JobContext, event: Event, reading: crm.Reading) -> Any:
-    return mirror_deal(ctx, event.ref.id, reading)
+    return mirror_deal(ctx, event.ref.id, reading, disk=event.name != "deal.created")
 
 
 def wants_activity(ctx: JobContext, event: Event) -> bool:
@@ -84,7 +84,7 @@ def run_file(ctx: JobContext, arg: dict[str, Any]) -> Any:
     try:
         return mirror_file(ctx, int(arg["deal_id"]), Source(**arg["source"]))
     except GoogleAccessRevoked as exc:
-        connection.mark_revoked(ctx.services, ctx.member_id, str(exc))
+        connection.mark_revoked(ctx.services, ctx.tenant, str(exc))
         raise
 
 
@@ -94,7 +94,7 @@ def run_deal(ctx: JobContext, arg: dict[str, Any]) -> Any:
 
 def card_facts(ctx: JobContext, deal_id: int) -> dict[str, Any]:
     return {"drive_folder": drive_folder_of(ctx, deal_id),
-            "google": connection.status(ctx.services, ctx.member_id)}
+            "google": connection.status(ctx.services, ctx.tenant)}
 
 
 # CLI ----------------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ def test_two_reconciles_of_one_portal_run_one_after_the_other(installed: Stack):
     outcomes = []
 
     def run() -> None:
-        outcomes.append(reconcile(services.client(member_id), installed.app_url, "1", True))
+        outcomes.append(reconcile(services.registry, services.client(member_id),
+                                   installed.app_url, "1", True))
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for t in threads:

@@ -92,7 +92,8 @@ def test_cleanup_removes_only_that_portals_jobs_and_keys(installed: Stack):
 
     outcome = purge_portal(s, member_id, clean=True)
 
-    assert outcome["jobs"] == 2 and outcome["keys"] >= 1
+    # ours: the robot, the timer, and the periodic slot jobs the install scheduled
+    assert outcome["jobs"] >= 2 and outcome["keys"] >= 1
     assert not any(exists(installed, j) for j in ours)
     assert all(exists(installed, j) for j in theirs)
     assert s.queues[INBOUND].get_job_ids() == [theirs[0]]

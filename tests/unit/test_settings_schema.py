@@ -325,7 +325,7 @@ def test_a_document_stored_by_the_previous_version_still_validates_unchanged():
     ({"deal_chats": {"chat_field": "CHAT"}}, "deal_chats.chat_field",
      "must be empty or UF_CRM_ + A-Z, 0-9, _"),
     ({"deal_chats": {"title_template": "{AMOUNT} {X}"}}, "deal_chats.title_template",
-     "unknown placeholder {X} (allowed: ID, TITLE, AMOUNT, CURRENCY, STAGE, CLIENT, "
+     "unknown placeholder {X} (allowed: ID, TITLE, AMOUNT, CURRENCY, MONEY, STAGE, CLIENT, "
      "RESPONSIBLE, LINK)"),
     ({"drive_mirror": {"max_file_mb": 0}}, "drive_mirror.max_file_mb",
      "must be between 1 and 5000000"),
