@@ -2,7 +2,8 @@
 
 Anyone on the portal may open the app; what they see depends on who the portal says they
 are (placements.frame): every user sees the robots and the Google connection's state, a
-portal admin also gets the Google connect link and the "check registrations again" form.
+portal admin also gets the Google connect link, how missed events are re-read on this
+portal's plan (connector.bitrix.offline) and the "check registrations again" form.
 Both carry a frame token signed for (portal, that admin); the form also carries its CSRF
 value. The form answers with the home page again, so it never needs the frame's AUTH_ID.
 """
@@ -16,12 +17,20 @@ from flask_babel import gettext
 
 from connector import frames
 from connector import queue as q
+from connector.bitrix import offline
 from connector.bitrix.store import Portal
 from connector.bitrix.viewer import Viewer
 from placements.frame import Refused, follow_up, framed, open_frame, page_token, services
 from robots.drive_mirror import connection
 
 RECONCILE_PATH = "/app/reconcile"
+
+
+def offline_mode(svc: Any, member_id: str) -> str:
+    """The drain mode the portal's plan allows, as the drain cached it; "" = not known yet."""
+    raw = svc.redis.get(offline.mode_key(svc.settings.queue_prefix, member_id))
+    value = raw.decode() if isinstance(raw, bytes) else str(raw or "")
+    return value if value in ("reserve", "clear") else ""
 
 
 def render_home(portal: Portal, viewer: Viewer, notice: str = "", status: int = 200) -> Any:
@@ -34,6 +43,8 @@ def render_home(portal: Portal, viewer: Viewer, notice: str = "", status: int = 
         "app_home.html", portal=portal, robots=list(svc.registry.triggers.values()),
         google=connection.status(svc, portal.member_id), google_link=link, notice=notice,
         form_action=f"{base}{RECONCILE_PATH}", frame_token=token,
+        offline_mode=offline_mode(svc, portal.member_id) if viewer.admin else None,
+        offline_page=offline.PAGE, offline_feature=offline.FEATURE,
         csrf=frames.csrf_for(svc.settings.secret_key, token) if token else "")
     return framed(html, portal, status)
 
