@@ -148,8 +148,15 @@ def run_maintenance(task: str, member_id: str, arg: Any = None) -> Any:
     return run_task(services, task, member_id, arg)
 
 
+# names jobs queued by versions before the capability manifest still carry
+RENAMED_TASKS = {"drive_mirror_file": "drive_mirror.file", "drive_mirror_deal": "drive_mirror.deal",
+                 "distribution_recheck": "distribution.recheck",
+                 "distribution_reconcile": "distribution.reconcile"}
+
+
 def run_task(services: Services, task: str, member_id: str, arg: Any = None) -> Any:
     """A core task (services.tasks) or a capability's task or periodic task, by name."""
+    task = RENAMED_TASKS.get(task, task)
     if task in services.tasks:
         fn = services.tasks[task]
         return fn(services, member_id) if arg is None else fn(services, member_id, arg)

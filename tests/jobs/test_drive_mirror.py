@@ -246,3 +246,65 @@ def test_backfill_is_resumable(mirrored: Stack):
     new_deal(mirrored)
     assert "queued 1 deals" in backfill()
     assert f"queued {total + 1} deals" in backfill("--restart")
+
+
+# a portal an older version served -------------------------------------------------------
+FOLDER_MIME = "application/vnd.google-apps.folder"
+
+
+def as_older_version(stack: Stack, fake: FakeDrive, member_id: str) -> None:
+    """Put back what the version before the CRM port wrote: its key names and Drive tags."""
+    redis = stack.redis
+    for capability, legacy in (("distribution", "dist"), ("deal_workspace", "deals"),
+                               ("drive_mirror", "gdrive")):
+        new = f"cc:{capability}:b24:{member_id}"
+        for key in list(redis.scan_iter(f"{new}:*")):
+            key = key.decode()
+            if key.startswith(f"cc:drive_mirror:b24:{member_id}:file:") or key.startswith(
+                    f"cc:drive_mirror:b24:{member_id}:folder:"):
+                redis.delete(key)  # lost records: the version must find its files on Drive
+                continue
+            redis.rename(key, f"cc:{legacy}:{member_id}" + key[len(new):])
+    with fake.state.lock:  # the tags that version wrote (b24=<member16>:<source>)
+        for rec in fake.state.files.values():
+            props = rec.app_props
+            if "src" in props:
+                rec.app_props = {"b24": props["src"].split(":", 1)[1], "b24v": props["srcv"]}
+            elif "srcdeal" in props:
+                rec.app_props = {"b24deal": props["srcdeal"].split(":", 1)[1]}
+    redis.delete("cc:migrations:crm-neutral-keys")
+
+
+def test_keys_move_once_and_drive_files_are_found_by_their_old_tags(mirrored: Stack,
+                                                                     fake_drive: FakeDrive):
+    member_id = mirrored.portal()["member_id"]
+    deal_id, folder = deal_with_folder(mirrored)
+    mirrored.control("POST", "disk/files", json={
+        "folder_id": folder, "name": "act.pdf",
+        "content_b64": base64.b64encode(b"inspection act").decode()})
+    touch(mirrored, deal_id)
+    mirrored.run_worker()
+    uploads = [f for f in fake_drive.files if f["mimeType"] != FOLDER_MIME]
+    assert len(uploads) == 1
+    as_older_version(mirrored, fake_drive, member_id)
+    assert mirrored.redis.exists(f"cc:gdrive:{member_id}:connection")
+    assert mirrored.redis.exists(f"cc:deals:{member_id}:deal:{deal_id}")
+
+    touch(mirrored, deal_id)
+    mirrored.run_worker()  # the first worker of the deployment moves the keys, then works
+
+    assert not list(mirrored.redis.scan_iter(f"cc:gdrive:{member_id}*"))
+    assert not list(mirrored.redis.scan_iter(f"cc:deals:{member_id}*"))
+    assert mirrored.redis.exists(f"cc:deal_workspace:b24:{member_id}:deal:{deal_id}")
+    from robots.drive_mirror import connection
+
+    assert connection.status(services(mirrored), member_id)["status"] == "connected"
+    files = [f for f in fake_drive.files if f["mimeType"] != FOLDER_MIME]
+    folders = [f for f in fake_drive.files if f["mimeType"] == FOLDER_MIME]
+    assert len(files) == 1, "the file the older version uploaded was found, not copied again"
+    assert len(folders) == 1, "and so was its deal folder"
+    # a key already at its new place is never overwritten by a late legacy copy
+    mirrored.redis.set(f"cc:deals:{member_id}:deal:{deal_id}", "stale")
+    mirrored.redis.delete("cc:migrations:crm-neutral-keys")
+    mirrored.run_worker()
+    assert mirrored.redis.get(f"cc:deal_workspace:b24:{member_id}:deal:{deal_id}") != b"stale"
