@@ -112,6 +112,13 @@ def seed_smart_processes(emu: Emulator, portal: Portal) -> None:
         portal.userfields.setdefault(f"CRM_{ordinal}", [])
 
 
+def _site_time(emu: Emulator) -> str:
+    """TIMESTAMP_X in the portal's own date format, e.g. 24.08.2023 13:19:39."""
+    date, _, clock = emu.iso().partition("T")
+    year, month, day = date.split("-")
+    return f"{day}.{month}.{year} {clock[:8]}"
+
+
 def add_user(emu: Emulator, portal: Portal, spec: tuple[Any, ...]) -> None:
     """(id, name, last name, gender, position, department(s), active) → a portal user."""
     uid, name, last, gender, position, dept, active = spec
@@ -126,6 +133,12 @@ def add_user(emu: Emulator, portal: Portal, spec: tuple[Any, ...]) -> None:
         "LAST_LOGIN": emu.iso(),
         "DATE_REGISTER": emu.iso(),
         "IS_ONLINE": "Y" if active else "N",
+        # api-reference/user/user-current.md and settings/how-to-call-rest-api/batch.md print
+        # these too, each in its own format (site format, SQL format, empty when unset)
+        "TIMESTAMP_X": _site_time(emu),
+        "LAST_ACTIVITY_DATE": emu.iso().replace("T", " ")[:19],
+        "PERSONAL_BIRTHDAY": "",
+        "UF_EMPLOYMENT_DATE": "",
         "TIME_ZONE": "Europe/Moscow",
         "TIME_ZONE_OFFSET": "10800",
         "PERSONAL_GENDER": gender,

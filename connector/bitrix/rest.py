@@ -193,7 +193,8 @@ class BitrixClient:
             out.next.update({k: int(v) for k, v in _as_map(res.get("result_next")).items()})
             for key, err in _as_map(res.get("result_error")).items():
                 err = err if isinstance(err, dict) else {"error": str(err)}
-                method = commands[key][0]
+                # an answer may name a key we did not send (batch.md's own sample does)
+                method = commands[key][0] if key in commands else "batch"
                 out.errors[key] = error_for(str(err.get("error", "ERROR")),
                                             str(err.get("error_description", "")), 0, method)
             if halt and out.errors:

@@ -183,3 +183,26 @@ def test_a_robot_call_with_the_documented_event_token_is_answered_once(installed
     notes = installed.control("GET", "notifications")["timeline"]
     assert any(str(n.get("ENTITY_ID", n.get("entity_id"))) == str(deal_id)
                and "Позвонить клиенту" in json.dumps(n, ensure_ascii=False) for n in notes)
+
+
+BATCH = "settings__how-to-call-rest-api__batch.md"
+
+
+def test_the_emulator_answers_the_documented_batch_as_the_docs_print(installed: Stack):
+    request = load(f"{BATCH}__request")
+    doc = load(f"{BATCH}__answer")
+    token = installed.control("POST", "tokens", json={})["access_token"]
+    got = requests.post(f"{installed.emu_url}/rest/batch", json={**request, "auth": token},
+                        timeout=10)
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert set(body) >= set(doc) and set(body["result"]) == set(doc["result"])
+    assert body["result"]["result_error"] == doc["result"]["result_error"] == []
+    assert set(body["result"]["result"]) == set(request["cmd"])
+    user, docs_user = body["result"]["result"]["get_user"], doc["result"]["result"]["get_user"]
+    assert set(docs_user) <= set(user), set(docs_user) - set(user)
+    assert {k: type(v) for k, v in user.items() if k in docs_user} == {
+        k: type(v) for k, v in docs_user.items()}
+    assert set(body["result"]["result_time"]) == set(request["cmd"])
+    timing = doc["result"]["result_time"]["get_user"]
+    assert set(body["result"]["result_time"]["get_user"]) >= set(timing)
