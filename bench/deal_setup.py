@@ -55,14 +55,15 @@ class AppView:
         self.services.portal_settings.put(member_id, doc)
 
     def busy(self) -> int:
-        """Jobs waiting, running or scheduled (retries) on any of the app's queues."""
+        """Jobs waiting, running or due within seconds (retries) on any of the app's queues."""
         from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
         total = 0
+        soon = time.time() + 5  # periodic chains always have a slot scheduled: not "busy"
         for queue in self.services.queues.queues.values():
             total += queue.count
             total += StartedJobRegistry(queue=queue).count
-            total += ScheduledJobRegistry(queue=queue).count
+            total += self.services.redis.zcount(ScheduledJobRegistry(queue=queue).key, 0, soon)
         return total
 
     def close(self) -> None:

@@ -45,7 +45,7 @@ class Subscription:
     `wants(ctx, event)` decides from settings alone (no CRM call) whether this delivery
     concerns the capability; `reads(ctx, event)` names the CRM queries it will need, so the
     delivery reads them once for all its subscribers; `handle(ctx, event, reading)` does the
-    work in its own job with its own retries.
+    work in its own job with its own retries; `after` orders it behind other subscribers.
     """
 
     event: str
@@ -53,6 +53,9 @@ class Subscription:
     handle: Handler
     wants: Callable[[Any, Event], bool] = lambda ctx, event: True
     reads: Reads = lambda ctx, event: {}
+    # "<capability>.<subscription>" of the same event to run first when both take part
+    # (a deal's chat is made after its responsible is chosen); it runs even if they fail
+    after: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -103,17 +103,18 @@ def deliver(ctx: JobContext, name: str, payload: dict[str, Any]) -> dict[str, An
                                ex=SNAPSHOT_TTL_S)
         except Permanent as exc:  # each subscriber reads (and fails) on its own
             log.warning("shared read for %s %s failed: %s", name, ref.label, exc)
-    queued = []
-    for cap, sub in chosen:
+    made: dict[str, str] = {}  # "capability.subscription" -> the job queued for it now
+    for cap, sub in sorted(chosen, key=lambda pair: bool(pair[1].after)):
         args = [cap.name, sub.name, ctx.member_id, {
             "event": neutral, "kind": ref.kind, "id": ref.id, "data": data,
             "delivery": delivery}]
-        res = services.queues.enqueue("connector.jobs.run_subscriber", args,
-                                      q.job_id("sub", ctx.member_id, delivery, cap.name,
-                                               sub.name), member_id=ctx.member_id)
+        res = services.queues.enqueue(
+            "connector.jobs.run_subscriber", args,
+            q.job_id("sub", ctx.member_id, delivery, cap.name, sub.name),
+            member_id=ctx.member_id, after=[made[n] for n in sub.after if n in made])
         if res.created:
-            queued.append(f"{cap.name}.{sub.name}")
-    return {"handled": name, "subscribers": queued}
+            made[f"{cap.name}.{sub.name}"] = res.job_id
+    return {"handled": name, "subscribers": list(made)}
 
 
 def run_subscriber(capability: str, subscription: str, member_id: str,

@@ -22,7 +22,7 @@ from typing import Any
 from redis import Redis
 from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Dependency, Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
@@ -85,17 +85,28 @@ class Queues:
 
     def enqueue(self, func: str, args: list[Any], key: str, queue: str = INBOUND,
                 member_id: str = "", retry: bool = True, at_front: bool = False,
-                until_started: bool = False) -> Enqueued:
+                until_started: bool = False, after: Sequence[str] = ()) -> Enqueued:
         """Queue `func(*args)` once per business key; later calls with the same key do nothing.
 
         until_started=True merges duplicates only while the job waits: once it starts (and
         re-reads the CRM), a new delivery of the same key is new work. That is right for
         CRM events, whose payload is just an id and a one-second timestamp, so two real
         changes within a second look the same as one delivery sent twice.
+
+        `after` names jobs (just created, so they exist) this one waits for; it starts when
+        they have ended, failed ones included.
         """
         jid = f"{key}-{secrets.token_hex(4)}" if until_started else key
         if not self.redis.set(self.dedup_key(key), jid, nx=True, ex=DEDUP_TTL_S):
             return Enqueued(key, False)
+        if after:  # runs once those jobs ended, however they ended, ahead of the queue
+            self.queues[queue].enqueue_call(
+                func, args=args, job_id=jid,
+                timeout=FILE_JOB_TIMEOUT_S if queue == FILES else JOB_TIMEOUT_S,
+                depends_on=Dependency(jobs=list(after), allow_failure=True,
+                                      enqueue_at_front=True),
+                **self._policy(member_id, retry, key if until_started else ""))
+            return Enqueued(jid, True)
         with self.redis.pipeline() as pipe:  # job hash, status and queue push: one round trip
             self.queues[queue].enqueue_call(
                 func, args=args, job_id=jid, at_front=at_front, pipeline=pipe,

@@ -167,7 +167,9 @@ CAPABILITY = Capability(
     settings=config.SCHEMAS,
     triggers=(FOLDER_SPEC, CHAT_SPEC),
     subscriptions=(
-        Subscription("deal.created", "set_up", on_deal_add, wants_new, reads_new),
+        # after distribution (when it takes the deal): the chat starts with the right people
+        Subscription("deal.created", "set_up", on_deal_add, wants_new, reads_new,
+                     after=("distribution.assign_deal",)),
         Subscription("deal.updated", "chat_members", on_deal_update, wants_members,
                      reads_members),
     ),

@@ -164,6 +164,10 @@ def set_up_deal(ctx: Any, ws: Workspace, deal_id: int, folder: bool, chat: bool,
             out.skipped = f"deal {deal_id} not found (deleted?)"
             return out
         responsible = reading.values.get("responsible")
+        chosen = ctx.service("assignee")  # published by distribution, when it is loaded
+        assigned = chosen(ctx, ref) if chosen else None
+        if assigned is not None and assigned.id != deal.assigned:  # read before it assigned
+            deal.assigned, responsible = assigned.id, assigned
         link = port.item_link(ref)
         values = item_values(deal, ctx.tz, link)
         values["RESPONSIBLE"] = bb_escape(responsible.name if responsible else "")

@@ -190,7 +190,8 @@ def distribute(env: Env, group: Group, ref: crm.ItemRef, *, event_token: str = "
             return Outcome(status, decision.user_id, decision.reason)
         if decision.assigned:
             env.state.bump(group.id, decision.user_id)
-            env.state.put_done(ref.kind, ref.id, {"user_id": decision.user_id,
+            name = next((m.name for m in team if m.user_id == decision.user_id), "")
+            env.state.put_done(ref.kind, ref.id, {"user_id": decision.user_id, "name": name,
                                                   "reason": decision.reason, "applied": False,
                                                   "group": group.id})
     if not decision.assigned:
@@ -221,7 +222,9 @@ def _apply(env: Env, group: Group, ref: crm.ItemRef, title: str, decision: polic
                 item=label(env.lang, ref)))
             return _close(env, group, ref, outcome, event_token, trigger, False)
         raise err
+    before = env.state.get_done(ref.kind, ref.id) or {}
     env.state.put_done(ref.kind, ref.id, {"user_id": decision.user_id,
+                                          "name": before.get("name", ""),
                                           "reason": decision.reason, "applied": True,
                                           "group": group.id})
     if answer and "answer" not in done.errors:

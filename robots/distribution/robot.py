@@ -197,6 +197,15 @@ def _every_reconcile(doc: dict[str, Any]) -> int | None:
     return dist["reconcile_minutes"] * 60 if dist["groups"] else None
 
 
+# published service --------------------------------------------------------------------------
+def assignee(ctx: JobContext, ref: crm.ItemRef) -> crm.Person | None:
+    """Whom distribution assigned this item to (applied in the CRM), for other capabilities."""
+    done = state_for(ctx).get_done(ref.kind, ref.id)
+    if not done or not done.get("applied") or not done.get("user_id"):
+        return None
+    return crm.Person(int(done["user_id"]), str(done.get("name") or ""))
+
+
 # deal tab and CLI --------------------------------------------------------------------------
 def card_facts(ctx: JobContext, deal_id: int) -> dict[str, Any]:
     return {"decisions": state_for(ctx).audit_entries(5, f"deal/{deal_id}")}
@@ -275,4 +284,5 @@ CAPABILITY = Capability(
                                "sections/distribution.html"),),
     cli=(Command("distribution", "dry run, audit log, pending items", _configure_cli, cli),),
     scopes=frozenset({"crm", "user", "timeman", "im"}),
+    provides={"assignee": assignee},
 )

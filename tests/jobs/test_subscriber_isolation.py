@@ -61,3 +61,23 @@ def test_the_delivery_reads_the_deal_once_for_every_subscriber(installed: Stack)
                if m != "batch" and int(after[m]) != int(before.get(m, 0))}
     # the delivery's shared read, the set-up's write, the echo's shared read: nothing else
     assert batches <= 3 and not singles, (batches, singles)
+
+
+def test_a_new_deals_chat_is_made_after_distribution_chose_its_responsible(installed: Stack):
+    from tests.distribution_support import SALES, day
+    from tests.jobs.test_deal_workspace import chats_of
+
+    configure(installed, distribution={"groups": [{**SALES, "auto": [{"entity": "deal"}]}]},
+              deal_folders={"enabled": False}, deal_chats={"enabled": True})
+    day(installed, u2="CLOSED", u3="OPENED", u4="CLOSED")  # user 3 is the one at work
+    deal_id = new_deal(installed, "Diagnostics request", ASSIGNED_BY_ID=1)
+    installed.run_worker()
+    assert int(deal(installed, deal_id)["ASSIGNED_BY_ID"]) == 3
+    (chat,) = chats_of(installed, deal_id)
+    members = {int(u) for u in chat.get("USERS", chat.get("users", []))}
+    assert 3 in members, members  # made with the chosen responsible (1 is the app's own user)
+    user3 = installed.rest("user.get", {"ID": 3}).json()["result"][0]
+    assert user3["NAME"] in chat["messages"][0]["MESSAGE"]
+    adds = installed.control("GET", "calls?method=im.chat.user.add")
+    adds = adds.get("calls", adds) if isinstance(adds, dict) else adds
+    assert adds == [], "nobody had to be added afterwards"
