@@ -68,6 +68,25 @@ class JobContext:
             job_id(name.replace(".", "-"), self.member_id, *key), queue=queue,
             member_id=self.member_id, until_started=until_started).created
 
+    # timers: this capability's task at a time, by business key --------------------------
+    def _timers(self) -> Any:
+        from connector.timers import Timers
+
+        return Timers(self.services.queues, self.redis, self.services.settings.queue_prefix)
+
+    def schedule(self, key: str, at: float, task: str, arg: dict[str, Any]) -> str:
+        """Run this capability's task `task` at unix time `at`; the same key again moves it."""
+        return self._timers().schedule(
+            self.member_id, self.capability, key, at, "connector.jobs.run_maintenance",
+            [f"{self.capability}.{task}", self.member_id, arg])
+
+    def cancel_timer(self, key: str) -> bool:
+        """Forget the timer of this key (the item changed); True when one was pending."""
+        return self._timers().cancel(self.member_id, self.capability, key)
+
+    def timer_due(self, key: str) -> float | None:
+        return self._timers().when(self.member_id, self.capability, key)
+
     def of(self, capability: str) -> JobContext:
         """The same job seen as another capability (for its published services' keys)."""
         return replace(self, capability=capability)

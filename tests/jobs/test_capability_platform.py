@@ -10,7 +10,15 @@ import pytest
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from connector.capability import Capability, CardSection, Command, Periodic, Registry, Subscription
+from connector.capability import (
+    Capability,
+    CardSection,
+    Command,
+    Periodic,
+    Registry,
+    Subscription,
+    Task,
+)
 from connector.cli import build_parser
 from connector.crm import port as crm
 from connector.jobs import periodic_tasks
@@ -35,6 +43,11 @@ def _seen(ctx: Any, event: Any, reading: crm.Reading) -> dict[str, Any]:
     return {"seen": item.title}
 
 
+def _remind(ctx: Any, arg: dict[str, Any]) -> dict[str, Any]:
+    ctx.redis.rpush(ctx.key("reminders"), arg["text"])
+    return {"reminded": arg["text"]}
+
+
 def _tick(ctx: Any) -> dict[str, Any]:
     ctx.redis.incr(ctx.key("ticks"))
     return {"ticked": True}
@@ -52,6 +65,7 @@ THROWAWAY = Capability(
                                 lambda ctx, e: ctx.settings[NAME]["enabled"],
                                 lambda ctx, e: {"item": crm.GetItem(e.ref)}),),
     periodic=(Periodic("tick", lambda doc: 60 if doc[NAME]["enabled"] else None, _tick),),
+    tasks=(Task("remind", _remind),),
     card_sections=(CardSection("echo", "Echo section", lambda ctx, deal_id: {
         "folder_url": f"https://example.test/echo/{deal_id}", "chat_id": 0},
         "sections/deal_workspace.html"),),
@@ -133,6 +147,31 @@ def test_its_periodic_task_is_scheduled_and_runs(platform: Any):
     doc[NAME]["enabled"] = False
     services.portal_settings.put(member_id, doc)
     assert ensure_periodic(services, member_id)[f"{NAME}.tick"] == "stopped"
+
+
+def test_its_timer_fires_once_with_what_it_was_moved_to(platform: Any):
+    import time
+
+    from connector.context import JobContext
+    from connector.queue import Scheduler
+
+    services, _, member_id = platform
+    ctx = JobContext.load(services, member_id, "test", NAME)
+    ctx.schedule("deal-7-call", time.time() + 1, "remind", {"text": "позвонить в 10:00"})
+    ctx.schedule("deal-7-call", time.time() + 2, "remind", {"text": "позвонить в 12:00"})
+    ctx.schedule("deal-8-call", time.time() + 1, "remind", {"text": "отменено"})
+    assert ctx.cancel_timer("deal-8-call")
+    assert ctx.timer_due("deal-7-call") is not None
+    time.sleep(3.1)  # RQ keeps whole seconds: due times round up
+    scheduler = Scheduler(services.queues)  # what a worker's scheduler thread does
+    try:
+        assert scheduler.run_once(), "this process holds the scheduler's locks"
+    finally:
+        scheduler.release()
+    work(services)
+    assert services.redis.lrange(f"cc:{NAME}:b24:{member_id}:reminders", 0, -1) == [
+        "позвонить в 12:00".encode()]
+    assert ctx.timer_due("deal-7-call") is None
 
 
 def test_its_card_section_is_shown_in_the_deal_tab(platform: Any, installed: Stack):
