@@ -378,7 +378,8 @@ class BitrixCrm:
                     raw[f"{key}#total"] = self.known.get(f"{sig}#total")
                     del pending[key]
                     continue
-                resolved = _substitute(params, raw, pending, key in plan.guarded)
+                resolved = _substitute(params, raw, set(pending) | set(ready), set(errors),
+                                       key in plan.guarded)
                 if resolved is MISSING:
                     raw[key] = None  # its input does not exist: nothing to ask
                     del pending[key]
@@ -401,7 +402,7 @@ class BitrixCrm:
                 for key, (method, params) in ready.items():  # remember, by literal params
                     if key in errors:
                         continue
-                    literal = _substitute(params, raw, {}, False)
+                    literal = _substitute(params, raw, set(), set(errors), False)
                     if literal is MISSING or _REF.search(json.dumps(literal, default=str)):
                         continue
                     sig = signature(method, literal)
@@ -657,12 +658,13 @@ def _lookup(value: Any, path: str) -> Any:
     return value
 
 
-def _substitute(params: Any, raw: dict[str, Any], pending: dict[str, Command], guarded: bool
-                ) -> Any:
+def _substitute(params: Any, raw: dict[str, Any], unsent: set[str], failed: set[str],
+                guarded: bool) -> Any:
     """Params with references into known answers replaced by their values.
 
-    MISSING when a referenced answer is known and the value does not exist (or is empty);
-    None when a guarded reference points at a command still to be sent (it waits).
+    MISSING when a referenced answer is known and the value does not exist (or is empty),
+    or the referenced command failed: there is nothing to ask. None when a guarded
+    reference points at a command not answered yet (it waits for the next batch).
     """
     wait = False
     missing = False
@@ -681,7 +683,9 @@ def _substitute(params: Any, raw: dict[str, Any], pending: dict[str, Command], g
                     missing = True
                     return value
                 return found
-            if guarded and target in pending:
+            if target in failed:
+                missing = True
+            elif guarded and target in unsent:
                 wait = True
         return value
 
