@@ -23,7 +23,7 @@ from typing import Any, ClassVar, NoReturn
 from redis import Redis
 from redis.exceptions import WatchError
 
-from connector.i18n import N_, Msg, language, t
+from connector.i18n import N_, Msg, t
 
 # (field path relative to the schema, message msgid[, its {placeholders}])
 Problem = tuple[str, str] | tuple[str, str, dict[str, Any]]
@@ -749,10 +749,10 @@ class SettingsStore:
         self.redis.delete(self.key(member_id))
 
 
-def effective_language(general: Mapping[str, Any], portal_language: Any) -> str:
-    """'ru' or 'en': the `general.language` setting, or the portal's own when it is 'auto'."""
-    chosen = general.get("language", "auto")
-    return language(portal_language if chosen == "auto" else chosen)
+def in_pipelines(chosen: Iterable[Any], category_id: Any) -> bool:
+    """Is an item of this pipeline among a `Pipelines` field's choice (none chosen: all)?"""
+    ids = {str(c) for c in chosen}
+    return not ids or str(category_id or 0) in ids  # no pipeline given means the first, 0
 
 
 GENERAL = Schema("general", N_("General"), (

@@ -6,6 +6,7 @@ connector/ knows no capability by name; this package hands it the list in `robot
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -15,6 +16,8 @@ from connector.capability import Capability, Registry
 from connector.config import Settings, load_settings
 from connector.services import Services, assemble_with
 from connector.services import build_services as build_core
+
+log = logging.getLogger(__name__)
 
 
 def capabilities() -> list[Capability]:
@@ -36,7 +39,12 @@ def reconcile_portal(services: Services, member_id: str) -> dict[str, Any]:
                         doc["events"]["offline_backup"])
     from connector.jobs import ensure_periodic
 
-    return {"applied": outcome.applied, "errors": outcome.errors,
+    granted = {s.strip() for s in (portal.scope or "").split(",") if s.strip()}
+    missing = sorted(services.registry.scopes() - granted) if granted else []
+    if missing:  # what the capabilities declare they need and the app was not granted
+        log.warning("portal %s lacks scopes %s: reinstall the app with them", member_id,
+                    ", ".join(missing))
+    return {"applied": outcome.applied, "errors": outcome.errors, "missing_scopes": missing,
             "periodic": ensure_periodic(services, member_id)}
 
 

@@ -14,6 +14,7 @@ from connector.settings_schema import (
     Schema,
     Template,
     Users,
+    in_pipelines,
 )
 from connector.templating import ITEM_FIELDS
 
@@ -79,10 +80,4 @@ SCHEMAS = (DEAL_FOLDERS, DEAL_CHATS)
 
 def wants(section: dict[str, Any], category_id: Any) -> bool:
     """Does this automatic capability apply to a deal of this pipeline?"""
-    if not section["enabled"]:
-        return False
-    cats = section["category_ids"]
-    try:
-        return not cats or int(category_id or 0) in cats
-    except (TypeError, ValueError):
-        return False
+    return bool(section["enabled"]) and in_pipelines(section["category_ids"], category_id)

@@ -91,8 +91,7 @@ def on_deal_add(ctx: JobContext, event: Event, reading: crm.Reading) -> Any:
         category = reading.get("deal").category
     except crm.NotFound:
         return {"skipped": f"deal {event.ref.id} not found"}
-    folder = folder_cfg["enabled"] and wants(folder_cfg, category)
-    chat = chat_cfg["enabled"] and wants(chat_cfg, category)
+    folder, chat = wants(folder_cfg, category), wants(chat_cfg, category)
     if not (folder or chat):
         return {"skipped": "pipeline not set up"}
     try:

@@ -13,6 +13,7 @@ from connector.capability import Capability, CardSection, Command, Event, Subscr
 from connector.context import JobContext
 from connector.crm import port as crm
 from connector.i18n import N_
+from connector.settings_schema import in_pipelines
 from robots.drive_mirror import config, connection
 from robots.drive_mirror.mirror import (
     Source,
@@ -29,8 +30,7 @@ DEAL_TASK = "deal"
 
 
 def _in_pipeline(ctx: JobContext, category: str) -> bool:
-    chosen = ctx.settings[NAME]["category_ids"]
-    return not chosen or str(category) in {str(c) for c in chosen}
+    return in_pipelines(ctx.settings[NAME]["category_ids"], category)
 
 
 def _enqueue(ctx: JobContext, deal_id: int, sources: list[Source]) -> int:

@@ -69,6 +69,7 @@ THROWAWAY = Capability(
     card_sections=(CardSection("echo", "Echo section", lambda ctx, deal_id: {
         "folder_url": f"https://example.test/echo/{deal_id}", "chat_id": 0},
         "sections/deal_workspace.html"),),
+    scopes=frozenset({"crm", "landing"}),
     cli=(Command("echo-test", "the throwaway capability", lambda p: p.add_argument("word"),
                  lambda services, args: print(args.word) or 0),),
 )
@@ -107,7 +108,9 @@ def test_it_is_registered_on_the_portal(platform: Any):
     assert calls.count(("event.bind", "ONCRMLEADADD")) == 2  # online, and offline backup
     from wiring import reconcile_portal
 
-    assert not reconcile_portal(services, member_id)["errors"]
+    done = reconcile_portal(services, member_id)
+    assert not done["errors"]
+    assert done["missing_scopes"] == ["landing"]  # declared, and not granted on install
     robots = services.client(member_id).call("bizproc.robot.list")
     assert NAME in robots
 

@@ -39,7 +39,6 @@ from connector.settings_schema import (
     User,
     Users,
     describe,
-    effective_language,
     schema_map,
     validate_document,
 )
@@ -269,10 +268,12 @@ def test_describe_is_json_and_names_what_a_form_needs():
 
 
 def test_language_auto_follows_the_portal_and_a_choice_overrides_it():
-    assert effective_language({"language": "auto"}, "ua") == "ru"
-    assert effective_language({"language": "auto"}, "en") == "en"
-    assert effective_language({"language": "en"}, "ru") == "en"
-    assert effective_language({"language": "ru"}, "de") == "ru"
+    from connector.i18n import portal_language
+
+    assert portal_language("auto", "ua") == "ru"
+    assert portal_language("auto", "en") == "en"
+    assert portal_language("en", "ru") == "en"
+    assert portal_language("ru", "de") == "ru"
 
 
 def test_a_document_stored_by_the_previous_version_still_validates_unchanged():
