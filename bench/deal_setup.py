@@ -20,6 +20,8 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from bench.common import (
@@ -204,29 +206,42 @@ def latency(stack: Stack, app: AppView, member_id: str, deals: int) -> dict[str,
     return {"p95_s": round(percentile(latencies, 95), 3)}
 
 
-def run(quick: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+@contextmanager
+def measured_portal(bench: str, settings: dict[str, Any], prepare: Any = None
+                    ) -> Iterator[tuple[Stack, AppView, str]]:
+    """A stack with the demo portal installed, `settings` saved and one long-lived worker
+    (periodic tasks kept out of the measurement window), quiet and ready to measure.
+
+    `prepare(stack)` runs before the worker starts. On a failure the worker's log is shown.
+    """
     with running_stack() as stack:
         member_id = stack.install()["member_id"]
         app = AppView(stack.env)
         worker = None
         try:
-            app.put_settings(member_id, SETTINGS)
-            # one long-lived worker; periodic tasks kept out of the measurement window
+            app.put_settings(member_id, settings)
+            if prepare is not None:
+                prepare(stack)
             worker = spawn(worker_args("--sweep-check-every", "3600"), stack.env,
                            stack.workdir / "worker.log")
             stack.logs["worker"] = stack.workdir / "worker.log"
             wait_quiet(stack, app, timeout=120)  # the install's reconcile job runs first
-            emit(BENCH, "environment", cpus=cpu_count(), load_1m=load_average())
-            out.update(rest_cost(stack, app, 5 if quick else 20))
-            out.update(latency(stack, app, member_id, 10 if quick else 60))
+            emit(bench, "environment", cpus=cpu_count(), load_1m=load_average())
+            yield stack, app, member_id
         except Exception:
-            print(stack.log_tail("worker", 40), flush=True)
+            print(stack.log_tail("worker", 60), flush=True)
             raise
         finally:
             if worker is not None:
                 stop([worker])
             app.close()
+
+
+def run(quick: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with measured_portal(BENCH, SETTINGS) as (stack, app, member_id):
+        out.update(rest_cost(stack, app, 5 if quick else 20))
+        out.update(latency(stack, app, member_id, 10 if quick else 60))
     return out
 
 

@@ -20,9 +20,9 @@ import argparse
 from collections import Counter
 from typing import Any
 
-from bench.common import Stack, cpu_count, emit, load_average, running_stack
-from bench.deal_setup import CHAT_FIELD, AppView, link_writes, wait_quiet
-from devstack.processes import spawn, stop, wait_for, worker_args
+from bench.common import Stack, emit
+from bench.deal_setup import CHAT_FIELD, AppView, link_writes, measured_portal, wait_quiet
+from devstack.processes import wait_for
 
 BENCH = "event_fanout"
 GROUP = {"id": "sales", "name": "Sales", "entity_types": ["lead", "deal"], "departments": [2],
@@ -75,28 +75,10 @@ def cost(stack: Stack, app: AppView, kind: str, n: int) -> list[int]:
 
 
 def run(quick: bool) -> dict[str, Any]:
-    with running_stack() as stack:
-        member_id = stack.install()["member_id"]
-        app = AppView(stack.env)
-        worker = None
-        try:
-            app.put_settings(member_id, SETTINGS)
-            open_work_days(stack)
-            worker = spawn(worker_args("--sweep-check-every", "3600"), stack.env,
-                           stack.workdir / "worker.log")
-            stack.logs["worker"] = stack.workdir / "worker.log"
-            wait_quiet(stack, app, timeout=120)
-            emit(BENCH, "environment", cpus=cpu_count(), load_1m=load_average())
-            n = 5 if quick else 15
-            deals = cost(stack, app, "deal", n)
-            leads = cost(stack, app, "lead", n)
-        except Exception:
-            print(stack.log_tail("worker", 60), flush=True)
-            raise
-        finally:
-            if worker is not None:
-                stop([worker])
-            app.close()
+    n = 5 if quick else 15
+    with measured_portal(BENCH, SETTINGS, prepare=open_work_days) as (stack, app, _):
+        deals = cost(stack, app, "deal", n)
+        leads = cost(stack, app, "lead", n)
     return {"requests_per_new_deal": max(deals), "requests_per_new_lead": max(leads),
             "target_per_new_deal": 4}
 

@@ -98,8 +98,7 @@ def deliver(ctx: JobContext, name: str, payload: dict[str, Any]) -> dict[str, An
     if queries:
         try:
             ctx.crm.read(queries)
-            seen = getattr(ctx.crm, "seen", {})
-            services.redis.set(_snapshot_key(services, delivery), json.dumps(seen),
+            services.redis.set(_snapshot_key(services, delivery), json.dumps(ctx.crm.seen),
                                ex=SNAPSHOT_TTL_S)
         except Permanent as exc:  # each subscriber reads (and fails) on its own
             log.warning("shared read for %s %s failed: %s", name, ref.label, exc)

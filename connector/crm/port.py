@@ -349,6 +349,9 @@ class CrmPort(Protocol):
 
     tenant: Tenant
     domain: str
+    # every raw answer this port read, by request: an event delivery keeps it so that its
+    # subscribers' own reads of the same things are answered without asking again
+    seen: dict[str, Any]
 
     def read(self, queries: Mapping[str, Query]) -> Reading:
         """Answer every query, at the platform's best cost (Bitrix24: one request)."""
