@@ -27,7 +27,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None,
         settings = load_settings(**dict(config or {}))
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    app = Flask(__name__, template_folder="../templates/html")
+    app = Flask(__name__, template_folder="../templates/html", static_folder="../templates/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["SECRET_KEY"] = settings.secret_key
     services = build(settings) if build else build_services(settings, web=True)

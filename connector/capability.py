@@ -87,6 +87,41 @@ class CardSection:
 
 
 @dataclass(frozen=True)
+class AdminView:
+    """Who is looking at an admin page and what they sent: a panel's input."""
+
+    user_id: int
+    values: Mapping[str, str]  # the page's query (filters) or the submitted form
+    catalog: Any = None  # admin.catalog.Catalog: the portal's names, read with the admin's token
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an admin action did, as a msgid with its placeholders (the page translates it)."""
+
+    ok: bool
+    msgid: Msg
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A part of a capability's admin page, under its settings forms: what the admin reads
+    there (a dry run, an audit, a chart) and what they may do (`actions`).
+
+    `facts(ctx, view)` reads the app's state (or the CRM through ctx.crm) and returns the
+    template's values; an action `fn(ctx, view) -> Outcome` enqueues or changes something.
+    Templates live in templates/html/panels/.
+    """
+
+    name: str
+    title: Msg
+    facts: Callable[[Any, AdminView], Mapping[str, Any]]
+    template: str
+    actions: Mapping[str, Callable[[Any, AdminView], Outcome]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Command:
     """A CLI sub-command: `crm-connector <name> …`."""
 
@@ -106,6 +141,7 @@ class Capability:
     periodic: tuple[Periodic, ...] = ()
     tasks: tuple[Task, ...] = ()
     card_sections: tuple[CardSection, ...] = ()
+    panels: tuple[Panel, ...] = ()  # its admin page, under the settings forms
     cli: tuple[Command, ...] = ()
     scopes: frozenset[str] = frozenset()
     provides: Mapping[str, Callable[..., Any]] = field(default_factory=dict)

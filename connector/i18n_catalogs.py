@@ -7,7 +7,10 @@ docs/decisions.md): a clean clone and an installed wheel read it without a build
 
 from __future__ import annotations
 
+import argparse
+import fcntl
 import io
+import json
 import sys
 from pathlib import Path
 
@@ -89,8 +92,35 @@ def _same_messages(a: Catalog, b: Catalog) -> bool:
     return rows(a) == rows(b)
 
 
-def main() -> int:
-    """Extract → messages.pot → update each .po → compile each .mo; list what is missing."""
+def add_translations(catalog: Catalog, path: Path) -> int:
+    """Russian strings from a JSON file {msgid: text} (a plural: {singular: [forms…]});
+    msgids not in the catalog are ignored. How many were filled."""
+    filled = 0
+    for msgid, text in json.loads(path.read_text(encoding="utf-8")).items():
+        msg = catalog.get(msgid)
+        if msg is None or not text:
+            continue
+        msg.string = tuple(text) if isinstance(text, list) else text
+        msg.flags.discard("fuzzy")
+        filled += 1
+    return filled
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Extract → messages.pot → update each .po (`--add FILE.json`: with these Russian
+    strings) → compile each .mo; list what is missing. One run at a time (a file lock):
+    several people adding strings in one work tree do not overwrite each other."""
+    parser = argparse.ArgumentParser(prog="./dev i18n")
+    parser.add_argument("--add", type=Path, action="append", default=[],
+                        help="a JSON file {msgid: Russian text} to fill in")
+    args = parser.parse_args(argv)
+    CATALOGS.mkdir(parents=True, exist_ok=True)
+    with (CATALOGS / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _update(args.add)
+
+
+def _update(additions: list[Path]) -> int:
     template = extract()
     if POT.exists():  # unchanged sources keep the dates, so the files do not churn
         with POT.open("rb") as fh:
@@ -102,6 +132,8 @@ def main() -> int:
     for lang in TRANSLATED:
         catalog = read(lang)
         catalog.update(template, update_header_comment=False)
+        for path in additions:
+            print(f"{lang}: {add_translations(catalog, path)} strings from {path}")
         catalog.fuzzy = False  # the header: the catalog is reviewed, entry by entry
         catalog.project, catalog.version = "crm-connector", "0"
         catalog.last_translator = catalog.language_team = "crm-connector"

@@ -13,10 +13,11 @@ from typing import Any
 from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext
 
+from admin.views import open_app
 from connector.bitrix.errors import BitrixError
-from install import home
 from install.lifecycle import Grant, accept_grant
 from install.registrations import reconcile
+from placements.frame import Refused, open_frame
 
 bp = Blueprint("install", __name__)
 log = logging.getLogger(__name__)
@@ -35,8 +36,11 @@ def installer() -> Any:
             and services.store.application_token_matches(member_id,
                                                          form.get("APPLICATION_TOKEN", ""))
             and services.store.get_tokens(member_id) is not None):
-        # an installed portal opening the app: its home page, for the user the portal confirms
-        return home.from_frame(form)
+        # an installed portal opening the app: its pages, for the user the portal confirms
+        try:
+            return open_app(open_frame(form))
+        except Refused as refused:
+            return refused.answer()
     grant = Grant(
         member_id=form.get("member_id", ""),
         domain=request.args.get("DOMAIN") or None,
@@ -68,9 +72,3 @@ def installer() -> Any:
         return render_template("install_error.html", reason=gettext("Some registrations failed."),
                                errors=outcome.errors), 502
     return render_template("install_done.html", portal=portal, applied=outcome.applied), 200
-
-
-@bp.post(home.RECONCILE_PATH)
-def app_reconcile() -> Any:
-    """The app home's admin form (signed frame token + CSRF), not a registered URL."""
-    return home.reconcile_requested(request.form)

@@ -82,13 +82,14 @@ def build_services(settings: Settings, web: bool = False,
 def create_app(config: Settings | Mapping[str, Any] | None = None,
                caps: Iterable[Capability] | None = None) -> Flask:
     """The web app: the core's routes, the installer, the deal tab, the Google connection."""
+    from admin.views import bp as admin_bp
     from connector.app import create_app as build_app
     from install.views import bp as install_bp
     from placements.google_connect import bp as google_bp
     from placements.views import bp as placements_bp
 
     return build_app(config, lambda s: build_services(s, web=True, caps=caps),
-                     [install_bp, placements_bp, google_bp])
+                     [install_bp, admin_bp, placements_bp, google_bp])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import html
+import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, sync_playwright
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -47,3 +51,49 @@ def open_in_browser(tmp_path: Path, url: str, fields: dict[str, str] | None = No
             return page.content()
         finally:
             browser.close()
+
+
+# Screenshots every browser test keeps: var/artefacts/screenshots/ (CI prints the folder);
+# CC_ARTEFACTS moves it.
+ARTEFACTS = Path(os.environ.get("CC_ARTEFACTS", Path(__file__).resolve().parents[2] / "var"
+                                / "artefacts")) / "screenshots"
+
+
+def shoot(page: Page, name: str) -> Path:
+    """A full-page screenshot kept as a test artefact; its path."""
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTEFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """axe-core's WCAG 2 A/AA findings on the page as it is now (labels, contrast, names…),
+    one line each; [] when there are none."""
+    results = Axe().run(page, options={
+        "resultTypes": ["violations"],
+        "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+    return [f"{v['id']}: {v['help']} — {', '.join(str(n['target']) for n in v['nodes'][:3])}"
+            for v in results.response["violations"]]
+
+
+@contextmanager
+def browser_page(locale: str = "en-US", width: int = 1000) -> Iterator[Page]:
+    """A page of a real headless Chromium for multi-step flows (click, fill, wait)."""
+    assert CHROMIUM is not None
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": 800}, locale=locale)
+        finally:
+            browser.close()
+
+
+def post_frame(page: Page, url: str, fields: dict[str, str]) -> None:
+    """Open `url` the way a portal opens a frame: a form POST of `fields`."""
+    inputs = "".join(f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+                     for k, v in fields.items())
+    page.set_content(f'<form method="post" action="{html.escape(url)}">{inputs}'
+                     f'<button id="go">open</button></form>')
+    with page.expect_navigation(url=url.split("?")[0] + "*", wait_until="load"):
+        page.click("#go")

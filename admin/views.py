@@ -1,0 +1,155 @@
+"""The admin area's routes: open from the portal's frame, then signed follow-ups.
+
+The portal opens the app by POSTing a frame (install.views hands it here once the portal is
+known): placements.frame confirms the viewer, and every link and form on the pages carries
+a frame token signed for (portal, viewer) instead of the viewer's AUTH_ID. A form also
+carries its CSRF value. A page is re-signed at each render, so an admin working through the
+pages is not cut off mid-form; admin-only pages refuse a token whose viewer is no admin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, abort, render_template, request
+from flask_babel import get_locale, gettext
+
+from admin import catalog as names
+from admin import forms
+from admin.pages import OVERVIEW, Page, pages
+from admin.panels_core import OPERATIONS_PANELS, OVERVIEW_PANELS
+from connector import frames
+from connector.bitrix.store import Portal
+from connector.bitrix.viewer import Viewer
+from connector.capability import AdminView, Outcome
+from connector.context import JobContext
+from connector.i18n import t
+from placements.frame import Frame, Refused, follow_up, framed, page_token, services
+
+bp = Blueprint("admin", __name__)
+PAGE_PATH = "/app/"
+
+
+def page_index() -> dict[str, Page]:
+    svc = services()
+    if "admin_pages" not in svc.__dict__:
+        svc.__dict__["admin_pages"] = {
+            p.name: p for p in pages(svc.registry, OVERVIEW_PANELS, OPERATIONS_PANELS)}
+    return svc.__dict__["admin_pages"]
+
+
+def page_url(name: str, token: str, **query: str) -> str:
+    extra = "".join(f"&{k}={v}" for k, v in query.items())
+    return (f"{services().settings.public_base_url}{PAGE_PATH}{name}?t={token}"
+            f"&LANG={get_locale()}{extra}")
+
+
+def open_app(frame: Frame) -> Any:
+    """The portal opened the app: read the portal's names with an admin's own token, then
+    the overview."""
+    if frame.viewer.admin:
+        names.remember(services(), frame.portal, frame.viewer, frame.auth_id)
+    return render(frame.portal, frame.viewer, OVERVIEW)
+
+
+def _panel_ctx(page: Page, member_id: str) -> JobContext | None:
+    return JobContext.load(services(), member_id, f"admin-{page.name}", page.capability)
+
+
+def render(portal: Portal, viewer: Viewer, name: str, *, notice: Outcome | None = None,
+           submitted: Mapping[str, Any] | None = None, error: Any = None,
+           values: Mapping[str, str] | None = None, status: int = 200) -> Any:
+    index = page_index()
+    page = index.get(name)
+    if page is None:
+        abort(404)
+    if page.admin_only and not viewer.admin:
+        return Refused(403, gettext("Only a portal administrator can do this."),
+                       portal.member_id).answer()
+    svc = services()
+    lang = str(get_locale())
+    token = page_token(portal, viewer)
+    catalog = names.recall(svc, portal.member_id, viewer.user_id) if viewer.admin else None
+    view = AdminView(viewer.user_id, dict(values or request.args), catalog)
+    ctx = _panel_ctx(page, portal.member_id)
+    doc = svc.portal_settings.get(portal.member_id)
+    sections = [forms.section(schema, doc.get(schema.name, {}), lang, catalog,
+                              (submitted or {}).get(schema.name), error)
+                for schema in page.schemas]
+    panels = [{"name": f"{page.name}-{panel.name}", "key": panel.name,
+               "title": t(lang, panel.title), "template": panel.template,
+               "facts": panel.facts(ctx, view) if ctx else {}}
+              for panel in page.panels]
+    nav = [{"name": p.name, "title": t(lang, p.title), "url": page_url(p.name, token),
+            "current": p.name == page.name}
+           for p in index.values() if viewer.admin or not p.admin_only]
+    html = render_template(
+        "admin/page.html", portal=portal, viewer=viewer, page=page,
+        title=t(lang, page.title), nav=nav, sections=sections, panels=panels,
+        notice=(t(lang, notice.msgid, **notice.params), notice.ok) if notice else None,
+        action=f"{svc.settings.public_base_url}{PAGE_PATH}{page.name}?LANG={lang}",
+        frame_token=token, csrf=frames.csrf_for(svc.settings.secret_key, token),
+        catalog_missing=viewer.admin and catalog is None and bool(page.schemas),
+        page_url=lambda n, **q: page_url(n, token, **q))
+    return framed(html, portal, status)
+
+
+def _claims(token: str) -> tuple[frames.Claims, Portal, Viewer]:
+    claims, portal = follow_up(token, frames.PAGE)
+    return claims, portal, Viewer(claims.user_id, claims.admin)
+
+
+@bp.get(f"{PAGE_PATH}<name>")
+def show(name: str) -> Any:
+    try:
+        _, portal, viewer = _claims(str(request.args.get("t", "")))
+    except Refused as refused:
+        return refused.answer()
+    return render(portal, viewer, name)
+
+
+@bp.post(f"{PAGE_PATH}<name>")
+def submit(name: str) -> Any:
+    """A settings form (`_section`) or a panel's action (`_action` = "<panel>.<action>")."""
+    form = request.form
+    token = str(form.get("t", ""))
+    try:
+        claims, portal, viewer = _claims(token)
+    except Refused as refused:
+        return refused.answer()
+    svc = services()
+    if not frames.csrf_ok(svc.settings.secret_key, token, str(form.get("csrf", ""))):
+        return Refused(403, gettext("The form has expired: open the app in Bitrix24 again."),
+                       claims.member_id).answer()
+    page = page_index().get(name)
+    if page is None:
+        abort(404)
+    if not viewer.admin:
+        return Refused(403, gettext("Only a portal administrator can do this."),
+                       claims.member_id).answer()
+    if form.get("_section"):
+        schema = next((s for s in page.schemas if s.name == form["_section"]), None)
+        if schema is None:
+            abort(404)
+        catalog = names.recall(svc, portal.member_id, viewer.user_id)
+        result = forms.save(svc, portal.member_id, viewer.user_id, schema, form, catalog)
+        if result.error is not None:
+            return render(portal, viewer, name, submitted={schema.name: result.submitted},
+                          error=result.error, status=422,
+                          notice=Outcome(False, forms.NOT_SAVED))
+        return render(portal, viewer, name, notice=result.outcome)
+    panel_name, _, action_name = str(form.get("_action", "")).partition(".")
+    panel = next((p for p in page.panels if p.name == panel_name), None)
+    action = panel.actions.get(action_name) if panel else None
+    if action is None:
+        abort(404)
+    ctx = _panel_ctx(page, portal.member_id)
+    if ctx is None:
+        abort(404)
+    values = {k: v for k, v in form.items() if k not in ("t", "csrf", "_action")}
+    view = AdminView(viewer.user_id, values,
+                     names.recall(svc, portal.member_id, viewer.user_id))
+    outcome = action(ctx, view)
+    return render(portal, viewer, name, notice=outcome, values=values,
+                  status=200 if outcome.ok else 422)
