@@ -94,6 +94,11 @@ class AdminView:
     values: Mapping[str, str]  # the page's query (filters) or the submitted form
     catalog: Any = None  # admin.catalog.Catalog: the portal's names, read with the admin's token
 
+    def name(self, kind: str, value: Any) -> str:
+        """A user, department, pipeline… by its name on the portal; "#<id>" when unknown."""
+        found = self.catalog.name(kind, value) if self.catalog is not None else None
+        return str(found) if found else f"#{value}"
+
 
 @dataclass(frozen=True)
 class Outcome:
