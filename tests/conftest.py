@@ -167,3 +167,12 @@ def installed(stack: Stack) -> Stack:
         stack.portal()["member_id"]))
     stack.run_worker()  # the ONAPPINSTALL reconcile job
     return stack
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Where the browser tests left their screenshots (kept as the run's artefacts)."""
+    from tests.e2e.browser import ARTEFACTS
+
+    shots = sorted(ARTEFACTS.glob("*.png")) if ARTEFACTS.exists() else []
+    if shots:
+        terminalreporter.write_line(f"screenshots: {len(shots)} in {ARTEFACTS}")
