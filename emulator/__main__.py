@@ -12,6 +12,7 @@ import time
 import requests
 
 from .core import Emulator
+from .seed import DEMO_LANGUAGE
 from .server import EmulatorServer
 from .state import EmulatorConfig
 
@@ -52,19 +53,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-seed", action="store_true", help="empty portal (admin only)")
     parser.add_argument("--install", action="store_true",
                         help="install the app once <app-url>/healthz answers")
+    parser.add_argument("--domain", default=None,
+                        help="the demo portal's domain (default: this emulator's host:port, so "
+                             "the app's frame policy lets the demo pages frame it)")
+    parser.add_argument("--language", default=DEMO_LANGUAGE,
+                        help="the portal's language (LANG, LANGUAGE_ID); default %(default)s")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = EmulatorConfig(
         client_id=args.client_id, client_secret=args.client_secret, app_url=args.app_url,
         token_ttl=args.token_ttl, enterprise=args.enterprise,
-        rate_limit_enabled=not args.no_rate_limit,
+        rate_limit_enabled=not args.no_rate_limit, language_id=args.language,
     )
     if args.scopes:
         config.scopes = args.scopes
     emu = Emulator(config, seed=not args.no_seed)
     server = EmulatorServer(emu, args.host, args.port, verbose=True)
     portal = emu.portal()
-    log.info("emulator listening on %s", server.url)
+    with emu.lock:  # before the install, which tells the app this domain
+        portal.domain = args.domain or f"{server.host}:{server.port}"
+    log.info("emulator listening on %s; demo portal %s/demo/", server.url, server.url)
     log.info("portal %s member_id=%s", portal.domain, portal.member_id)
     log.info("REST %s  OAuth server %s  control %s/_emulator/portal",
              emu.client_endpoint, emu.oauth_server, server.url)

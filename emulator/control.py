@@ -12,6 +12,7 @@ from .errors import RestError, status_for
 from .methods.crm import ENTITIES, crm_add, crm_delete, crm_update
 from .methods.im import chat_create, chat_view
 from .methods.items import fields_in, item_add, item_out, item_update
+from .methods.users import set_work_day
 from .seed import add_user, bulk_seed
 from .state import new_hex
 
@@ -144,16 +145,7 @@ def register_control(app: Flask, emu: Emulator) -> None:
         status = str(b.get("status") or "").upper()
         if uid not in p.users or status not in ("OPENED", "CLOSED", "PAUSED", "EXPIRED"):
             raise RestError("ERROR_ARGUMENT", "user_id and a valid status are required", 400)
-        now = emu.now()
-        with emu.lock:
-            p.timeman[uid] = {
-                "STATUS": status,
-                "TIME_START": emu.iso(now - 3600),
-                "TIME_FINISH": emu.iso(now) if status == "CLOSED" else None,
-                "TIME_FINISH_DEFAULT": emu.iso(now - 3600 * 12) if status == "EXPIRED" else None,
-                "DURATION": "01:00:00", "TIME_LEAKS": "00:00:00",
-                "ACTIVE": _truthy(b.get("active", True)),
-            }
+        set_work_day(emu, p, uid, status, _truthy(b.get("active", True)))
         return json_response({"user_id": uid, "status": status})
 
     @app.get("/_emulator/timeman")

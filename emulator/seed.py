@@ -9,6 +9,9 @@ if TYPE_CHECKING:
     from .core import Emulator
     from .state import Portal
 
+# the demo portal's users are Russian companies' staff: LANG and LANGUAGE_ID are "ru"
+DEMO_LANGUAGE = "ru"
+
 DEPARTMENTS = [
     (1, "Company", None, 1),
     (2, "Sales", 1, 2),

@@ -164,10 +164,12 @@ def create_emulator_app(emulator: Emulator) -> Flask:
         return json_response({"result": result})
 
     from .control import register_control
+    from .demo import register_demo
     from .files_http import register_files
 
     register_files(app, emu)
     register_control(app, emu)
+    register_demo(app, emu)
     return app
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RestError
 from ..listing import Table, parse_start, select_fields
 from ..registry import CallContext, as_dict, method, up
+
+if TYPE_CHECKING:
+    from ..core import Emulator
+    from ..state import Portal
 
 USER_FIELDS = [
     "ID", "XML_ID", "ACTIVE", "NAME", "LAST_NAME", "SECOND_NAME", "EMAIL", "LAST_LOGIN",
@@ -78,6 +82,21 @@ def department_get(ctx: CallContext, params: dict[str, Any]) -> Any:
     res = table.query(flt, order, parse_start(p.get("START", 0)))
     res.items = [dict(d) for d in res.items]
     return res
+
+
+def set_work_day(emu: Emulator, portal: Portal, user_id: int, status: str,
+                 active: bool = True) -> None:
+    """A user opens, pauses or closes the work day (the portal's own button); one hour in."""
+    now = emu.now()
+    with emu.lock:
+        portal.timeman[user_id] = {
+            "STATUS": status,
+            "TIME_START": emu.iso(now - 3600),
+            "TIME_FINISH": emu.iso(now) if status == "CLOSED" else None,
+            "TIME_FINISH_DEFAULT": emu.iso(now - 3600 * 12) if status == "EXPIRED" else None,
+            "DURATION": "01:00:00", "TIME_LEAKS": "00:00:00",
+            "ACTIVE": active,
+        }
 
 
 @method("timeman.status", scope="timeman")
