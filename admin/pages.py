@@ -29,10 +29,11 @@ class Page:
 
 
 def pages(registry: Registry, overview: Sequence[Panel] = (),
-          operations: Sequence[Panel] = ()) -> list[Page]:
+          operations: Sequence[Panel] = (), general: Sequence[Panel] = ()) -> list[Page]:
     """The overview, the general settings, a page per capability, operations."""
     out = [Page(OVERVIEW, N_("Overview"), CORE, panels=tuple(overview), admin_only=False),
-           Page("general", N_("General"), CORE, schemas=CORE_SCHEMAS)]
+           Page("general", N_("General"), CORE, schemas=CORE_SCHEMAS,
+                panels=tuple(general))]
     out += [Page(cap.name, cap.title, cap.name, tuple(cap.settings), tuple(cap.panels))
             for cap in registry.capabilities if cap.settings or cap.panels]
     out.append(Page("operations", N_("Operations"), CORE, panels=tuple(operations)))

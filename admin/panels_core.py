@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from admin import audit
 from connector import queue as q
 from connector.bitrix import offline
 from connector.capability import AdminView, Outcome, Panel
@@ -39,3 +40,8 @@ OVERVIEW_PANELS = (
           actions={"reconcile": reconcile}),
 )
 OPERATIONS_PANELS: tuple[Panel, ...] = ()
+# the General page: who changed which setting, when (engineer A: admin.audit)
+GENERAL_PANELS = (
+    Panel("settings_audit", N_("Changes to the settings"), audit.trail,
+          "admin/settings_audit.html"),
+)

@@ -18,7 +18,7 @@ from flask_babel import get_locale, gettext
 from admin import catalog as names
 from admin import forms
 from admin.pages import OVERVIEW, Page, pages
-from admin.panels_core import OPERATIONS_PANELS, OVERVIEW_PANELS
+from admin.panels_core import GENERAL_PANELS, OPERATIONS_PANELS, OVERVIEW_PANELS
 from connector import frames
 from connector.bitrix.store import Portal
 from connector.bitrix.viewer import Viewer
@@ -35,7 +35,8 @@ def page_index() -> dict[str, Page]:
     svc = services()
     if "admin_pages" not in svc.__dict__:
         svc.__dict__["admin_pages"] = {
-            p.name: p for p in pages(svc.registry, OVERVIEW_PANELS, OPERATIONS_PANELS)}
+            p.name: p for p in pages(svc.registry, OVERVIEW_PANELS, OPERATIONS_PANELS,
+                                        GENERAL_PANELS)}
     return svc.__dict__["admin_pages"]
 
 
@@ -80,7 +81,7 @@ def render(portal: Portal, viewer: Viewer, name: str, *, notice: Outcome | None 
     panels = [{"name": f"{page.name}-{panel.name}", "key": panel.name,
                "title": t(lang, panel.title), "template": panel.template,
                "facts": panel.facts(ctx, view) if ctx else {}}
-              for panel in page.panels]
+              for panel in page.panels if viewer.admin or not panel.admin_only]
     nav = [{"name": p.name, "title": t(lang, p.title), "url": page_url(p.name, token),
             "current": p.name == page.name}
            for p in index.values() if viewer.admin or not p.admin_only]
@@ -138,6 +139,8 @@ def submit(name: str) -> Any:
             return render(portal, viewer, name, submitted={schema.name: result.submitted},
                           error=result.error, status=422,
                           notice=Outcome(False, forms.NOT_SAVED))
+        if result.outcome is None:  # "add"/"remove" in a list: the draft again, unsaved
+            return render(portal, viewer, name, submitted={schema.name: result.submitted})
         return render(portal, viewer, name, notice=result.outcome)
     panel_name, _, action_name = str(form.get("_action", "")).partition(".")
     panel = next((p for p in page.panels if p.name == panel_name), None)

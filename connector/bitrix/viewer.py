@@ -63,7 +63,7 @@ class _FrameToken:
         raise TokenExpired("expired_token", "the frame's token has expired", 401)
 
 
-def _client(services: Any, portal: Portal, auth_id: str) -> BitrixClient:
+def viewer_client(services: Any, portal: Portal, auth_id: str) -> BitrixClient:
     s = services.settings
     return BitrixClient(portal.member_id, portal.client_endpoint,
                         _FrameToken(services.store, auth_id),  # type: ignore[arg-type]
@@ -90,7 +90,7 @@ def confirm(services: Any, portal: Portal, auth_id: str) -> Viewer | None:
     if cached:
         return Viewer(**json.loads(cached))
     try:
-        result = _client(services, portal, auth_id).call("profile")
+        result = viewer_client(services, portal, auth_id).call("profile")
     except BitrixRetryableError:
         raise
     except BitrixError as exc:
@@ -112,7 +112,7 @@ def may_read(services: Any, portal: Portal, auth_id: str, method: str, item_id: 
     mean there is nothing to show. Raises BitrixRetryableError when the portal is away.
     """
     try:
-        result = _client(services, portal, auth_id).call(method, {"id": item_id})
+        result = viewer_client(services, portal, auth_id).call(method, {"id": item_id})
     except (BitrixAccessDenied, BitrixNotFound, TokenExpired):
         return False
     except BitrixRetryableError:

@@ -592,9 +592,14 @@ def _register(entity: str) -> None:
     def uf_list(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
         from ..listing import compile_filter, row_matches
 
-        conds = compile_filter(up(params).get("FILTER"))
-        return [dict(u) for u in ctx.portal.userfields[UF_ENTITY[entity]]
-                if row_matches(u, conds)]
+        # crm-deal-userfield-list.md: filter[LANG] is no field; with it the labels come
+        # as text in that language, without it they are left out
+        flt = dict(as_dict(up(params).get("FILTER")))
+        lang = flt.pop("LANG", None)
+        labels = ("EDIT_FORM_LABEL", "LIST_COLUMN_LABEL", "LIST_FILTER_LABEL")
+        conds = compile_filter(flt)
+        return [{k: v for k, v in u.items() if lang or k not in labels}
+                for u in ctx.portal.userfields[UF_ENTITY[entity]] if row_matches(u, conds)]
 
 
 for _entity in ENTITIES:
@@ -604,6 +609,12 @@ for _entity in ENTITIES:
 def _sem(value: str | None) -> str | None:
     """crm.status.list reports S/F for final stages and null for the ones in work."""
     return value if value in ("S", "F") else None
+
+
+SOURCES = (("CALL", "Call"), ("EMAIL", "E-Mail"), ("WEB", "Website"),
+           ("ADVERTISING", "Advertising"), ("PARTNER", "Existing client"),
+           ("RECOMMENDATION", "By recommendation"), ("WEBFORM", "CRM form"),
+           ("CALLBACK", "Callback"), ("OTHER", "Other"))
 
 
 def status_rows(portal: Portal) -> list[dict[str, Any]]:
@@ -619,6 +630,9 @@ def status_rows(portal: Portal) -> list[dict[str, Any]]:
 
     for s in portal.lead_statuses:
         add("STATUS", s, None)
+    for code, name in SOURCES:  # the sources of leads and deals (ENTITY_ID SOURCE)
+        add("SOURCE", {"STATUS_ID": code, "NAME": name, "SORT": 10 * (len(rows) + 1),
+                       "SEMANTICS": None}, None)
     for cat, stages in portal.deal_stages.items():
         for s in stages:
             add("DEAL_STAGE" + (f"_{cat}" if cat else ""), s, cat)
