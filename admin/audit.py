@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from connector.crm.port import BITRIX24, Tenant
@@ -65,8 +65,10 @@ def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
 def diff(before: Any, after: Any) -> list[Change]:
     """The fields whose values differ, old → new (absent on one side: None)."""
     old, new = dict(_leaves(before, "")), dict(_leaves(after, ""))
+    empty = (_MISSING, None, [], {})
     return [Change(p, old.get(p), new.get(p)) for p in dict.fromkeys([*old, *new])
-            if old.get(p, _MISSING) != new.get(p, _MISSING)]
+            if old.get(p, _MISSING) != new.get(p, _MISSING)
+            and not (old.get(p, _MISSING) in empty and new.get(p, _MISSING) in empty)]
 
 
 def record(services: Any, member_id: str, user_id: Any, section: str, before: Any,
@@ -118,6 +120,10 @@ def _shown(view: Any, f: Any, value: Any, lang: str) -> str:
     if isinstance(value, bool):
         return t(lang, N_("yes") if value else N_("no"))
     described = f.describe(lang) if f is not None else {}
+    if "options" in described and described["options"] and isinstance(
+            described["options"][0], dict):  # a choice: its label
+        return next((o["label"] for o in described["options"] if o["value"] == value),
+                    str(value))
     kind = (described.get("reference") or {}).get("type")
     items = value if isinstance(value, list) else [value]
     if kind and kind not in ("chat", "disk_storage"):
@@ -130,6 +136,8 @@ def _shown(view: Any, f: Any, value: Any, lang: str) -> str:
 def trail(ctx: Any, view: Any) -> dict[str, Any]:
     """The latest saved changes, named as the portal names things, in the portal's zone."""
     lang = view.values.get("LANG") or ctx.lang
+    if view.catalog is not None:  # entity types named in the reader's language
+        view = replace(view, catalog=replace(view.catalog, lang=lang))
     schemas = ctx.services.portal_settings.schemas
     rows = []
     for e in entries(ctx.services, ctx.member_id):

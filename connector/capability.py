@@ -124,6 +124,7 @@ class Panel:
     facts: Callable[[Any, AdminView], Mapping[str, Any]]
     template: str
     actions: Mapping[str, Callable[[Any, AdminView], Outcome]] = field(default_factory=dict)
+    admin_only: bool = False  # on a page every user may open (the overview): admins only
 
 
 @dataclass(frozen=True)

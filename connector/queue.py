@@ -14,7 +14,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -60,6 +60,26 @@ def stop_retrying_permanent(job: Job, connection: Redis, exc_type: type, exc: Ba
 class Enqueued:
     job_id: str
     created: bool
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job as the admin pages show it: RQ's Job stays inside this module."""
+
+    id: str
+    func: str
+    args: tuple[Any, ...]
+    queue: str
+    at: float  # when it failed (a dead letter) or was queued
+    error: str = ""  # a dead letter's exception, its last line: "module.Class: message"
+
+
+def job_view(job: Job) -> JobView:
+    result = job.latest_result() if job.is_failed else None
+    lines = ((result.exc_string if result else "") or job.exc_info or "").strip().splitlines()
+    moment = job.ended_at or job.enqueued_at or job.created_at
+    return JobView(job.id, job.func_name, tuple(job.args or ()), job.origin,
+                   moment.timestamp() if moment else 0.0, lines[-1] if lines else "")
 
 
 class Queues:
@@ -205,14 +225,22 @@ class Queues:
                     moved.append(candidate)
         return moved
 
-    def purge_portal(self, member_id: str, batch: int = 1000) -> int:
-        """Drop a portal's waiting and scheduled jobs (uninstall clean-up); returns how many.
+    def failed_of(self, member_id: str) -> list[JobView]:
+        """One portal's dead letters, newest first (the admin's operations page)."""
+        mine = [job_view(j) for j in self.failed() if (j.meta or {}).get("member_id") == member_id]
+        return sorted(mine, key=lambda v: v.at, reverse=True)
 
-        Only an optimisation: a job of an uninstalled portal drops itself when it runs. So
-        no other portal's job is loaded: ids come from job_id(), which embeds the member id,
+    def waiting_of(self, member_id: str) -> list[JobView]:
+        """One portal's jobs waiting in a queue or for their retry (admin pages)."""
+        return [job_view(j) for jobs in self._portal_jobs(member_id) for j in jobs]
+
+    def _portal_jobs(self, member_id: str, batch: int = 1000) -> Iterator[list[Job]]:
+        """A portal's waiting and scheduled jobs, a slice at a time.
+
+        No other portal's job is loaded: ids come from job_id(), which embeds the member id,
         and are matched in slices of each queue and by ZSCAN MATCH on each scheduled
         registry; only those candidates are loaded and checked by their meta. A job with
-        another kind of id, or one a worker pops while a slice is read, is left to drop itself.
+        another kind of id, or one a worker pops while a slice is read, is not seen.
         """
         marker = f"-{member_id[:32]}-"
         glob = "".join(f"\\{c}" if c in "*?[]\\" else c for c in marker)
@@ -226,16 +254,24 @@ class Queues:
             candidates.extend(m.decode() for m, _ in self.redis.zscan_iter(
                 scheduled, match=f"*{glob}*", count=batch))
         candidates = list(dict.fromkeys(candidates))
-        removed = 0
         for start in range(0, len(candidates), batch):
             jobs = Job.fetch_many(candidates[start:start + batch], connection=self.redis,
                                   serializer=JSONSerializer)
+            yield [j for j in jobs if j and (j.meta or {}).get("member_id") == member_id]
+
+    def purge_portal(self, member_id: str, batch: int = 1000) -> int:
+        """Drop a portal's waiting and scheduled jobs (uninstall clean-up); returns how many.
+
+        Only an optimisation: a job of an uninstalled portal drops itself when it runs, so a
+        job _portal_jobs does not see is left to drop itself.
+        """
+        removed = 0
+        for jobs in self._portal_jobs(member_id, batch):
             with self.redis.pipeline() as pipe:
                 for job in jobs:
-                    if job and (job.meta or {}).get("member_id") == member_id:
-                        job.delete(pipeline=pipe)
-                        removed += 1
+                    job.delete(pipeline=pipe)
                 pipe.execute()
+            removed += len(jobs)
         return removed
 
     def depth(self) -> dict[str, int]:

@@ -337,6 +337,19 @@ class BitrixCrm:
                     raise neutral(errs[f"{key}_c"], "count")
                 return _int(raw.get(f"{key}_c#total"))
             plan.parse[key] = count
+        elif isinstance(q, p.LatestItems):
+            cmds[f"{key}_l"] = self._latest(q)
+
+            def latest(raw: dict, errs: dict, key: str = key, q: p.LatestItems = q
+                       ) -> list[p.Item]:
+                if f"{key}_l" in errs:
+                    raise neutral(errs[f"{key}_l"], f"latest {q.kind} items")
+                rows = raw.get(f"{key}_l") or []
+                if is_item(q.kind):
+                    rows = [{"item": r} for r in (rows.get("items") or [])]
+                return [item_from(p.ItemRef(q.kind, _int((r.get("item") or r).get(
+                    "id") or r.get("ID"))), r) for r in rows[:q.limit]]
+            plan.parse[key] = latest
         else:
             raise TypeError(f"the Bitrix24 adapter cannot answer {type(q).__name__}")
 
@@ -363,6 +376,14 @@ class BitrixCrm:
         flt.update({f"@{field_}_ID": list(q.stages)} if q.stages else
                    {f"{field_}_SEMANTIC_ID": "P"})
         return f"crm.{q.kind}.list", {"filter": flt, "select": ["ID"], "start": 0}
+
+    def _latest(self, q: p.LatestItems) -> Command:
+        if is_item(q.kind):
+            return "crm.item.list", {"entityTypeId": type_id(q.kind), "order": {"id": "DESC"},
+                                     "select": ["id", "title", "assignedById", "createdTime"],
+                                     "start": -1}
+        return f"crm.{q.kind}.list", {"order": {"ID": "DESC"}, "start": -1,
+                                      "select": ["ID", "TITLE", "ASSIGNED_BY_ID", "DATE_CREATE"]}
 
     def _run(self, plan: _Plan) -> tuple[dict[str, Any], dict[str, BitrixError]]:
         """Send what is not known yet: at most two batches (the second for guarded refs)."""

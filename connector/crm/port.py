@@ -218,6 +218,14 @@ class CountInWork(Query):
     stages: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class LatestItems(Query):
+    """The newest items of a kind, newest first (an admin picks one for a dry run)."""
+
+    kind: str
+    limit: int = 10
+
+
 @dataclass
 class Reading:
     """Answers of one `read`, by the caller's keys; failed ones are in `errors`."""

@@ -12,6 +12,7 @@ from connector.i18n import N_
 from connector.triggers import DEAL, Prop, RobotCall, RobotError, RobotSpec
 from robots.deal_workspace import config
 from robots.deal_workspace.config import wants
+from robots.deal_workspace.panels import PANELS
 from robots.deal_workspace.setup import (
     Outcome,
     SetupError,
@@ -174,6 +175,7 @@ CAPABILITY = Capability(
     ),
     card_sections=(CardSection("workspace", N_("Folder and chat"), card_facts,
                                "sections/deal_workspace.html"),),
+    panels=PANELS,
     scopes=frozenset({"crm", "disk", "im", "user"}),
     provides={"deal_folder": deal_folder},
 )

@@ -10,14 +10,18 @@ e-mail); the write assigns, posts the reason to the supervisors' chat and answer
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connector.context import JobContext
 from connector.crm import port as crm
 from connector.errors import Permanent
 from connector.i18n import N_, t
+from connector.triggers import already_answered, mark_answered
 from robots.distribution import policy
 from robots.distribution.config import Group
 from robots.distribution.entities import label
@@ -57,16 +61,37 @@ class Env:
     audit_days: int = 90
 
 
+NAME = "distribution"
+
+
+def state_for(ctx: JobContext) -> DistributionState:
+    return DistributionState(ctx.redis, ctx.of(NAME).key(), ctx.tz)
+
+
+def env_for(ctx: JobContext) -> Env:
+    return Env(ctx.crm, state_for(ctx),
+               answered=lambda token: already_answered(ctx, token),
+               mark_answered=lambda token: mark_answered(ctx, token),
+               lang=ctx.lang, audit_days=ctx.settings["distribution"]["audit_days"])
+
+
+def _membership(group: Group) -> str:
+    """The members cache's name: per group and membership, so a saved change of its users or
+    departments takes effect at once (only who joined a department waits for the cache)."""
+    digest = hashlib.sha256(json.dumps([group.users, group.departments]).encode())
+    return f"{group.id}:{digest.hexdigest()[:12]}"
+
+
 def resolve_members(env: Env, group: Group) -> list[int]:
     """Users and department members (active ones), cached for ten minutes."""
-    cached = env.state.cached_members(group.id)
+    cached = env.state.cached_members(_membership(group))
     if cached is not None:
         return cached
     ids = list(dict.fromkeys(group.users))
     if group.departments:
         found = env.crm.read({"d": crm.DepartmentMembers(tuple(group.departments))}).get("d")
         ids += [p.id for p in found if p.id not in ids]
-    env.state.cache_members(group.id, ids)
+    env.state.cache_members(_membership(group), ids)
     return ids
 
 
@@ -135,8 +160,66 @@ def _pending_entry(ref: crm.ItemRef, event_token: str) -> dict[str, Any]:
     return {"entity": ref.kind, "id": ref.id, "token": event_token}
 
 
+def _team(env: Env, group: Group, members: list[int], reading: crm.Reading,
+          pinned: int | None) -> tuple[list[policy.Member], policy.Decision]:
+    """The members with their loads now, and the rule's choice among them."""
+    team = build_members(group, members, reading, env.state.loads(group.id, members))
+    return team, policy.decide(team, group.rule, caps(group), pinned, lang=env.lang)
+
+
+def caps(group: Group) -> policy.Caps:
+    return policy.Caps(group.max_in_work, group.max_per_day)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One member in a dry run: the facts the rule read and what it made of them."""
+
+    member: policy.Member
+    skip: str | None  # a policy.SKIP_TEXT key: why they cannot receive now; None = eligible
+    chosen: bool
+    pinned: bool  # the item's client is pinned to them
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """Whom the rule would choose for an item now and why; nothing assigned or written."""
+
+    ref: crm.ItemRef
+    title: str
+    outcome: Outcome
+    candidates: tuple[Candidate, ...] = ()
+    pinned: int | None = None
+
+
+def dry_run(env: Env, group: Group, ref: crm.ItemRef) -> DryRun:
+    """The same reads and decision as a real distribution (ref.id 0: the group's next item),
+    without the lock, the counters or any write to the CRM (the admin page and the CLI)."""
+    lang = env.lang
+    if ref.kind not in group.entity_types:
+        raise DistributionError(t(lang, N_("group '{group}' does not serve {kind} items"),
+                                  group=group.id, kind=ref.kind))
+    members = resolve_members(env, group)
+    reading = env.crm.read(queries(env, ref, members))
+    item = crm.Item(ref, t(lang, N_("(next item)")))
+    if ref.id:
+        try:
+            item = reading.get("item")
+        except crm.NotFound:
+            return DryRun(ref, "", Outcome("skipped", None, t(
+                lang, N_("{item} not found (deleted?)"), item=label(lang, ref))))
+    pinned = _pinned(env, item, reading.values.get("dups") or {}) if ref.id else None
+    team, decision = _team(env, group, members, reading, pinned)
+    limits = caps(group)
+    rows = tuple(Candidate(m, policy.skip_reason(m, limits), m.user_id == decision.user_id,
+                           m.user_id == pinned) for m in team)
+    status = "assigned" if decision.assigned else "pending"
+    return DryRun(ref, item.title, Outcome(status, decision.user_id, decision.reason), rows,
+                  pinned)
+
+
 def distribute(env: Env, group: Group, ref: crm.ItemRef, *, event_token: str = "",
-               force: bool = False, trigger: str = "robot", dry_run: bool = False,
+               force: bool = False, trigger: str = "robot",
                reading: crm.Reading | None = None) -> Outcome:
     """Assign one item of a group, or queue it when nobody can receive. Idempotent per item.
 
@@ -144,7 +227,7 @@ def distribute(env: Env, group: Group, ref: crm.ItemRef, *, event_token: str = "
     """
     lang = env.lang
     done = env.state.get_done(ref.kind, ref.id)
-    if done and done.get("applied") and not dry_run:
+    if done and done.get("applied"):
         outcome = Outcome("assigned", done["user_id"], done["reason"])
         _finish_robot(env, event_token, outcome)
         return outcome
@@ -165,7 +248,7 @@ def distribute(env: Env, group: Group, ref: crm.ItemRef, *, event_token: str = "
         except crm.NotFound:
             outcome = Outcome("skipped", None, t(lang, N_("{item} not found (deleted?)"),
                                                  item=label(lang, ref)))
-            return _close(env, group, ref, outcome, event_token, trigger, dry_run)
+            return _close(env, group, ref, outcome, event_token, trigger)
     else:
         item = crm.Item(ref, t(lang, N_("(next item)")))
     placeholders = set(group.placeholder_user_ids) or {item.created_by}
@@ -174,20 +257,13 @@ def distribute(env: Env, group: Group, ref: crm.ItemRef, *, event_token: str = "
         outcome = Outcome("skipped", item.assigned, t(
             lang, N_("{item} was already assigned by hand to user {user}; left as it is"),
             item=label(lang, ref), user=item.assigned))
-        return _close(env, group, ref, outcome, event_token, trigger, dry_run)
-    if done and not dry_run:  # decided earlier, the write did not finish: same decision
+        return _close(env, group, ref, outcome, event_token, trigger)
+    if done:  # decided earlier, the write did not finish: same decision
         decision = policy.Decision(done["user_id"], done["reason"], group.rule)
         return _apply(env, group, ref, item.title, decision, event_token, trigger)
     pinned = _pinned(env, item, reading.values.get("dups") or {})
     with env.state.group_lock(group.id):
-        loads = env.state.loads(group.id, members)
-        team = build_members(group, members, reading, loads)
-        decision = policy.decide(team, group.rule,
-                                 policy.Caps(group.max_in_work, group.max_per_day), pinned,
-                                 lang=lang)
-        if dry_run:
-            status = "assigned" if decision.assigned else "pending"
-            return Outcome(status, decision.user_id, decision.reason)
+        team, decision = _team(env, group, members, reading, pinned)
         if decision.assigned:
             env.state.bump(group.id, decision.user_id)
             name = next((m.name for m in team if m.user_id == decision.user_id), "")
@@ -220,7 +296,7 @@ def _apply(env: Env, group: Group, ref: crm.ItemRef, title: str, decision: polic
             outcome = Outcome("skipped", None, t(
                 env.lang, N_("{item} disappeared before it could be assigned"),
                 item=label(env.lang, ref)))
-            return _close(env, group, ref, outcome, event_token, trigger, False)
+            return _close(env, group, ref, outcome, event_token, trigger)
         raise err
     before = env.state.get_done(ref.kind, ref.id) or {}
     env.state.put_done(ref.kind, ref.id, {"user_id": decision.user_id,
@@ -274,10 +350,8 @@ def _park(env: Env, group: Group, ref: crm.ItemRef, title: str, decision: policy
 
 
 def _close(env: Env, group: Group, ref: crm.ItemRef, outcome: Outcome, event_token: str,
-           trigger: str, dry_run: bool) -> Outcome:
+           trigger: str) -> Outcome:
     """An item that will not be distributed: answer, drop from pending, log why."""
-    if dry_run:
-        return outcome
     env.state.remove_pending(group.id, _pending_entry(ref, event_token))
     _finish_robot(env, event_token, outcome)
     env.state.audit({"item": item_key(ref.kind, ref.id), "group": group.id,

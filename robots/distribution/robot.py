@@ -19,33 +19,21 @@ from connector.triggers import (
     RobotCall,
     RobotError,
     RobotSpec,
-    already_answered,
-    mark_answered,
 )
 from robots.distribution import config
 from robots.distribution.engine import (
+    NAME,
     DistributionError,
-    Env,
     Outcome,
     distribute,
+    dry_run,
+    env_for,
     queries,
     resolve_members,
+    state_for,
 )
 from robots.distribution.entities import from_document
-from robots.distribution.state import DistributionState
-
-NAME = "distribution"
-
-
-def state_for(ctx: JobContext) -> DistributionState:
-    return DistributionState(ctx.redis, ctx.of(NAME).key(), ctx.tz)
-
-
-def env_for(ctx: JobContext) -> Env:
-    return Env(ctx.crm, state_for(ctx),
-               answered=lambda token: already_answered(ctx, token),
-               mark_answered=lambda token: mark_answered(ctx, token),
-               lang=ctx.lang, audit_days=ctx.settings["distribution"]["audit_days"])
+from robots.distribution.panels import PANELS, attention
 
 
 def run(ctx: JobContext, call: RobotCall) -> dict[str, Any]:
@@ -171,9 +159,7 @@ def reconcile_counters(ctx: JobContext) -> dict[str, Any]:
     env = env_for(ctx)
     changed = {}
     for group in config.groups(ctx.settings):
-        members = env.state.cached_members(group.id)
-        if members is None:
-            members = resolve_members(env, group)
+        members = resolve_members(env, group)
         wanted = {f"{kind}|{uid}": crm.CountInWork(kind, uid, tuple(group.in_work.get(kind, ())))
                   for kind in group.entity_types for uid in members}
         counts: dict[int, int] = {uid: 0 for uid in members}
@@ -251,12 +237,18 @@ def cli(services: Any, args: argparse.Namespace) -> int:
         return 2
     ref = crm.ItemRef(group.entity_types[0], args.item_id or 0)
     try:
-        outcome = distribute(env, group, ref, dry_run=True, force=True)
+        run = dry_run(env, group, ref)
     except DistributionError as exc:
         print(f"cannot distribute: {exc}", file=sys.stderr)
         return 2
+    outcome = run.outcome
     who = f"user {outcome.user_id}" if outcome.user_id else "nobody"
     print(f"next {group.id} item would go to {who}: {outcome.reason}")
+    for row in run.candidates:
+        m = row.member
+        mark = "*" if row.chosen else " "
+        print(f" {mark} user {m.user_id:<6} {m.day:8} in work {m.in_work:<4} today {m.today:<4} "
+              f"month {m.month:<5} weight {m.weight:g}  {row.skip or ''}")
     return 0
 
 
@@ -282,7 +274,8 @@ CAPABILITY = Capability(
               Periodic("reconcile", _every_reconcile, reconcile_counters)),
     card_sections=(CardSection("assignments", N_("Assignments"), card_facts,
                                "sections/distribution.html"),),
+    panels=PANELS,
     cli=(Command("distribution", "dry run, audit log, pending items", _configure_cli, cli),),
     scopes=frozenset({"crm", "user", "timeman", "im"}),
-    provides={"assignee": assignee},
+    provides={"assignee": assignee, f"attention:{NAME}": attention},
 )

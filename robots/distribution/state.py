@@ -193,3 +193,10 @@ class DistributionState:
         if item:
             rows = [r for r in rows if r.get("item") == item][:limit]
         return rows
+
+    def audit_between(self, since: float, until: float, limit: int = 2000
+                      ) -> list[dict[str, Any]]:
+        """Audit entries from `since` to `until` (unix times), newest first (the admin page)."""
+        top = "+inf" if until == float("inf") else until
+        return [json.loads(r) for r in self.redis.zrevrangebyscore(
+            self.audit_key, top, since, start=0, num=limit)]

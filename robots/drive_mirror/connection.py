@@ -88,3 +88,9 @@ def connect_token(services: Services, member_id: str, now: float | None = None,
     return frames.sign(services.settings.secret_key, member_id,
                        user_id or (portal.user_id if portal else ""),
                        frames.GOOGLE_CONNECT, admin=True, ttl_s=LINK_TTL_S, now=now)
+
+
+def disconnect(services: Services, tenant: Tenant | str) -> bool:
+    """Drop the stored Google credential (the admin disconnects); True if there was one.
+    Files already on Drive stay there; new copies wait for a new connection."""
+    return bool(services.redis.delete(key(services, tenant)))

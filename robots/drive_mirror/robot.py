@@ -23,6 +23,7 @@ from robots.drive_mirror.mirror import (
     scan_deal,
     scan_queries,
 )
+from robots.drive_mirror.panels import PANELS, attention
 
 NAME = "drive_mirror"
 FILE_TASK = "file"
@@ -176,6 +177,8 @@ CAPABILITY = Capability(
     tasks=(Task(FILE_TASK, run_file, queue="files"), Task(DEAL_TASK, run_deal)),
     card_sections=(CardSection("drive", N_("Google Drive"), card_facts,
                                "sections/drive_mirror.html"),),
+    panels=PANELS,
+    provides={f"attention:{NAME}": attention},
     cli=(Command("drive", "Google Drive mirror: status, connect, backfill", _configure_cli, cli),),
     scopes=frozenset({"crm", "disk"}),
 )

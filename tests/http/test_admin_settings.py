@@ -160,3 +160,17 @@ def test_add_and_remove_re_render_the_draft_without_storing(installed: Stack):
     page.post("distribution", [*GROUP, ("_edit", "remove:groups[0]")])
     assert 'name="groups~n" value="0"' in page.text
     assert stored(installed, "distribution")["groups"] == []
+
+
+def test_the_preview_shows_what_the_settings_give_a_real_deal(installed: Stack):
+    page = AppPage(installed).open("deal_workspace")
+    assert 'id="preview-folder"' in page.text  # the latest deal, without choosing
+    page.resp = requests.get(f"{installed.app_url}/app/deal_workspace",
+                             params={"t": page.hidden("t"), "LANG": "en", "deal": "3"},
+                             timeout=15)
+    folder = re.search(r'id="preview-folder"><code>(.*?)</code>', page.text, re.S)
+    assert folder and html.unescape(folder[1]) == "3 Freight #3"
+    message = re.search(r'id="preview-chat-message">(.*?)</div>', page.text, re.S)[1]
+    assert message.startswith("<b>Freight #3</b><br>Amount: ")
+    assert '<a href="' in message and "[URL" not in message
+    assert "Deal 3: Freight #3" in page.text

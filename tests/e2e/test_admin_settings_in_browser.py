@@ -1,0 +1,70 @@
+"""An admin configures fair distribution in Chromium, in Russian: a group made by picking
+the Sales department and a supervisor by name, stored; a bad value refused next to its
+field; axe-core finds nothing; screenshots of General, Fair distribution, Deal folders."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Stack
+from tests.e2e.browser import CHROMIUM, accessibility_problems, browser_page, post_frame, shoot
+from tests.http.test_admin_settings import stored
+
+
+def open_as_admin(installed: Stack, page) -> None:
+    portal = installed.portal()
+    token = installed.control("POST", "tokens", json={"user_id": 1})["access_token"]
+    post_frame(page, f"{installed.app_url}/install?DOMAIN={portal['domain']}&LANG=ru",
+               {"AUTH_ID": token, "member_id": portal["member_id"],
+                "APPLICATION_TOKEN": portal["application_token"], "PLACEMENT": "DEFAULT"})
+
+
+def go(page, title: str) -> None:
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("link", name=title, exact=True).click()
+
+
+def press(page, name: str) -> None:
+    with page.expect_navigation(wait_until="load"):
+        page.get_by_role("button", name=name).last.click()
+
+
+def test_an_admin_makes_a_group_by_names_and_sees_a_refusal_next_to_its_field(
+        installed: Stack):
+    if CHROMIUM is None:
+        pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
+    with browser_page("ru-RU") as page:
+        open_as_admin(installed, page)
+        go(page, "Справедливое распределение")
+        press(page, "Добавить: группа распределения")
+        page.fill("#f-distribution-groups-0-id", "sales")
+        page.fill("#f-distribution-groups-0-name", "Отдел продаж")
+        page.select_option("#f-distribution-groups-0-departments", label="Sales")
+        page.select_option("#f-distribution-groups-0-supervisors", label="Ivan Petrov")
+        page.fill("#f-distribution-groups-0-max_in_work", "-1")
+        press(page, "Сохранить")
+        error = page.locator("[data-path='groups[0].max_in_work'] .error")
+        assert error.inner_text() == "должно быть от 0 до 100000"
+        assert page.input_value("#f-distribution-groups-0-name") == "Отдел продаж"
+        assert stored(installed, "distribution")["groups"] == []
+        shoot(page, "admin_distribution_refused_ru")
+        assert accessibility_problems(page) == []
+        page.fill("#f-distribution-groups-0-max_in_work", "5")
+        press(page, "Сохранить")
+        assert "Сохранено" in page.locator("#notice").inner_text()
+        group = stored(installed, "distribution")["groups"][0]
+        assert (group["departments"], group["supervisors"], group["max_in_work"]) == (
+            [2], [2], 5)
+        chosen = page.locator("#f-distribution-groups-0-departments option:checked")
+        assert chosen.all_inner_texts() == ["Sales"]
+        shoot(page, "admin_distribution_ru")
+        assert accessibility_problems(page) == []
+        go(page, "Общие")
+        assert "Изменения настроек" in page.content() and "Anna Volkova" in page.content()
+        shoot(page, "admin_general_ru")
+        assert accessibility_problems(page) == []
+        go(page, "Папки и чаты сделок")
+        assert page.locator("#preview-folder").inner_text().strip()  # the latest deal's
+        assert page.locator("#preview-chat-message b").count() == 1  # BB codes rendered
+        shoot(page, "admin_deal_workspace_ru")
+        assert accessibility_problems(page) == []
