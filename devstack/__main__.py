@@ -12,6 +12,8 @@ import time
 
 from cryptography.fernet import Fernet
 
+from devstack import running
+from devstack.ports import refusal
 from devstack.processes import (
     ROOT,
     base_env,
@@ -23,6 +25,7 @@ from devstack.processes import (
     wait_http,
     worker_args,
 )
+from emulator.seed import DEMO_LANGUAGE
 
 VAR = ROOT / "var"
 
@@ -74,21 +77,58 @@ def configure_demo(env: dict[str, str], emu_url: str, app_url: str) -> bool:
     return True
 
 
+def wanted_ports(args: argparse.Namespace, env: dict[str, str], demo: bool
+                 ) -> dict[str, tuple[int, str]]:
+    """The ports this run would listen on: {what: (port, the option that moves it)}."""
+    wanted = {"the web app": (args.port, "--port")}
+    if not env.get("REDIS_URL"):
+        wanted["Redis"] = (args.redis_port, "--redis-port")
+    if demo:
+        wanted["the emulator (demo portal)"] = (args.emulator_port, "--emulator-port")
+        if not env.get("GOOGLE_CLIENT_ID"):
+            wanted["the fake Google Drive"] = (args.drive_port, "--drive-port")
+    return wanted
+
+
+CLI_KEYS = ("REDIS_URL", "PUBLIC_BASE_URL", "B24_CLIENT_ID", "B24_OAUTH_SERVER",
+            "GOOGLE_CLIENT_ID", "GOOGLE_TOKEN_URI", "GOOGLE_AUTH_URI", "GOOGLE_API_ROOT")
+DEMO_CLI_KEYS = ("B24_CLIENT_SECRET", "GOOGLE_CLIENT_SECRET")  # the demo's own, not secrets
+
+
+def cli_env(env: dict[str, str], own: set[str], demo: bool) -> dict[str, str]:
+    """What the CLI needs to reach this stack (so `reconcile` and `drive connect-url` aim at
+    its port): the addresses, and the demo's made-up credentials; never real secrets."""
+    keys = CLI_KEYS + (DEMO_CLI_KEYS if demo else ())
+    return {k: env[k] for k in keys if env.get(k) and (k in own or k == "PUBLIC_BASE_URL")}
+
+
+def cli_line(values: dict[str, str]) -> str:
+    pairs = " ".join(f"{k}={v}" for k, v in values.items())
+    return f"env {pairs} $(cat var/dev-keys.env | xargs) .venv/bin/crm-connector portals"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="./dev up")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     parser.add_argument("--emulator-port", type=int, default=8900)
     parser.add_argument("--redis-port", type=int, default=6390)
     parser.add_argument("--drive-port", type=int, default=8950)
+    parser.add_argument("--language", default=DEMO_LANGUAGE,
+                        help="the demo portal's language (default %(default)s)")
     args = parser.parse_args()
 
     env = base_env()
+    demo = not env.get("B24_CLIENT_ID")
+    refused = refusal(wanted_ports(args, env, demo))
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
+    before = dict(env)
     for key, value in dev_keys().items():
         env.setdefault(key, value)
     procs = []
     logs = VAR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    demo = not env.get("B24_CLIENT_ID")
     if not env.get("REDIS_URL"):
         # the demo portal lives only as long as the emulator, so its Redis starts empty too
         procs.append(start_redis(args.redis_port, VAR / "redis", persist=not demo))
@@ -103,9 +143,13 @@ def main() -> int:
     if demo:
         env.update(B24_CLIENT_ID="local.demo", B24_CLIENT_SECRET="demo-secret",
                    B24_OAUTH_SERVER=f"{emu_url}/oauth-server")
+        # the portal's domain is the emulator's own host:port (its default), so the app's
+        # frame policy lets the demo pages frame the deal tab and the app page
         procs.append(spawn(emulator_args(args.emulator_port, app_url, "local.demo",
-                                         "demo-secret", "--install"), env, logs / "emulator.log"))
-    if demo and not env.get("GOOGLE_CLIENT_ID"):  # the local fake Google Drive, too
+                                         "demo-secret", "--install", "--language",
+                                         args.language), env, logs / "emulator.log"))
+    fake_drive = demo and not env.get("GOOGLE_CLIENT_ID")
+    if fake_drive:
         from fakedrive import app_env as fake_drive_env
 
         env.update(fake_drive_env(drive_url, "demo-google-client", "demo"))
@@ -115,6 +159,7 @@ def main() -> int:
     procs.append(spawn(worker_args(), env, logs / "worker.log"))
 
     def shutdown(*_: object) -> None:
+        running.clear()
         stop(procs)
         sys.exit(0)
 
@@ -125,29 +170,39 @@ def main() -> int:
     except TimeoutError:
         print(f"the web app did not start; see {logs / 'web.log'}", file=sys.stderr)
         shutdown()
-    print(f"""
-crm-connector is running.
-  App health        {app_url}/healthz
+    configured = configure_demo(env, emu_url, app_url) if demo else False
+    cli = cli_env(env, {k for k in env if env[k] != before.get(k)}, demo)
+    running.write({"app": app_url, "redis": env["REDIS_URL"], "cli_env": cli,
+                   **({"emulator": emu_url, "demo_portal": f"{emu_url}/"} if demo else {}),
+                   **({"drive": drive_url} if fake_drive else {})})
+    if demo:
+        print(f"""
+Demo portal: {emu_url}/   (open it in a browser)
+No portal configured (B24_CLIENT_ID unset): a demo portal runs in the emulator and has
+installed the app{'' if configured else ' (still installing: see emulator.log)'}.
+Every capability is switched on for it: fair distribution of leads to the Sales department,
+a folder and a chat per new deal, and the Drive mirror into a local fake Google Drive.
+Its pages: leads and deals (add one), a deal card with the app's tab, the app's page as the
+admin or a manager (switch user at the top), chats, work-day buttons, robots.""")
+    print("""
+crm-connector is running.""")
+    if demo:
+        print(f"""  Deals             {emu_url}/demo/deals
+  Chats             {emu_url}/demo/chats""")
+    print(f"""  App health        {app_url}/healthz
   Installer page    {app_url}/install
   Redis             {env['REDIS_URL']}
   Logs              {logs}/ (web.log, worker.log{', emulator.log' if demo else ''})""")
+    if fake_drive:
+        print(f"  Fake Drive        {drive_url}/_fake/state")
     if demo:
-        configured = configure_demo(env, emu_url, app_url)
-        print(f"""
-No portal configured (B24_CLIENT_ID unset): a demo portal runs in the emulator and has
-installed the app{'' if configured else ' (still installing: see emulator.log)'}. Every
-capability is switched on for it: fair distribution of leads to the Sales department,
-a folder and a chat per new deal, and the Drive mirror into a local fake Google Drive.
-  Demo portal       {emu_url}/_emulator/portal
-  Chats             {emu_url}/_emulator/chats
-  Fake Drive        {drive_url}/_fake/state
-  Run a robot       ./dev demo-robot
+        print("""  Run a robot       ./dev demo-robot
   Add a deal        ./dev demo-deal 'Sofa for the lobby'
   Open a work day   ./dev demo-day 3 OPENED   (user 3; also PAUSED, CLOSED)
   Add a lead        ./dev demo-lead 'Instagram request'""")
     print(f"""
-CLI (in another terminal, same environment):
-  env REDIS_URL={env['REDIS_URL']} $(cat var/dev-keys.env | xargs) .venv/bin/crm-connector portals
+CLI (in another terminal; `./dev cli <command>` does the same):
+  {cli_line(cli)}
 Ctrl-C stops everything.""")
     sys.stdout.flush()
     while True:
