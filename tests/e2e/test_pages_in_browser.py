@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -45,10 +47,14 @@ def test_app_home_page_offers_the_google_connection_to_admins_only(installed: St
 
     admin = home(1)
     assert "Robots for automation rules" in admin and "Fair distribution" in admin
-    assert "/google/connect?t=" in admin
+    drive_tab = re.search(r'href="([^"]*/app/drive_mirror\?[^"]+)"', admin)
+    assert drive_tab, "the admin's tabs name the Google Drive page"
+    drive = open_in_browser(tmp_path, html.unescape(drive_tab[1]), None,
+                            tmp_path / "drive_page_admin.png")
+    assert "/google/connect?t=" in drive and "Connect a Google account" in drive
     manager = home(3)
     assert "Robots for automation rules" in manager
-    assert "/google/connect?t=" not in manager
+    assert "/google/connect?t=" not in manager and "/app/drive_mirror?" not in manager
 
 
 def test_a_deal_the_viewer_may_not_read_shows_nothing_of_it(installed: Stack, tmp_path: Path):

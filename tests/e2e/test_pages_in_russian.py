@@ -7,6 +7,7 @@ Screenshots of each page in both languages land in the test's tmp_path.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -83,14 +84,23 @@ def test_deal_tab_speaks_the_portal_language_and_the_viewer_frame_wins(installed
     assert when(ts, "en", "Europe/Moscow") in en
 
 
+def drive_page(tmp_path: Path, overview: str, shot: Path) -> str:
+    """The Google Drive page, opened from the overview's tab as the admin would."""
+    tab = re.search(r'href="([^"]*/app/drive_mirror\?[^"]+)"', overview)
+    assert tab, "no Google Drive tab"
+    return open_in_browser(tmp_path, html.unescape(tab[1]), None, shot)
+
+
 def test_app_home_in_both_languages(installed: Stack, tmp_path: Path):
     url = f"{installed.app_url}/install?DOMAIN={installed.portal()['domain']}"
     ru = open_in_browser(tmp_path, url, frame(installed), tmp_path / "app_home.ru.png")
     assert "Роботы для автоматизации" in ru and "Справедливое распределение" in ru
-    assert "Подключить аккаунт Google" in ru and "активен" in ru
+    assert "активен" in ru
+    assert "Подключить аккаунт Google" in drive_page(tmp_path, ru, tmp_path / "drive.ru.png")
     en = open_in_browser(tmp_path, f"{url}&LANG=en", frame(installed),
                          tmp_path / "app_home.en.png")
-    assert "Robots for automation rules" in en and "Connect a Google account" in en
+    assert "Robots for automation rules" in en
+    assert "Connect a Google account" in drive_page(tmp_path, en, tmp_path / "drive.en.png")
 
 
 def test_installer_pages_in_both_languages(installed: Stack, tmp_path: Path):

@@ -64,6 +64,13 @@ def calls(stack: Stack, method: str) -> int:
     return int(stack.stats()["by_method"].get(method, 0))
 
 
+def hidden_link_token(html: str) -> str:
+    """The signed token a page's tab links carry (a manager's page has no form)."""
+    match = re.search(r'/app/[a-z_]+\?t=([^&"]+)', html)
+    assert match, "no tab link"
+    return match[1]
+
+
 def hidden(html: str, name: str) -> str:
     match = re.search(rf'name="{name}" value="([^"]*)"', html)
     assert match, f"no hidden field {name}"
@@ -149,9 +156,15 @@ def test_only_an_admin_gets_the_google_link_and_the_form(installed: Stack):
     manager = open_home(installed, user_token(installed, MANAGER))
     assert manager.status_code == 200 and "Robots for automation rules" in manager.text
     assert "/google/connect" not in manager.text and 'name="csrf"' not in manager.text
+    assert "/app/drive_mirror?" not in manager.text  # no admin page in a manager's tabs
+    as_manager = requests.get(f"{installed.app_url}/app/drive_mirror", timeout=10,
+                              params={"t": hidden_link_token(manager.text)})
+    assert as_manager.status_code == 403 and "/google/connect" not in as_manager.text
     admin = open_home(installed, user_token(installed, 1))
-    assert "/google/connect?t=" in admin.text and 'name="csrf"' in admin.text
-    link = re.search(r'href="([^"]*/google/connect\?t=[^"]+)"', admin.text)[1]  # type: ignore[index]
+    assert 'name="csrf"' in admin.text  # the overview's "check registrations again"
+    drive_tab = re.search(r'href="([^"]*/app/drive_mirror\?[^"]+)"', admin.text)[1]  # type: ignore[index]
+    drive = requests.get(drive_tab.replace("&amp;", "&"), timeout=10).text
+    link = re.search(r'href="([^"]*/google/connect\?t=[^"]+)"', drive)[1]  # type: ignore[index]
     member_id = installed.portal()["member_id"]
     claims = frames.verify(SECRET, link.split("t=")[1], frames.GOOGLE_CONNECT)
     assert claims is not None and (claims.member_id, claims.user_id) == (member_id, "1")
@@ -185,8 +198,9 @@ def test_the_admin_form_needs_its_signed_token_and_csrf(installed: Stack):
     maintenance = installed.app.extensions["connector"].queues["maintenance"]
     queued = maintenance.count
 
-    def post(**data: str) -> requests.Response:
-        return requests.post(action.replace("&amp;", "&"), data=data, timeout=10)
+    def post(**data: str) -> requests.Response:  # the overview panel's action
+        return requests.post(action.replace("&amp;", "&"),
+                             data={"_action": "robots.reconcile", **data}, timeout=10)
 
     assert post(t=t, csrf="0" * 43).status_code == 403  # wrong CSRF
     assert post(t=t).status_code == 403  # none
