@@ -77,13 +77,31 @@ class Task:
 
 
 @dataclass(frozen=True)
+class CardAction:
+    """A button of a deal-tab section ("Create the folder now").
+
+    `run(ctx, deal_id)` queues the capability's own task (JobContext.enqueue_job: a double
+    click queues one job) and returns that job's id, which the tab follows until it ends;
+    "" when there is nothing to do. `shown(facts)` says, from the section's facts, whether
+    the button is offered now. The tab only ever shows it to a viewer who may read the deal.
+    """
+
+    name: str
+    label: Msg
+    run: Callable[[Any, int], str]
+    shown: Callable[[Mapping[str, Any]], bool] = lambda facts: True
+
+
+@dataclass(frozen=True)
 class CardSection:
-    """A part of the deal-card tab: facts read from Redis (never the CRM) and a template."""
+    """A part of the deal-card tab: facts read from Redis (never the CRM), a template, and
+    the actions a manager may start from it."""
 
     name: str
     title: Msg
     facts: Callable[[Any, int], Mapping[str, Any]]  # (ctx, deal id) -> template values
     template: str
+    actions: tuple[CardAction, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from connector import history
 from connector.bitrix.store import Portal
-from connector.crm.port import CrmPort, Tenant
-from connector.i18n import portal_language
+from connector.crm.port import CrmPort, ItemRef, Tenant
+from connector.i18n import Plural, portal_language
 from connector.services import Services
 
 
@@ -60,13 +61,39 @@ class JobContext:
     def enqueue(self, task: str, arg: dict[str, Any], *key: Any, queue: str = "maintenance",
                 until_started: bool = False) -> bool:
         """Queue this capability's task `task` once per business key; True if newly queued."""
+        return self._enqueue(task, arg, key, queue, until_started).created
+
+    def enqueue_job(self, task: str, arg: dict[str, Any], *key: Any,
+                    queue: str = "maintenance") -> str:
+        """Queue `task` unless the same key waits already; the id of the job that will do it
+        (new or waiting), so a page can follow it. Once that job starts, the key is free."""
+        res = self._enqueue(task, arg, key, queue, True)
+        if res.created:
+            return res.job_id
+        waiting = self.redis.get(self.services.queues.dedup_key(res.job_id))
+        return waiting.decode() if waiting else ""
+
+    def _enqueue(self, task: str, arg: dict[str, Any], key: tuple[Any, ...], queue: str,
+                 until_started: bool) -> Any:
         from connector.queue import job_id
 
         name = f"{self.capability}.{task}"
         return self.services.queues.enqueue(
             "connector.jobs.run_maintenance", [name, self.member_id, arg],
             job_id(name.replace(".", "-"), self.member_id, *key), queue=queue,
-            member_id=self.member_id, until_started=until_started).created
+            member_id=self.member_id, until_started=until_started)
+
+    # the item's history in words (connector.history) -------------------------------------
+    def history_key(self, ref: ItemRef) -> str:
+        return history.history_key(self.services.settings.queue_prefix, self.tenant.key,
+                                   ref.kind, ref.id)
+
+    def remember(self, ref: ItemRef, msgid: str | Plural, *, identity: str = "",
+                 **params: Any) -> bool:
+        """Tell the item's readers what happened: `msgid` (N_(), or NP_() with `n=`) and its
+        placeholders, rendered in each reader's language; once per `identity` if given."""
+        return history.remember(self.redis, self.history_key(ref), msgid, params,
+                                identity=identity)
 
     # timers: this capability's task at a time, by business key --------------------------
     def _timers(self) -> Any:

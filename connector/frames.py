@@ -26,6 +26,12 @@ PAGE = "page"  # follow-ups of an app page (forms)
 GOOGLE_CONNECT = "google.connect"  # the admin's link that starts Google's consent
 
 
+def deal_tab(deal_id: int | str) -> str:
+    """The purpose of a deal tab's follow-ups: bound to that deal, so a token a viewer got
+    for a deal they may read never opens or acts on another one."""
+    return f"deal-tab:{int(deal_id)}"
+
+
 @dataclass(frozen=True)
 class Claims:
     """Who a verified token speaks for."""

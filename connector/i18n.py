@@ -37,6 +37,15 @@ def N_(msgid: str) -> Msg:  # noqa: N802 - the gettext convention
     return Msg(msgid)
 
 
+class Plural(tuple[str, str]):
+    """A singular/plural msgid pair marked for extraction, rendered later with nt()."""
+
+
+def NP_(singular: str, plural: str) -> Plural:  # noqa: N802 - the gettext convention
+    """Mark a pair for extraction ("File copied: {n}", "Files copied: {n}")."""
+    return Plural((singular, plural))
+
+
 @functools.cache
 def catalog(lang: str) -> NullTranslations:
     if lang == "en":

@@ -26,9 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "babel.cfg"
 POT = CATALOGS / f"{DOMAIN}.pot"
 TRANSLATED = ("ru",)
-# N_("…") marks; t(lang, "…"), nt(lang, "one", "many", n) render; the rest are gettext's own
+# N_("…") and NP_("one", "many") mark; t(lang, "…"), nt(lang, "one", "many", n) render;
+# the rest are gettext's own
 KEYWORDS = frontend.parse_keywords(
-    ["N_", "t:2", "nt:2,3", "gettext", "ngettext:1,2", "_", "lazy_gettext"])
+    ["N_", "NP_:1,2", "t:2", "nt:2,3", "gettext", "ngettext:1,2", "_", "lazy_gettext"])
 
 
 def po_path(lang: str) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from rq import get_current_job
@@ -23,6 +24,7 @@ from connector.capability import Event
 from connector.context import JobContext
 from connector.crm.port import ItemRef
 from connector.errors import Permanent
+from connector.history import EVENT_WORDS, event_identity
 from connector.journal import record
 from connector.services import Services, worker_services
 from connector.triggers import run_robot
@@ -95,6 +97,9 @@ def deliver(ctx: JobContext, name: str, payload: dict[str, Any]) -> dict[str, An
         for key, query in sub.reads(view, event).items():
             queries[f"{cap.name}.{sub.name}.{key}"] = query
     record(services, ctx.member_id, name, ref.id, len(chosen))
+    if neutral in EVENT_WORDS:  # once per event, however often the portal delivers it
+        ctx.remember(ref, EVENT_WORDS[neutral],
+                     identity=event_identity(neutral, payload.get("ts")))
     if queries:
         try:
             ctx.crm.read(queries)
@@ -138,6 +143,46 @@ def run_subscriber(capability: str, subscription: str, member_id: str,
     reading = ctx.crm.read(sub.reads(ctx, event))
     result = sub.handle(ctx, event, reading)
     return result if isinstance(result, dict) else {"handled": f"{capability}.{subscription}"}
+
+
+# a job a page follows ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Progress:
+    """Where a queued job is, as a page tells it: waiting, running, done or failed (why)."""
+
+    state: str  # waiting | running | done | failed | gone
+    error: str = ""  # a failed job's exception message, without its class name
+
+    @property
+    def over(self) -> bool:
+        return self.state in ("done", "failed", "gone")
+
+
+RQ_STATES = {"queued": "waiting", "deferred": "waiting", "scheduled": "waiting",
+             "started": "running", "finished": "done", "failed": "failed",
+             "stopped": "failed", "canceled": "failed"}
+
+
+def progress(services: Services, jid: str, member_id: str) -> Progress:
+    """The job `jid` of this portal (another portal's job is "gone" to it)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    try:
+        job = Job.fetch(jid, connection=services.redis, serializer=JSONSerializer)
+    except NoSuchJobError:
+        return Progress("gone")
+    if (job.meta or {}).get("member_id") != member_id:
+        return Progress("gone")
+    state = RQ_STATES.get(services.queues.status(jid) or "", "waiting")
+    if state != "failed":
+        return Progress(state)
+    result = job.latest_result()
+    lines = ((result.exc_string if result else "") or job.exc_info or "").strip().splitlines()
+    last = lines[-1] if lines else ""
+    head, sep, message = last.partition(": ")
+    return Progress("failed", message if sep and " " not in head else last)
 
 
 # per-portal tasks ------------------------------------------------------------------------

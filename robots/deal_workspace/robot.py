@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.capability import Capability, CardSection, Event, Subscription
+from connector.capability import Capability, CardAction, CardSection, Event, Subscription, Task
 from connector.context import JobContext
 from connector.crm import port as crm
+from connector.errors import Permanent
 from connector.i18n import N_
 from connector.triggers import DEAL, Prop, RobotCall, RobotError, RobotSpec
 from robots.deal_workspace import config
@@ -36,10 +37,28 @@ def _deal_id(call: RobotCall) -> int:
     return ref.id
 
 
+CREATED = {"folder": N_("Folder created"), "chat": N_("Chat created")}
+
+
+def set_up(ctx: JobContext, deal_id: int, folder: bool, chat: bool,
+           reading: crm.Reading | None = None) -> Outcome:
+    """set_up_deal, told in the deal's history: what was created, or why it could not be."""
+    ref = crm.ItemRef("deal", deal_id)
+    try:
+        out = set_up_deal(ctx, workspace(ctx), deal_id, folder, chat, reading)
+    except Exception as exc:
+        if isinstance(exc, Permanent) or ctx.final_attempt:
+            ctx.remember(ref, N_("Folder or chat not created: {reason}"), reason=str(exc))
+        raise
+    for made in out.created:
+        ctx.remember(ref, CREATED[made], identity=f"created:{made}")
+    return out
+
+
 def _run(ctx: JobContext, deal_id: int, folder: bool, chat: bool,
          reading: crm.Reading | None = None) -> Outcome:
     try:
-        return set_up_deal(ctx, workspace(ctx), deal_id, folder, chat, reading)
+        return set_up(ctx, deal_id, folder, chat, reading)
     except SetupError as exc:
         raise RobotError(str(exc)) from exc
 
@@ -96,7 +115,7 @@ def on_deal_add(ctx: JobContext, event: Event, reading: crm.Reading) -> Any:
     if not (folder or chat):
         return {"skipped": "pipeline not set up"}
     try:
-        out = set_up_deal(ctx, workspace(ctx), event.ref.id, folder, chat, reading)
+        out = set_up(ctx, event.ref.id, folder, chat, reading)
     except SetupError as exc:
         ctx.log.warning("deal %s set-up: %s", event.ref.id, exc)
         raise
@@ -160,6 +179,28 @@ def card_facts(ctx: JobContext, deal_id: int) -> dict[str, Any]:
     return {"folder_url": record.get("folder_url", ""), "chat_id": record.get("chat_id", 0)}
 
 
+# "create it now" from the deal tab ---------------------------------------------------------
+SET_UP_TASK = "set_up"
+
+
+def run_set_up(ctx: JobContext, arg: dict[str, Any]) -> dict[str, Any]:
+    out = set_up(ctx, int(arg["deal_id"]), bool(arg.get("folder")), bool(arg.get("chat")))
+    return {"created": out.created, "reused": out.reused, "skipped": out.skipped}
+
+
+def _now(what: str) -> Any:
+    def run(ctx: JobContext, deal_id: int) -> str:
+        return ctx.enqueue_job(SET_UP_TASK, {"deal_id": deal_id, what: True}, what, deal_id)
+    return run
+
+
+CARD_ACTIONS = (
+    CardAction("folder", N_("Create the folder now"), _now("folder"),
+               lambda facts: not facts["folder_url"]),
+    CardAction("chat", N_("Create the chat now"), _now("chat"), lambda facts: not facts["chat_id"]),
+)
+
+
 CAPABILITY = Capability(
     name=NAME,
     legacy_keyspace="deals",
@@ -173,8 +214,9 @@ CAPABILITY = Capability(
         Subscription("deal.updated", "chat_members", on_deal_update, wants_members,
                      reads_members),
     ),
+    tasks=(Task(SET_UP_TASK, run_set_up),),
     card_sections=(CardSection("workspace", N_("Folder and chat"), card_facts,
-                               "sections/deal_workspace.html"),),
+                               "sections/deal_workspace.html", CARD_ACTIONS),),
     panels=PANELS,
     scopes=frozenset({"crm", "disk", "im", "user"}),
     provides={"deal_folder": deal_folder},

@@ -52,6 +52,7 @@ def run(ctx: JobContext, call: RobotCall) -> dict[str, Any]:
                              force=force, trigger="robot")
     except DistributionError as exc:
         raise RobotError(str(exc)) from exc
+    tell(ctx, ref, outcome)
     return Answered(outcome.robot_values())
 
 
@@ -109,6 +110,7 @@ def on_item_added(ctx: JobContext, event: Event, reading: crm.Reading) -> Any:
                     item is None or rule.matches(rule.entity, item.category, item.source)):
                 outcome = distribute(env_for(ctx), group, event.ref, trigger="event",
                                      reading=reading if i == 0 else None)
+                tell(ctx, event.ref, outcome)
                 return {"status": outcome.status, "user_id": outcome.user_id}
     return {"skipped": "no rule matched"}
 
@@ -133,6 +135,16 @@ def on_deal_update(ctx: JobContext, event: Event, reading: crm.Reading) -> Any:
     return {"pinned_to": deal.assigned}
 
 
+def tell(ctx: JobContext, ref: crm.ItemRef, outcome: Outcome) -> None:
+    """The item's history: whom it went to and why, or why it waits (once each)."""
+    if outcome.status == "assigned":
+        ctx.remember(ref, N_("Responsible chosen: {reason}"), reason=outcome.reason,
+                     identity=f"assigned:{outcome.user_id}")
+    elif outcome.status == "pending":
+        ctx.remember(ref, N_("Waiting for a responsible: {reason}"), reason=outcome.reason,
+                     identity="pending")
+
+
 # periodic ---------------------------------------------------------------------------------
 def recheck(ctx: JobContext) -> dict[str, Any]:
     """Hand out pending items oldest first while someone can take them."""
@@ -147,6 +159,7 @@ def recheck(ctx: JobContext) -> dict[str, Any]:
                                                                   int(entry["id"])),
                                           event_token=entry.get("token", ""),
                                           trigger="recheck")
+            tell(ctx, crm.ItemRef(entry["entity"], int(entry["id"])), outcome)
             if outcome.status == "pending":
                 break
             env.state.remove_pending(group.id, entry)

@@ -198,11 +198,12 @@ def _mirror_file(ctx: JobContext, deal_id: int, source: Source, lock: Any) -> di
     else:
         version = source.key  # a file field's id changes whenever its file does
     if version and record.get("version") == version:
-        return {"skipped": f"{source.key}: this version is already on Drive"}
+        return {"skipped": f"{source.key}: this version is already on Drive", "on_drive": True,
+                "name": name}
     if size > cfg["max_file_mb"] * 1024 * 1024:
         reason = f"{name}: {size} bytes is over drive_mirror.max_file_mb; not mirrored"
         log.warning("portal %s deal %s: %s", ctx.member_id, deal_id, reason)
-        return {"skipped": reason}
+        return {"skipped": reason, "too_large_mb": cfg["max_file_mb"], "name": name}
     try:
         deal = ctx.crm.item(crm.ItemRef("deal", deal_id))
     except crm.NotFound:
@@ -220,7 +221,8 @@ def _mirror_file(ctx: JobContext, deal_id: int, source: Source, lock: Any) -> di
             if version and version in (tags.get("srcv"), tags.get("b24v")):
                 redis.set(rec_key, json.dumps({"drive_id": existing, "version": version}),
                           ex=RECORD_TTL_S)
-                return {"skipped": f"{source.key}: found on Drive (an earlier run)"}
+                return {"skipped": f"{source.key}: found on Drive (an earlier run)",
+                        "on_drive": True, "name": name}
     try:
         resp = ctx.crm.download(url, size if size >= 0 else None)
     except requests.RequestException as exc:
@@ -238,7 +240,8 @@ def _mirror_file(ctx: JobContext, deal_id: int, source: Source, lock: Any) -> di
             raise Permanent(f"{source.key}: the portal sent no Content-Length")
         size = int(length)
         if size > cfg["max_file_mb"] * 1024 * 1024:
-            return {"skipped": f"{source.key}: {size} bytes is over drive_mirror.max_file_mb"}
+            return {"skipped": f"{source.key}: {size} bytes is over drive_mirror.max_file_mb",
+                    "too_large_mb": cfg["max_file_mb"], "name": name}
         if not source.disk_id:  # a file field: the real name comes with the download
             name = _filename(resp, source.name or source.key)
         try:
@@ -256,4 +259,4 @@ def _mirror_file(ctx: JobContext, deal_id: int, source: Source, lock: Any) -> di
     redis.set(rec_key, json.dumps({"drive_id": result["id"], "version": version or str(size)}),
               ex=RECORD_TTL_S)
     return {"mirrored": source.key, "drive_id": result["id"], "size": size,
-            "revision": bool(existing)}
+            "revision": bool(existing), "name": name}

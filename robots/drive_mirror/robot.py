@@ -9,12 +9,21 @@ import sys
 import time
 from typing import Any
 
-from connector.capability import Capability, CardSection, Command, Event, Subscription, Task
+from connector.capability import (
+    Capability,
+    CardAction,
+    CardSection,
+    Command,
+    Event,
+    Subscription,
+    Task,
+)
 from connector.context import JobContext
 from connector.crm import port as crm
+from connector.errors import Permanent
 from connector.i18n import N_
 from connector.settings_schema import in_pipelines
-from robots.drive_mirror import config, connection
+from robots.drive_mirror import config, connection, files_state
 from robots.drive_mirror.mirror import (
     Source,
     activity_sources,
@@ -35,6 +44,7 @@ def _in_pipeline(ctx: JobContext, category: str) -> bool:
 
 
 def _enqueue(ctx: JobContext, deal_id: int, sources: list[Source]) -> int:
+    files_state.queued(ctx, deal_id, sources)
     return sum(ctx.enqueue(FILE_TASK, {"deal_id": deal_id, "source": src.as_arg()}, src.key,
                            deal_id, queue="files", until_started=True) for src in sources)
 
@@ -82,11 +92,17 @@ def on_activity_add(ctx: JobContext, event: Event, reading: crm.Reading) -> Any:
 def run_file(ctx: JobContext, arg: dict[str, Any]) -> Any:
     from connector.gdrive.errors import GoogleAccessRevoked
 
+    deal_id, source = int(arg["deal_id"]), Source(**arg["source"])
     try:
-        return mirror_file(ctx, int(arg["deal_id"]), Source(**arg["source"]))
-    except GoogleAccessRevoked as exc:
-        connection.mark_revoked(ctx.services, ctx.tenant, str(exc))
+        result = mirror_file(ctx, deal_id, source)
+    except Exception as exc:
+        if isinstance(exc, GoogleAccessRevoked):
+            connection.mark_revoked(ctx.services, ctx.tenant, str(exc))
+        if isinstance(exc, Permanent) or ctx.final_attempt:  # no retry follows: say why
+            files_state.failed(ctx, deal_id, source, exc)
         raise
+    files_state.finished(ctx, deal_id, source, result)
+    return result
 
 
 def run_deal(ctx: JobContext, arg: dict[str, Any]) -> Any:
@@ -94,8 +110,18 @@ def run_deal(ctx: JobContext, arg: dict[str, Any]) -> Any:
 
 
 def card_facts(ctx: JobContext, deal_id: int) -> dict[str, Any]:
-    return {"drive_folder": drive_folder_of(ctx, deal_id),
-            "google": connection.status(ctx.services, ctx.tenant)}
+    return {"drive_folder": drive_folder_of(ctx, deal_id), "enabled": ctx.settings[NAME]["enabled"],
+            "google": connection.status(ctx.services, ctx.tenant).get("status", ""),
+            "files": files_state.summary(ctx, deal_id)}
+
+
+def mirror_now(ctx: JobContext, deal_id: int) -> str:
+    """The deal's files queued again now (the deal tab's button): unchanged files cost nothing."""
+    return ctx.enqueue_job(DEAL_TASK, {"deal_id": deal_id}, "now", deal_id)
+
+
+CARD_ACTIONS = (CardAction("mirror", N_("Mirror to Drive now"), mirror_now,
+                           lambda facts: facts["google"] == "connected"),)
 
 
 # CLI ----------------------------------------------------------------------------------------
@@ -176,7 +202,7 @@ CAPABILITY = Capability(
     ),
     tasks=(Task(FILE_TASK, run_file, queue="files"), Task(DEAL_TASK, run_deal)),
     card_sections=(CardSection("drive", N_("Google Drive"), card_facts,
-                               "sections/drive_mirror.html"),),
+                               "sections/drive_mirror.html", CARD_ACTIONS),),
     panels=PANELS,
     provides={f"attention:{NAME}": attention},
     cli=(Command("drive", "Google Drive mirror: status, connect, backfill", _configure_cli, cli),),

@@ -74,9 +74,9 @@ def test_deal_tab_speaks_the_portal_language_and_the_viewer_frame_wins(installed
     url = f"{installed.app_url}/placements/deal_tab?DOMAIN={portal['domain']}"
     ru = open_in_browser(tmp_path, url, form, tmp_path / "deal_tab.ru.png")
     assert '<html lang="ru">' in ru and f"сделка {deal['id']}" in ru
-    assert "События, полученные по этой сделке" in ru and "Сделка создана" in ru
-    [journal] = installed.redis.keys(f"*journal*{portal['member_id']}*")
-    ts = json.loads(installed.redis.lindex(journal, 0))["ts"]
+    assert "Что происходило" in ru and "Сделка создана" in ru
+    [history] = installed.redis.keys(f"*history*{portal['member_id']}*:deal:{deal['id']}")
+    ts = json.loads(installed.redis.lindex(history, 0))["ts"]
     # the portal's zone (general.timezone, Europe/Moscow by default), written the reader's way
     assert when(ts, "ru", "Europe/Moscow") in ru and "г.," in when(ts, "ru", "Europe/Moscow")
     en = open_in_browser(tmp_path, f"{url}&LANG=en", form, tmp_path / "deal_tab.en.png")
