@@ -176,18 +176,19 @@ def view() -> Any:
 
 @bp.get(f"{TAB}/progress")
 def follow() -> Any:
-    """JSON {html, done}: the followed section as it is now, until its job has ended."""
+    """JSON {html, done}: the tab's body as it is now, until the followed job has ended."""
     try:
         tab = _follow_up(request.args)
     except Refused as refused:
         return jsonify({"html": refused.reason, "done": True}), 401
     wanted, job = request.args.get("section", ""), request.args.get("job", "")
-    for sec in tab.sections(wanted, job):
-        if sec["name"] == wanted:
-            state: Progress | None = sec["progress"]
-            html = render_template("sections/_body.html", section=sec, tab=tab,
-                                   portal=tab.portal)
-            resp = jsonify({"html": html, "done": state is None or state.over})
-            resp.headers["Cache-Control"] = "no-store"
-            return resp
-    abort(404)
+    sections = tab.sections(wanted, job)
+    followed = next((sec for sec in sections if sec["name"] == wanted), None)
+    if followed is None:
+        abort(404)
+    state: Progress | None = followed["progress"]
+    html = render_template("sections/_tab.html", sections=sections, history=tab.history(),
+                           tab=tab, portal=tab.portal)
+    resp = jsonify({"html": html, "done": state is None or state.over})
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

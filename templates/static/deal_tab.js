@@ -4,7 +4,7 @@
   "use strict";
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-poll]").forEach(function (note) {
-      window.ccPoll(note.getAttribute("data-poll"), note.closest(".section-body"), null, 120);
+      window.ccPoll(note.getAttribute("data-poll"), document.getElementById("tab-body"), null, 120);
     });
     document.querySelectorAll(".actions form").forEach(function (form) {
       form.addEventListener("submit", function (ev) {
