@@ -49,6 +49,7 @@ def test_a_manager_creates_the_folder_from_the_tab_and_sees_it_appear(installed:
         with page.expect_navigation(wait_until="load"):
             page.get_by_role("button", name="Создать папку сейчас").click()
         assert page.get_by_role("status").first.inner_text().startswith("В очереди")
+        assert page.get_by_role("button", name="Создать папку сейчас").count() == 0  # queued
         shoot(page, "deal_tab_progress.ru")
         assert accessibility_problems(page) == []
         installed.run_worker()  # while the page polls
