@@ -17,6 +17,7 @@ from fakedrive import FakeDrive
 from fakedrive import app_env as fake_app_env
 from robots.drive_mirror import connection
 from tests.conftest import Stack
+from tests.distribution_support import configure, day
 from tests.fixtures.docs.widgets import frame_request
 
 MANAGER = 3
@@ -42,9 +43,9 @@ def put(stack: Stack, doc: dict) -> None:
     services(stack).portal_settings.put(stack.portal()["member_id"], doc)
 
 
-def new_deal(stack: Stack, title: str = "Sofa for the lobby") -> int:
+def new_deal(stack: Stack, title: str = "Sofa for the lobby", assigned: int = MANAGER) -> int:
     return int(stack.control("POST", "crm/deal", json={"fields": {
-        "TITLE": title, "ASSIGNED_BY_ID": MANAGER}})["id"])
+        "TITLE": title, "ASSIGNED_BY_ID": assigned}})["id"])
 
 
 def open_tab(stack: Stack, deal_id: int, user_id: int = MANAGER, lang: str = "en",
@@ -117,6 +118,7 @@ def test_create_the_folder_now_queues_one_job_that_the_tab_follows_to_its_result
     assert "No folder yet." in page.text and "No chat yet." in page.text
     assert "No files yet" in page.text
     assert "The app has not chosen a responsible for this deal." in page.text
+    rest_before = installed.stats()["by_method"]
     first = act(installed, page.text, deal_id, "deal_workspace.workspace.folder")
     again = act(installed, page.text, deal_id, "deal_workspace.workspace.folder")  # 2nd click
     assert first.status_code == again.status_code == 303
@@ -127,6 +129,7 @@ def test_create_the_folder_now_queues_one_job_that_the_tab_follows_to_its_result
     assert waiting.status_code == 200 and "Queued: the app is doing it now." in waiting.text
     assert 'data-poll="' in waiting.text
     assert progress(installed, first.headers["Location"])["done"] is False
+    assert installed.stats()["by_method"] == rest_before  # follow-ups never ask the portal
     installed.run_worker()
     done = progress(installed, first.headers["Location"])
     assert done["done"] is True
@@ -210,3 +213,15 @@ def test_the_drive_section_counts_files_and_tells_the_history_once_per_batch(
     act(installed, page.text, deal_id, "drive_mirror.drive.mirror")  # nothing new
     installed.run_worker()
     assert history(open_tab(installed, deal_id).text).count("Files copied to Drive: 2") == 1
+
+
+def test_the_assignment_and_its_reason_are_in_the_section_and_the_history(installed: Stack):
+    configure(installed, auto=[{"entity": "deal"}])
+    day(installed, u2="OPENED", u3="OPENED", u4="PAUSED")
+    deal_id = new_deal(installed, "Assigned by the app", assigned=1)  # the group's placeholder
+    installed.run_worker()
+    page = open_tab(installed, deal_id)
+    section = page.text.split('id="section-distribution-assignments"', 1)[1].split("</section>")[0]
+    assert "assigned" in section and "least loaded" in section
+    [chosen] = [line for line in history(page.text) if line.startswith("Responsible chosen: ")]
+    assert "least loaded" in chosen
