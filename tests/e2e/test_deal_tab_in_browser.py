@@ -6,10 +6,16 @@ in Russian and English, screenshots kept, axe-core finds nothing."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pytest
+import requests
 
+from fakedrive import FakeDrive
+from fakedrive import app_env as fake_app_env
+from robots.drive_mirror import connection
 from tests.conftest import Stack
+from tests.distribution_support import SALES, day
 from tests.e2e.browser import CHROMIUM, accessibility_problems, browser_page, post_frame, shoot
 
 MANAGER = 3
@@ -21,6 +27,18 @@ def _chromium() -> None:
         pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
 
 
+@pytest.fixture
+def fake_drive() -> Iterator[FakeDrive]:
+    drive = FakeDrive().start()
+    yield drive
+    drive.stop()
+
+
+@pytest.fixture
+def app_env_overrides(fake_drive: FakeDrive) -> dict[str, str]:
+    return fake_app_env(fake_drive.url, "g-client.apps.test", "g-secret")
+
+
 def frame(stack: Stack, deal_id: int) -> dict[str, str]:
     portal = stack.portal()
     return {"member_id": portal["member_id"], "APPLICATION_TOKEN": portal["application_token"],
@@ -29,9 +47,9 @@ def frame(stack: Stack, deal_id: int) -> dict[str, str]:
             "PLACEMENT_OPTIONS": json.dumps({"ID": str(deal_id)})}
 
 
-def new_deal(stack: Stack, title: str) -> int:
+def new_deal(stack: Stack, title: str, assigned: int = MANAGER) -> int:
     return int(stack.control("POST", "crm/deal", json={"fields": {
-        "TITLE": title, "ASSIGNED_BY_ID": MANAGER, "OPPORTUNITY": 125000,
+        "TITLE": title, "ASSIGNED_BY_ID": assigned, "OPPORTUNITY": 125000,
         "CURRENCY_ID": "RUB"}})["id"])
 
 
@@ -87,3 +105,36 @@ def test_a_failure_is_told_in_words_in_both_languages(installed: Stack):
                    frame(installed, deal_id))
         assert page.get_by_text("Папка или чат не созданы: Disk storage 999").is_visible()
         shoot(page, "deal_tab_failed_history.ru")
+
+
+def test_a_deal_the_app_has_worked_on_reads_well_in_russian(installed: Stack):
+    """Everything at once: assigned by the app, its folder and chat, files on Drive and one
+    not copied with its reason."""
+    services = installed.app.extensions["connector"]
+    member_id = installed.portal()["member_id"]
+    services.portal_settings.put(member_id, {
+        "deal_folders": {"enabled": True}, "deal_chats": {"enabled": True},
+        "drive_mirror": {"enabled": True, "max_file_mb": 1},
+        "distribution": {"groups": [{**SALES, "auto": [{"entity": "deal"}]}]}})
+    day(installed, u2="OPENED", u3="OPENED")
+    token = connection.connect_token(services, member_id)
+    assert requests.get(f"{installed.app_url}/google/connect?t={token}", timeout=10).ok
+    deal_id = new_deal(installed, "Диван в холл", assigned=1)
+    installed.run_worker()
+    record = services.redis.get(next(services.redis.scan_iter(
+        f"*:deal_workspace:*:deal:{deal_id}")))
+    folder = int(json.loads(record)["folder_id"])
+    for name, size in (("смета.pdf", 2000), ("план.pdf", 3000), ("видео.mp4", 3 * 1024 * 1024)):
+        installed.control("POST", "disk/files", json={"folder_id": folder, "name": name,
+                                                      "size": size, "seed": size})
+    installed.control("POST", f"crm/deal/{deal_id}", json={"fields": {"COMMENTS": "файлы"}})
+    installed.run_worker()
+    with browser_page("ru-RU") as page:
+        post_frame(page, f"{installed.app_url}/placements/deal_tab?LANG=ru",
+                   frame(installed, deal_id))
+        assert page.get_by_role("link", name="Открыть чат").is_visible()
+        assert page.get_by_text("больше предела в 1 МБ").is_visible()
+        assert page.get_by_text("Скопировано на Google Диск 2 файла").is_visible()
+        assert page.get_by_text("Выбран ответственный:").is_visible()
+        shoot(page, "deal_tab_full.ru")
+        assert accessibility_problems(page) == []
