@@ -121,3 +121,27 @@ def test_the_demo_pages_pass_axe(installed: Stack, path: str):
         assert page.locator("html").get_attribute("lang") == "ru"
         shoot(page, "demo-" + (path.strip("/").replace("/", "-") or "desktop"))
         assert accessibility_problems(page) == []
+
+
+def test_a_manager_creates_the_folder_and_chat_from_the_framed_tab(installed: Stack):
+    """The deal tab's "create now" buttons, pressed inside the demo deal card's frame."""
+    services = installed.app.extensions["connector"]
+    member_id = installed.portal()["member_id"]
+    services.portal_settings.put(member_id, {"deal_folders": {"enabled": True},
+                                             "deal_chats": {"enabled": True}})
+    with browser_page("ru-RU") as page:
+        act_as(page, installed, MANAGER)
+        page.goto(f"{installed.emu_url}/crm/deal/details/2/", wait_until="load")
+        frame = app_frame(page, installed, "app-tab-1")
+        for action in ("folder", "chat"):
+            with frame.expect_navigation(wait_until="load"):
+                frame.click(f"button[name=action][value$='.{action}']", timeout=5000)
+            assert installed.run_worker().returncode == 0
+        frame.locator("a[target=_top]").nth(1).wait_for(timeout=30000)  # ccPoll re-renders
+        links = frame.locator("a[target=_top]")
+        assert links.count() == 2, frame.content()
+        shoot(page, "demo-deal-card-created-now")
+        page.goto(f"{installed.emu_url}/demo/chats", wait_until="load")
+        # the app's first message, its "open the deal" link pointing back at this portal
+        assert page.locator(".message a[href='/crm/deal/details/2/']").count() == 1
+    assert installed.portal()["counts"]["chats"] == 1
