@@ -1,12 +1,14 @@
 """An admin configures fair distribution in Chromium, in Russian: a group made by picking
 the Sales department and a supervisor by name, stored; a bad value refused next to its
-field; axe-core finds nothing; screenshots of General, Fair distribution, Deal folders."""
+field; a dry run that follows what the form saved; axe-core finds nothing; screenshots of
+General, Fair distribution, Deal folders."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests.conftest import Stack
+from tests.distribution_support import day, new_lead
 from tests.e2e.browser import CHROMIUM, accessibility_problems, browser_page, post_frame, shoot
 from tests.http.test_admin_settings import stored
 
@@ -67,4 +69,35 @@ def test_an_admin_makes_a_group_by_names_and_sees_a_refusal_next_to_its_field(
         assert page.locator("#preview-folder").inner_text().strip()  # the latest deal's
         assert page.locator("#preview-chat-message b").count() == 1  # BB codes rendered
         shoot(page, "admin_deal_workspace_ru")
+        assert accessibility_problems(page) == []
+
+
+def dry_run(page, lead: int) -> str:
+    """The dry-run panel's answer for this lead: whom the rule would choose now."""
+    page.select_option("#dry-item", str(lead))
+    with page.expect_navigation(wait_until="load"):
+        page.click("#dry-run")
+    return page.inner_text("tr.chosen th")
+
+
+def test_a_dry_run_follows_the_group_the_admin_saves_in_the_form(installed: Stack):
+    if CHROMIUM is None:
+        pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
+    day(installed, u2="OPENED", u3="OPENED", u4="CLOSED")
+    lead = new_lead(installed, "Заявка из WhatsApp")
+    with browser_page("ru-RU") as page:
+        open_as_admin(installed, page)
+        go(page, "Справедливое распределение")
+        press(page, "Добавить: группа распределения")
+        page.fill("#f-distribution-groups-0-id", "sales")
+        page.select_option("#f-distribution-groups-0-users", label="Ivan Petrov")
+        press(page, "Сохранить")
+        assert stored(installed, "distribution")["groups"][0]["users"] == [2]
+        assert dry_run(page, lead) == "Ivan Petrov"
+        # the admin hands the group to Maria instead: the next dry run follows at once
+        page.select_option("#f-distribution-groups-0-users", label="Maria Sokolova")
+        press(page, "Сохранить")
+        assert stored(installed, "distribution")["groups"][0]["users"] == [3]
+        assert dry_run(page, lead) == "Maria Sokolova"
+        shoot(page, "admin_distribution_dry_run_after_save_ru")
         assert accessibility_problems(page) == []
