@@ -26,12 +26,12 @@ HISTORY_LEN = 50
 HISTORY_TTL_S = 400 * 24 * 3600
 _MSG = "_msg"  # how a placeholder that is a msgid is kept in JSON
 
-# what a delivered event means, per neutral event name
+# what a delivered event means, per neutral event name. Changes are left out: the portal's
+# own timeline says what changed, and most changes a tab would list are the app's own writes
+# (the folder's link landing in the deal), which tell a manager nothing
 EVENT_WORDS: dict[str, Msg] = {
     "lead.created": N_("Lead created"),
-    "lead.updated": N_("Lead changed"),
     "deal.created": N_("Deal created"),
-    "deal.updated": N_("Deal changed"),
     "item.created": N_("Item created"),
 }
 
