@@ -116,10 +116,12 @@ def state_facts(ctx: Any, view: AdminView) -> dict[str, Any]:
     last = entries(svc, ctx.member_id, 1)
     plan = plan_for(portal.license_family)
     prefix = svc.settings.queue_prefix
+    waiting = svc.queues.waiting_of(ctx.member_id)
     return {"status": portal.status, "status_reason": portal.status_reason,
             "needs_reinstall": portal.needs_reinstall, "has_tokens": tokens is not None,
             "expires_at": tokens.expires_at if tokens else 0, "last_event": last[0] if last
-            else None, "waiting": len(svc.queues.waiting_of(ctx.member_id)),
+            else None, "waiting": sum(not j.scheduled for j in waiting),
+            "scheduled": sum(j.scheduled for j in waiting),
             "depth": sum(svc.queues.depth().values()), "offline_mode": _mode(ctx),
             "offline_unconfirmed": bool(svc.redis.exists(offline.process_key(
                 prefix, ctx.member_id))),

@@ -72,6 +72,7 @@ class JobView:
     queue: str
     at: float  # when it failed (a dead letter) or was queued
     error: str = ""  # a dead letter's exception, its last line: "module.Class: message"
+    scheduled: bool = False  # waits for its time (a retry, a timer, a periodic slot)
 
 
 def job_view(job: Job) -> JobView:
@@ -79,7 +80,8 @@ def job_view(job: Job) -> JobView:
     lines = ((result.exc_string if result else "") or job.exc_info or "").strip().splitlines()
     moment = job.ended_at or job.enqueued_at or job.created_at
     return JobView(job.id, job.func_name, tuple(job.args or ()), job.origin,
-                   moment.timestamp() if moment else 0.0, lines[-1] if lines else "")
+                   moment.timestamp() if moment else 0.0, lines[-1] if lines else "",
+                   job.is_scheduled)
 
 
 class Queues:
