@@ -7,7 +7,7 @@ from tests.bodies import names
 from tests.capabilities import EVENTS, ROBOTS
 
 ROOT = Path(__file__).resolve().parents[2]
-FEATURES = ("robots", "handlers", "placements", "install", "wiring")
+FEATURES = ("robots", "handlers", "placements", "install", "admin", "wiring")
 
 
 def imports_of(path: Path) -> set[str]:
@@ -57,9 +57,18 @@ def test_features_do_not_touch_flask_or_rq():
                 assert name.split(".")[0] not in ("flask", "rq", "flask_babel"), (path, name)
 
 
+def test_capabilities_declare_panels_and_sections_not_pages():
+    """A capability's admin panels and card sections are data + a template: the pages
+    (admin/, placements/, install/) read them, never the other way round."""
+    for path in files("robots"):
+        for name in imports_of(path):
+            assert name.split(".")[0] not in ("admin", "placements", "install", "wiring"), (
+                path, name)
+
+
 def test_only_queue_and_jobs_and_cli_touch_rq():
     allowed = {"connector/queue.py", "connector/jobs.py", "connector/cli.py"}
-    for folder in ("connector", "robots", "install", "placements", "wiring"):
+    for folder in ("connector", "robots", "install", "placements", "admin", "wiring"):
         for path in files(folder):
             rel = str(path.relative_to(ROOT))
             if any(n.split(".")[0] == "rq" for n in imports_of(path)):
@@ -70,7 +79,7 @@ def test_emulator_knows_nothing_of_the_app():
     for path in files("emulator"):
         for name in imports_of(path):
             assert name.split(".")[0] not in ("connector", "robots", "install", "placements",
-                                              "wiring"), (path, name)
+                                              "admin", "wiring"), (path, name)
 
 
 def test_every_registry_entry_has_a_raw_body_fixture():
