@@ -114,9 +114,26 @@ def emulator_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
-def app_env_overrides() -> dict[str, str]:
-    """Extra environment for the app and its workers (override this fixture in a module)."""
-    return {}
+def fake_drive() -> Iterator[Any]:
+    """A fake Google Drive (fakedrive/) on loopback, reached by the real Google client."""
+    from fakedrive import FakeDrive
+
+    drive = FakeDrive().start()
+    yield drive
+    drive.stop()
+
+
+@pytest.fixture
+def app_env_overrides(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Extra environment for the app and its workers. A module marked
+    `pytestmark = pytest.mark.fake_drive` gets the fake Google Drive's; for anything else
+    override this fixture in the module."""
+    if request.node.get_closest_marker("fake_drive") is None:
+        return {}
+    from fakedrive import app_env
+
+    drive = request.getfixturevalue("fake_drive")
+    return app_env(drive.url, "g-client.apps.test", "g-secret")
 
 
 @pytest.fixture

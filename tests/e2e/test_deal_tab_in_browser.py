@@ -6,13 +6,10 @@ in Russian and English, screenshots kept, axe-core finds nothing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from fakedrive import FakeDrive
-from fakedrive import app_env as fake_app_env
 from robots.drive_mirror import connection
 from tests.conftest import Stack
 from tests.distribution_support import SALES, day
@@ -27,16 +24,7 @@ def _chromium() -> None:
         pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
 
 
-@pytest.fixture
-def fake_drive() -> Iterator[FakeDrive]:
-    drive = FakeDrive().start()
-    yield drive
-    drive.stop()
-
-
-@pytest.fixture
-def app_env_overrides(fake_drive: FakeDrive) -> dict[str, str]:
-    return fake_app_env(fake_drive.url, "g-client.apps.test", "g-secret")
+pytestmark = pytest.mark.fake_drive
 
 
 def frame(stack: Stack, deal_id: int) -> dict[str, str]:

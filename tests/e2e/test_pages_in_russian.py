@@ -10,15 +10,12 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from connector.i18n import when
-from fakedrive import FakeDrive
-from fakedrive import app_env as fake_app_env
 from robots.drive_mirror import connection
 from tests.conftest import Stack
 from tests.e2e.browser import CHROMIUM, open_in_browser
@@ -35,16 +32,7 @@ def emulator_overrides() -> dict[str, Any]:
     return {"language_id": "ru"}
 
 
-@pytest.fixture
-def fake_drive() -> Iterator[FakeDrive]:
-    drive = FakeDrive().start()
-    yield drive
-    drive.stop()
-
-
-@pytest.fixture
-def app_env_overrides(fake_drive: FakeDrive) -> dict[str, str]:
-    return fake_app_env(fake_drive.url, "g-client.apps.test", "g-secret")
+pytestmark = pytest.mark.fake_drive
 
 
 def services(stack: Stack) -> Any:

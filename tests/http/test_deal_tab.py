@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
@@ -14,7 +13,6 @@ import requests
 
 from connector.jobs import drain_offline
 from fakedrive import FakeDrive
-from fakedrive import app_env as fake_app_env
 from robots.drive_mirror import connection
 from tests.conftest import Stack
 from tests.distribution_support import configure, day
@@ -23,16 +21,7 @@ from tests.fixtures.docs.widgets import frame_request
 MANAGER = 3
 
 
-@pytest.fixture
-def fake_drive() -> Iterator[FakeDrive]:
-    drive = FakeDrive().start()
-    yield drive
-    drive.stop()
-
-
-@pytest.fixture
-def app_env_overrides(fake_drive: FakeDrive) -> dict[str, str]:
-    return fake_app_env(fake_drive.url, "g-client.apps.test", "g-secret")
+pytestmark = pytest.mark.fake_drive
 
 
 def services(stack: Stack):

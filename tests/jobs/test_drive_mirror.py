@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
 
 import pytest
 import requests
 
 from fakedrive import FakeDrive
-from fakedrive import app_env as fake_app_env
 from robots.drive_mirror import connection
 from tests.conftest import Stack
 
-
-@pytest.fixture
-def fake_drive() -> Iterator[FakeDrive]:
-    drive = FakeDrive().start()
-    yield drive
-    drive.stop()
-
-
-@pytest.fixture
-def app_env_overrides(fake_drive: FakeDrive) -> dict[str, str]:
-    return fake_app_env(fake_drive.url, "g-client.apps.test", "g-secret")
+pytestmark = pytest.mark.fake_drive
 
 
 def services(stack: Stack):
