@@ -87,9 +87,7 @@ def failed_facts(ctx: Any, view: AdminView) -> dict[str, Any]:
 def requeue(ctx: Any, view: AdminView) -> Outcome:
     """Run a dead letter of this portal again: one (`job`), or all when none is named."""
     mine = [j.id for j in ctx.services.queues.failed_of(ctx.member_id)]
-    wanted = view.values.get("job", "")
-    chosen = [wanted] if wanted in mine else ([] if wanted else mine)
-    moved = sum(len(ctx.services.queues.requeue_failed(jid)) for jid in chosen)
+    moved = ctx.services.queues.requeue_among(mine, view.values.get("job", ""))
     if not moved:
         return Outcome(False, N_("There was no failed job to requeue."))
     return Outcome(True, N_("Jobs queued again: {count}. They run in a moment."),

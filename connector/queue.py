@@ -227,6 +227,13 @@ class Queues:
                     moved.append(candidate)
         return moved
 
+    def requeue_among(self, allowed: Sequence[str], wanted: str = "") -> int:
+        """Requeue the dead letter `wanted` if it is among `allowed`, or all of `allowed`
+        when none is named (an admin page's "requeue" and "requeue all": a page may only
+        move its own portal's jobs). How many were moved."""
+        chosen = [wanted] if wanted in allowed else ([] if wanted else list(allowed))
+        return sum(len(self.requeue_failed(jid)) for jid in chosen)
+
     def failed_of(self, member_id: str) -> list[JobView]:
         """One portal's dead letters, newest first (the admin's operations page)."""
         mine = [job_view(j) for j in self.failed() if (j.meta or {}).get("member_id") == member_id]

@@ -76,10 +76,8 @@ def disconnect(ctx: JobContext, view: AdminView) -> Outcome:
 
 def requeue(ctx: JobContext, view: AdminView) -> Outcome:
     """Copy the parked files again: one (`job`) or all of this portal's."""
-    ids = [j.id for j in parked(ctx)]
-    wanted = view.values.get("job", "")
-    chosen = [wanted] if wanted in ids else ([] if wanted else ids)
-    moved = sum(len(ctx.services.queues.requeue_failed(jid)) for jid in chosen)
+    moved = ctx.services.queues.requeue_among([j.id for j in parked(ctx)],
+                                              view.values.get("job", ""))
     if not moved:
         return Outcome(False, N_("There was no parked file to copy again."))
     return Outcome(True, N_("Files to copy again: {count}. They are copied in a moment."),
