@@ -98,7 +98,7 @@ def render(portal: Portal, viewer: Viewer, name: str, *, notice: Outcome | None 
 
 def _claims(token: str) -> tuple[frames.Claims, Portal, Viewer]:
     claims, portal = follow_up(token, frames.PAGE)
-    return claims, portal, Viewer(claims.user_id, claims.admin)
+    return claims, portal, Viewer(claims.user_id, claims.admin, claims.confirmed)
 
 
 @bp.get(f"{PAGE_PATH}<name>")

@@ -22,6 +22,11 @@ import time
 from dataclasses import dataclass
 
 FRAME_TTL_S = 15 * 60
+# a page re-signs its token at each render, so an admin working through the pages is not cut
+# off; but rights are as the portal last confirmed them (an admin demoted, a manager who lost
+# a deal), so a chain of re-signed tokens ends this long after that confirmation — the life
+# of the frame's own AUTH_ID — and the viewer opens the app again
+CONFIRMED_MAX_S = 60 * 60
 PAGE = "page"  # follow-ups of an app page (forms)
 GOOGLE_CONNECT = "google.connect"  # the admin's link that starts Google's consent
 
@@ -41,6 +46,7 @@ class Claims:
     admin: bool
     purpose: str
     expires: int
+    confirmed: int = 0  # when the portal last confirmed this viewer (unix seconds)
 
 
 def _b64(raw: bytes) -> str:
@@ -57,12 +63,16 @@ def _mac(secret: str, what: str, message: str) -> str:
 
 
 def sign(secret: str, member_id: str, user_id: str, purpose: str, admin: bool = False,
-         ttl_s: int = FRAME_TTL_S, now: float | None = None) -> str:
-    """A token for (portal, user, purpose) valid `ttl_s` seconds; a fresh nonce each call."""
+         ttl_s: int = FRAME_TTL_S, now: float | None = None,
+         confirmed: float | None = None) -> str:
+    """A token for (portal, user, purpose) valid `ttl_s` seconds; a fresh nonce each call.
+    `confirmed`: when the portal confirmed the viewer (a re-signed follow-up keeps the
+    first confirmation's time); now when not given."""
     if not member_id or not user_id:
         raise ValueError("a frame token names a portal and a user")
+    at = time.time() if now is None else now
     claims = {"m": member_id, "u": str(user_id), "a": bool(admin), "p": purpose,
-              "e": int((time.time() if now is None else now) + ttl_s),
+              "e": int(at + ttl_s), "c": int(at if confirmed is None else confirmed),
               "n": secrets.token_urlsafe(9)}
     body = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     return f"{body}.{_mac(secret, 'frame', body)}"
@@ -76,10 +86,13 @@ def verify(secret: str, token: str, purpose: str, now: float | None = None) -> C
     try:
         raw = json.loads(_unb64(body))
         claims = Claims(str(raw["m"]), str(raw["u"]), bool(raw["a"]), str(raw["p"]),
-                        int(raw["e"]))
+                        int(raw["e"]), int(raw.get("c", int(raw["e"]) - FRAME_TTL_S)))
     except (ValueError, KeyError, TypeError):
         return None
-    if claims.purpose != purpose or claims.expires < (time.time() if now is None else now):
+    at = time.time() if now is None else now
+    if claims.purpose != purpose or claims.expires < at:
+        return None
+    if at - claims.confirmed > CONFIRMED_MAX_S:  # the portal must vouch for the viewer again
         return None
     return claims
 

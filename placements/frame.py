@@ -85,7 +85,7 @@ def follow_up(token: str, purpose: str) -> tuple[frames.Claims, Portal]:
 
 def page_token(frame_portal: Portal, viewer: Viewer, purpose: str = frames.PAGE) -> str:
     return frames.sign(services().settings.secret_key, frame_portal.member_id, viewer.user_id,
-                       purpose, admin=viewer.admin)
+                       purpose, admin=viewer.admin, confirmed=viewer.confirmed or None)
 
 
 def framed(html: str, portal: Portal | None, status: int = 200) -> Any:

@@ -45,12 +45,13 @@ class Tab:
     """One render of a deal's tab for one viewer: the token its follow-ups carry, and how to
     turn what the capabilities recorded into the page's values."""
 
-    def __init__(self, portal: Portal, user_id: str, deal_id: int, admin: bool = False):
+    def __init__(self, portal: Portal, user_id: str, deal_id: int, admin: bool = False,
+                 confirmed: float | None = None):
         svc = services()
         self.portal, self.user_id, self.deal_id = portal, user_id, deal_id
         self.lang = str(get_locale())
         self.token = frames.sign(svc.settings.secret_key, portal.member_id, user_id,
-                                 frames.deal_tab(deal_id), admin=admin)
+                                 frames.deal_tab(deal_id), admin=admin, confirmed=confirmed)
         self.csrf = frames.csrf_for(svc.settings.secret_key, self.token)
         self.ctx = JobContext.load(svc, portal.member_id, "deal-tab")
 
@@ -111,7 +112,7 @@ def _follow_up(values: Any) -> Tab:
         raise Refused(401, gettext("This link is invalid or has expired: open the app in "
                                    "Bitrix24 again."))
     claims, portal = follow_up(str(values.get("t", "")), frames.deal_tab(deal))
-    return Tab(portal, claims.user_id, int(deal), claims.admin)
+    return Tab(portal, claims.user_id, int(deal), claims.admin, claims.confirmed)
 
 
 @bp.post("/placements/<name>")
@@ -140,7 +141,8 @@ def placement(name: str) -> Any:
     portal = svc.store.get(member_id) or frame.portal  # a rename may have been learnt
     if not allowed:
         return framed(render_template("placement_no_access.html"), portal, 403)
-    return Tab(portal, frame.viewer.user_id, int(entity_id), frame.viewer.admin).page()
+    return Tab(portal, frame.viewer.user_id, int(entity_id), frame.viewer.admin,
+               frame.viewer.confirmed or None).page()
 
 
 @bp.post(f"{TAB}/act")

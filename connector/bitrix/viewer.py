@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import math
+import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ class Viewer:
 
     user_id: str
     admin: bool
+    confirmed: float = 0.0  # when the portal vouched for this viewer (0: now)
 
 
 class _FrameToken:
@@ -99,7 +101,7 @@ def confirm(services: Any, portal: Portal, auth_id: str) -> Viewer | None:
     user_id = str(result.get("ID") or "") if isinstance(result, dict) else ""
     if not user_id.isdigit():  # [] for an inactive user
         return None
-    viewer = Viewer(user_id, result.get("ADMIN") in (True, "Y"))
+    viewer = Viewer(user_id, result.get("ADMIN") in (True, "Y"), time.time())
     services.redis.set(key, json.dumps(asdict(viewer)), ex=VIEWER_CACHE_S)
     return viewer
 

@@ -280,3 +280,19 @@ def test_uninstall_revokes_the_app_token_at_once_here_and_within_the_ttl_elsewhe
     assert installed.app.extensions["connector"].queues["inbound"].count == inbound
     tab = open_tab(installed, 1, user_token(installed, 1))  # the frames are refused as well
     assert tab.status_code == 401
+
+
+def test_re_signed_pages_end_an_hour_after_the_portal_confirmed_the_viewer(installed: Stack):
+    """Each render re-signs its token, but never past the portal's confirmation: an admin
+    demoted since (or a manager who lost a deal) must open the app again to go on."""
+    member_id = installed.portal()["member_id"]
+    confirmed = time.time() - frames.CONFIRMED_MAX_S + 60
+    fresh = frames.sign(SECRET, member_id, "1", frames.PAGE, admin=True, confirmed=confirmed)
+    page = requests.get(f"{installed.app_url}/app/general", params={"t": fresh}, timeout=10)
+    assert page.status_code == 200
+    again = frames.verify(SECRET, hidden(page.text, "t"), frames.PAGE)
+    assert again is not None and again.confirmed == int(confirmed)  # carried, not renewed
+    stale = frames.sign(SECRET, member_id, "1", frames.PAGE, admin=True,
+                        confirmed=time.time() - frames.CONFIRMED_MAX_S - 1)
+    assert requests.get(f"{installed.app_url}/app/general", params={"t": stale},
+                        timeout=10).status_code == 401
