@@ -1,103 +1,19 @@
-"""Who changed which setting, when: a per-field diff of every saved section.
+"""The settings trail as the General page shows it: references by name, values in words.
 
-Each saved section adds one entry (who, when, which section, and the changed fields as
-dotted paths with their old and new values) to a capped Redis list under the core's
-keyspace of the tenant; the General page shows the latest ones.
+The entries themselves are kept by connector.settings_audit (the admin pages and the CLI save
+through it); this module only renders them for the reader.
 """
 
 from __future__ import annotations
 
-import json
-import re
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
-from connector.crm.port import BITRIX24, Tenant
 from connector.i18n import N_, t, when
+from connector.settings_audit import CLI, entries, steps
 from connector.settings_schema import ListOf, PerUser
 
-KEEP = 200  # entries kept per portal
-_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
-
-def steps(path: str) -> list[str | int]:
-    """`groups[0].auto[1].entity` → ["groups", 0, "auto", 1, "entity"]."""
-    return [int(i) if i else name for name, i in _STEP.findall(path)]
-
-
-@dataclass(frozen=True)
-class Change:
-    path: str  # inside the section: groups[0].max_in_work
-    old: Any
-    new: Any
-
-
-@dataclass(frozen=True)
-class Entry:
-    at: float
-    user_id: str
-    section: str
-    changes: tuple[Change, ...]
-
-
-def key(services: Any, member_id: str) -> str:
-    return (f"{services.settings.queue_prefix}:core:{Tenant(BITRIX24, member_id).key}"
-            ":settings-audit")
-
-
-_MISSING: Any = object()
-
-
-def _leaves(value: Any, path: str) -> Iterator[tuple[str, Any]]:
-    """Objects and lists of objects are walked; a list of ids is one value."""
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _leaves(v, f"{path}.{k}" if path else str(k))
-    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        for i, v in enumerate(value):
-            yield from _leaves(v, f"{path}[{i}]")
-    else:
-        yield path, value
-
-
-def diff(before: Any, after: Any) -> list[Change]:
-    """The fields whose values differ, old → new (absent on one side: None)."""
-    old, new = dict(_leaves(before, "")), dict(_leaves(after, ""))
-    empty = (_MISSING, None, [], {})
-    return [Change(p, old.get(p), new.get(p)) for p in dict.fromkeys([*old, *new])
-            if old.get(p, _MISSING) != new.get(p, _MISSING)
-            and not (old.get(p, _MISSING) in empty and new.get(p, _MISSING) in empty)]
-
-
-def record(services: Any, member_id: str, user_id: Any, section: str, before: Any,
-           after: Any, now: Callable[[], float] = time.time) -> bool:
-    """Write an entry when something changed; whether it did."""
-    changes = diff(before, after)
-    if not changes:
-        return False
-    entry = {"at": now(), "user_id": str(user_id), "section": section,
-             "changes": [[c.path, c.old, c.new] for c in changes]}
-    where = key(services, member_id)
-    with services.redis.pipeline() as pipe:
-        pipe.lpush(where, json.dumps(entry, ensure_ascii=False))
-        pipe.ltrim(where, 0, KEEP - 1)
-        pipe.execute()
-    return True
-
-
-def entries(services: Any, member_id: str, limit: int = 20) -> list[Entry]:
-    """The latest entries first."""
-    out = []
-    for raw in services.redis.lrange(key(services, member_id), 0, limit - 1):
-        e = json.loads(raw)
-        out.append(Entry(e["at"], e["user_id"], e["section"],
-                         tuple(Change(*c) for c in e["changes"])))
-    return out
-
-
-# the General page's panel ---------------------------------------------------------------
 def _field_at(schema: Any, path: str) -> Any:
     """The schema field a dotted path ends in (None when it names none)."""
     f = None
@@ -143,7 +59,9 @@ def trail(ctx: Any, view: Any) -> dict[str, Any]:
     for e in entries(ctx.services, ctx.member_id):
         schema = schemas.get(e.section)
         rows.append({
-            "when": when(e.at, lang, ctx.tz, "short"), "who": view.name("user", e.user_id),
+            "when": when(e.at, lang, ctx.tz, "short"),
+            "who": t(lang, N_("an operator (command line)")) if e.user_id == CLI
+            else view.name("user", e.user_id),
             "section": t(lang, schema.title) if schema else e.section,
             "changes": [{"path": c.path,
                          "field": _label(schema, c.path, lang),

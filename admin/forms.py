@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from admin import audit
-from admin.audit import steps
 from admin.catalog import Catalog
+from connector import settings_audit
 from connector.capability import Outcome
 from connector.i18n import N_, t
+from connector.settings_audit import steps
 from connector.settings_schema import (
     REQUIRED,
     Bool,
@@ -184,13 +184,11 @@ def save(services: Any, member_id: str, user_id: str, schema: Schema, form: Any,
     if form.get(EDIT):
         return Saved(submitted=edit(schema, draft, str(form[EDIT])))
     doc = services.portal_settings.get(member_id)
-    before = doc.get(schema.name, {})
     try:
-        after = services.portal_settings.put(member_id, {**doc, schema.name: draft})[
-            schema.name]
+        after = settings_audit.save(services, member_id, {**doc, schema.name: draft}, user_id)
     except SettingsInvalid as exc:
         return Saved(error=exc, submitted=draft)
-    changed = audit.record(services, member_id, user_id, schema.name, before, after)
+    changed = after[schema.name] != doc.get(schema.name)
     return Saved(outcome=Outcome(True, SAVED if changed else UNCHANGED))
 
 

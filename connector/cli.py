@@ -86,10 +86,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
                 else:
                     current[section] = values
             doc = current
-        s.portal_settings.put(args.member_id, doc)
-        from connector.jobs import ensure_periodic
+        from connector import settings_audit
 
-        ensure_periodic(s, args.member_id)  # intervals follow the settings at once
+        settings_audit.save(s, args.member_id, doc, settings_audit.CLI)
     except json.JSONDecodeError as exc:
         print(t(lang, N_("not JSON: {error}"), error=exc), file=sys.stderr)
         return 2

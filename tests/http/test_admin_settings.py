@@ -9,9 +9,9 @@ from typing import Any
 
 import requests
 
-from admin import audit
 from admin.catalog import recall
 from connector import frames
+from connector import settings_audit as audit
 from tests.conftest import Stack
 from tests.http.test_home_offline_note import MANAGER, open_home
 

@@ -64,3 +64,15 @@ def test_unknown_portal_and_missing_portal_are_refused(env):
     for args in (("show", "nope"), ("show",)):
         out = cli(env, *args, "--lang", "en")
         assert out.returncode == 2 and "unknown portal" in out.stderr
+
+
+def test_a_cli_save_is_in_the_settings_trail_as_the_operators(env, redis):
+    """The CLI saves the way the admin pages do: audited, refusals leave no entry."""
+    assert cli(env, "set", "m1", "-", stdin=json.dumps({"events": {"drain_every_s": 5}})
+               ).returncode == 2
+    assert redis.llen("cc:core:b24:m1:settings-audit") == 0
+    ok = cli(env, "set", "m1", "-", stdin=json.dumps({"events": {"drain_every_s": 120}}))
+    assert ok.returncode == 0, ok.stderr
+    entry = json.loads(redis.lindex("cc:core:b24:m1:settings-audit", 0))
+    assert (entry["user_id"], entry["section"], entry["changes"]) == (
+        "cli", "events", [["drain_every_s", 60, 120]])
