@@ -68,7 +68,9 @@ def job_words(registry: Any, lang: str, job: q.JobView) -> str:
         arg = args[2] if len(args) > 2 and isinstance(args[2], dict) else {}
         deal = t(lang, N_(", deal {id}"), id=arg["deal_id"]) if arg.get("deal_id") else ""
         if cap:
-            return f"{t(lang, cap.title)}: {task}{deal}"
+            found = registry.tasks.get(args[0]) or registry.periodic.get(args[0])
+            title = found[1].title if found else ""
+            return f"{t(lang, cap.title)}: {t(lang, title) if title else task}{deal}"
         return t(lang, N_("Maintenance: {task}"), task=args[0])
     return job.func
 

@@ -65,6 +65,7 @@ class Periodic:
     name: str
     every: Callable[[Mapping[str, Any]], int | None]
     run: Callable[[Any], Any]
+    title: Msg = ""  # what it does, for an admin reading a failed job ("Re-check held items")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Task:
     name: str
     run: Callable[[Any, Mapping[str, Any]], Any]
     queue: str = "maintenance"
+    title: Msg = ""  # what it does, for an admin reading a failed job ("Copy a file")
 
 
 @dataclass(frozen=True)

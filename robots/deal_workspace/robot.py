@@ -214,7 +214,7 @@ CAPABILITY = Capability(
         Subscription("deal.updated", "chat_members", on_deal_update, wants_members,
                      reads_members),
     ),
-    tasks=(Task(SET_UP_TASK, run_set_up),),
+    tasks=(Task(SET_UP_TASK, run_set_up, title=N_("Create the deal's folder and chat")),),
     card_sections=(CardSection("workspace", N_("Folder and chat"), card_facts,
                                "sections/deal_workspace.html", CARD_ACTIONS),),
     panels=PANELS,

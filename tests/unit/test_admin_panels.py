@@ -111,3 +111,21 @@ def test_a_failed_jobs_reason_in_words():
     assert reason("Traceback text without a class").words == UNEXPECTED
     ru = t("ru", WORDS["MissingScope"])
     assert ru != WORDS["MissingScope"]  # said in Russian too
+
+
+def test_a_failed_job_says_what_it_was_doing_in_words():
+    from admin.panels_core import job_words
+    from connector.queue import JobView
+    from tests.capabilities import REGISTRY
+
+    def words(func: str, *args: object, lang: str = "ru") -> str:
+        return job_words(REGISTRY, lang, JobView("j", f"connector.jobs.{func}", args, "files",
+                                                 0.0))
+
+    copy = words("run_maintenance", "drive_mirror.file", "m1", {"deal_id": 31})
+    assert copy == "Копия на Google Диске: Скопировать файл на Google Диск, сделка 31"
+    assert words("run_maintenance", "distribution.recheck", "m1", lang="en") == (
+        "Fair distribution: Re-check the items waiting for a responsible")
+    for cap in REGISTRY.capabilities:  # every task and periodic task says what it does
+        for task in (*cap.tasks, *cap.periodic):
+            assert task.title, f"{cap.name}.{task.name} has no title"
