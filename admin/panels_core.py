@@ -9,7 +9,7 @@ from admin import audit
 from admin.attention import Snapshot, attention, notes_from
 from connector import queue as q
 from connector.bitrix import offline
-from connector.bitrix.ratelimit import plan_for
+from connector.bitrix.ratelimit import ENTERPRISE, plan_for
 from connector.capability import AdminView, Outcome, Panel
 from connector.failures import reason
 from connector.i18n import N_, language, t
@@ -125,7 +125,8 @@ def state_facts(ctx: Any, view: AdminView) -> dict[str, Any]:
             "depth": sum(svc.queues.depth().values()), "offline_mode": _mode(ctx),
             "offline_unconfirmed": bool(svc.redis.exists(offline.process_key(
                 prefix, ctx.member_id))),
-            "plan": {"family": portal.license_family, "drain": f"{plan.drain:g}",
+            "plan": {"family": portal.license_family, "enterprise": plan == ENTERPRISE,
+                     "drain": f"{plan.drain:g}",
                      "burst": plan.threshold, "capacity": plan.capacity,
                      "used": round(_bucket_level(ctx, plan.drain))},
             "missing_scopes": missing_scopes(ctx), "installed_at": portal.installed_at}
