@@ -75,6 +75,11 @@ class JobView:
     scheduled: bool = False  # waits for its time (a retry, a timer, a periodic slot)
 
 
+def _marker(member_id: str) -> str:
+    """What every job id of this portal contains (job_id() embeds the member id)."""
+    return f"-{member_id[:32]}-"
+
+
 def job_view(job: Job) -> JobView:
     result = job.latest_result() if job.is_failed else None
     lines = ((result.exc_string if result else "") or job.exc_info or "").strip().splitlines()
@@ -236,7 +241,13 @@ class Queues:
 
     def failed_of(self, member_id: str) -> list[JobView]:
         """One portal's dead letters, newest first (the admin's operations page)."""
-        mine = [job_view(j) for j in self.failed() if (j.meta or {}).get("member_id") == member_id]
+        marker = _marker(member_id)
+        mine: list[JobView] = []
+        for q in self.queues.values():  # the ids say whose a job is: only those are loaded
+            ids = [i for i in FailedJobRegistry(queue=q).get_job_ids() if marker in i]
+            mine += [job_view(j) for j in Job.fetch_many(ids, connection=self.redis,
+                                                         serializer=JSONSerializer)
+                     if j and (j.meta or {}).get("member_id") == member_id]
         return sorted(mine, key=lambda v: v.at, reverse=True)
 
     def waiting_of(self, member_id: str) -> list[JobView]:
@@ -251,7 +262,7 @@ class Queues:
         registry; only those candidates are loaded and checked by their meta. A job with
         another kind of id, or one a worker pops while a slice is read, is not seen.
         """
-        marker = f"-{member_id[:32]}-"
+        marker = _marker(member_id)
         glob = "".join(f"\\{c}" if c in "*?[]\\" else c for c in marker)
         candidates: list[str] = []
         for q in self.queues.values():

@@ -35,6 +35,35 @@ from robots.drive_mirror import connection
 log = logging.getLogger(__name__)
 DOWNLOAD_CHUNK = 1024 * 1024
 RECORD_TTL_S = 5 * 365 * 24 * 3600
+ON_DRIVE = "files-on-drive"  # a sorted set: each copied file's key, scored by its record's end
+
+
+def keep_record(ctx: JobContext, source_key: str, drive_id: str, version: str) -> None:
+    """A file is on Drive: its record (what was copied, so it is not copied again) and its
+    place in the portal's count of copied files (the admin's Drive page reads ZCOUNT, never
+    a scan of the keyspace)."""
+    until = time.time() + RECORD_TTL_S
+    with ctx.redis.pipeline() as pipe:
+        pipe.set(ctx.key("file", source_key), json.dumps({"drive_id": drive_id,
+                                                          "version": version}),
+                 ex=RECORD_TTL_S)
+        pipe.zadd(ctx.key(ON_DRIVE), {source_key: until})
+        pipe.expire(ctx.key(ON_DRIVE), RECORD_TTL_S)
+        pipe.execute()
+
+
+def on_drive_count(ctx: JobContext) -> int:
+    """How many files have a live record of their copy on Drive."""
+    redis, where = ctx.redis, ctx.key(ON_DRIVE)
+    if not redis.exists(where):  # records from before the count existed: once, by a scan
+        prefix = ctx.key("file", "")
+        found = {k.decode()[len(prefix):]: time.time() + max(redis.ttl(k), 0)
+                 for k in redis.scan_iter(match=ctx.key("file", "*"), count=1000)}
+        if not found:
+            return 0
+        redis.zadd(where, found)
+    redis.zremrangebyscore(where, "-inf", time.time())
+    return int(redis.zcard(where))
 LOCK_TTL_S = 120
 
 
@@ -219,8 +248,7 @@ def _mirror_file(ctx: JobContext, deal_id: int, source: Source, lock: Any) -> di
             existing = found["id"]
             tags = found.get("appProperties", {})
             if version and version in (tags.get("srcv"), tags.get("b24v")):
-                redis.set(rec_key, json.dumps({"drive_id": existing, "version": version}),
-                          ex=RECORD_TTL_S)
+                keep_record(ctx, source.key, existing, version)
                 return {"skipped": f"{source.key}: found on Drive (an earlier run)",
                         "on_drive": True, "name": name}
     try:
@@ -253,10 +281,10 @@ def _mirror_file(ctx: JobContext, deal_id: int, source: Source, lock: Any) -> di
         except DrivePermanent as exc:
             if exc.status == 404:  # the deal folder (or file) was removed on Drive
                 redis.delete(_folder_key(ctx, deal_id), rec_key)
+                redis.zrem(ctx.key(ON_DRIVE), source.key)
                 raise Retryable(f"{name}: its Drive folder is gone; it is recreated on retry"
                                 ) from exc
             raise
-    redis.set(rec_key, json.dumps({"drive_id": result["id"], "version": version or str(size)}),
-              ex=RECORD_TTL_S)
+    keep_record(ctx, source.key, result["id"], version or str(size))
     return {"mirrored": source.key, "drive_id": result["id"], "size": size,
             "revision": bool(existing), "name": name}

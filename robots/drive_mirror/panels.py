@@ -16,10 +16,10 @@ from connector.failures import reason
 from connector.i18n import N_, language, t
 from connector.queue import JobView
 from robots.drive_mirror import connection
+from robots.drive_mirror.mirror import on_drive_count
 
 FILE_TASK = "drive_mirror.file"  # the capability's file task, as run_maintenance names it
 SHOWN = 50
-COUNT_BATCH = 1000
 
 
 def _lang(ctx: JobContext, view: AdminView) -> str:
@@ -36,11 +36,6 @@ def _file(job: JobView) -> dict[str, Any]:
     source = arg.get("source") or {}
     return {"id": job.id, "deal_id": arg.get("deal_id", ""),
             "name": source.get("name") or source.get("key", ""), "at": job.at}
-
-
-def mirrored_count(ctx: JobContext) -> int:
-    """Files with a copy on Drive: the records mirror.py keeps, one per file."""
-    return sum(1 for _ in ctx.redis.scan_iter(match=ctx.key("file", "*"), count=COUNT_BATCH))
 
 
 def parked(ctx: JobContext) -> list[JobView]:
@@ -61,7 +56,7 @@ def drive_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
     return {"google": connection.status(svc, ctx.tenant), "enabled": cfg["enabled"],
             "connect_url": f"{svc.settings.public_base_url}/google/connect?t={token}",
             "root": cfg["root_folder_id"], "shared_drive": cfg["shared_drive_id"],
-            "mirrored": mirrored_count(ctx), "waiting": len(waiting),
+            "mirrored": on_drive_count(ctx), "waiting": len(waiting),
             "waiting_files": [_file(j) for j in waiting[:SHOWN]],
             "parked": stuck, "parked_count": len(failed)}
 

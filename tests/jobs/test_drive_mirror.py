@@ -80,6 +80,12 @@ def test_files_of_the_deal_folder_land_on_drive_once_and_verified(mirrored: Stac
     mirrored.run_worker()
     again = [f for f in fake_drive.files if f["mimeType"] != "application/vnd.google-apps.folder"]
     assert len(again) == len(on_drive)
+    from connector.context import JobContext
+    from robots.drive_mirror.mirror import on_drive_count
+
+    ctx = JobContext.load(services(mirrored), mirrored.portal()["member_id"], "test",
+                          "drive_mirror")
+    assert on_drive_count(ctx) == len(on_drive) == 2  # the admin page's count, kept as copied
 
 
 def test_a_changed_file_becomes_a_revision_and_a_deleted_one_stays(mirrored: Stack,
