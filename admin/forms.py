@@ -18,7 +18,7 @@ from typing import Any
 from admin.catalog import Catalog
 from connector import settings_audit
 from connector.capability import Outcome
-from connector.i18n import N_, t
+from connector.i18n import LANGUAGES, N_, t
 from connector.settings_audit import steps
 from connector.settings_schema import (
     REQUIRED,
@@ -107,6 +107,8 @@ def parse_field(f: Field, form: Any, path: str, siblings: Mapping[str, Any]) -> 
         return _number(text, isinstance(f, Duration) or f.whole)
     if isinstance(f, Choice):
         return next((o.value for o in f.options if str(o.value) == text), text)
+    if isinstance(f, Template) and text in _default_shown(f):
+        return f.default  # left as shown: still the default, written in the portal's language
     if isinstance(f, TimeZone):
         return str(form.get(path + OTHER, "")).strip() or text
     if isinstance(f, CrmField):
@@ -139,6 +141,13 @@ def parse_field(f: Field, form: Any, path: str, siblings: Mapping[str, Any]) -> 
         count = int(str(form.get(path + COUNT, "0")) or 0)
         return [parse_fields(f.item, form, f"{path}[{i}].") for i in range(count)]
     return text
+
+
+def _default_shown(f: Template) -> set[str]:
+    """A template's default as any reader was shown it (its msgid, or a translation)."""
+    if f.default is REQUIRED:
+        return set()
+    return {f.default, *(t(lang, f.default) for lang in LANGUAGES)}
 
 
 def parse_fields(schema: Schema, form: Any, prefix: str = "") -> dict[str, Any]:
@@ -253,6 +262,8 @@ def _widget(r: _Render, f: Field, value: Any, path: str, siblings: Mapping[str, 
     elif isinstance(f, Template):
         w.update(kind="template", placeholders=["{" + p + "}" for p in f.placeholders],
                  long=f.name.startswith("message"))
+        if value == f.default:  # a default msgid: shown in the reader's language
+            w["value"] = t(r.lang, value)
     elif isinstance(f, CrmField):
         names = r.catalog.options("crm_field", f.entity) if r.picker("crm_field") else []
         fixed = [(a, t(r.lang, FIELD_NAMES.get(a, a))) for a in f.also]

@@ -183,7 +183,8 @@ DISTRIBUTION = Schema("distribution", N_("Fair distribution"), (
     Duration("reconcile_minutes", N_("Counter reconciliation interval"),
              N_("Minutes between reconciliations of the workload counters with the CRM."), 15,
              unit="min", low=1, high=1440),
-), help=N_("Fair distribution groups: who receives what, by which rule, who is told."))
+), help=N_("Leads, deals and requests handed out by workload and work day; returning "
+          "clients kept with their manager."))
 
 SCHEMAS = (DISTRIBUTION,)
 

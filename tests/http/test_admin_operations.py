@@ -161,7 +161,8 @@ def test_a_failed_job_shows_its_reason_and_requeues_from_the_page(installed: Sta
     member_id, jid = _park_a_file(installed)
     shown = page(installed, "operations", hidden(open_app(installed), "t"))
     row = shown.split(f'data-job="{jid}"')[1].split("</tr>")[0]
-    assert "Google Drive is not connected." in row and "Google Drive mirror: Copy a file to Google Drive, deal 31" in row
+    assert "Google Drive is not connected." in row
+    assert "Google Drive mirror: Copy a file to Google Drive, deal 31" in row
     queues = svc(installed).queues  # type: ignore[attr-defined]
     answer = act(installed, "operations", shown, "failed.requeue", job="someone-elses-job")
     assert answer.status_code == 422 and [j.id for j in queues.failed_of(member_id)] == [jid]

@@ -174,3 +174,24 @@ def test_the_preview_shows_what_the_settings_give_a_real_deal(installed: Stack):
     assert message.startswith("<b>Freight #3</b><br>Amount: ")
     assert '<a href="' in message and "[URL" not in message
     assert "Deal 3: Freight #3" in page.text
+
+
+def test_a_default_text_is_shown_in_the_readers_language_and_stays_the_default(
+        installed: Stack):
+    """The chat's default title is a msgid written in the portal's language: a Russian admin
+    reads it in Russian, and saving it untouched keeps the default (not a frozen copy)."""
+    from connector.i18n import t
+    from robots.deal_workspace.config import CHAT_TITLE
+
+    app = AppPage(installed, lang="ru").open("deal_workspace")
+    shown = re.search(r'name="title_template"[^>]*value="([^"]*)"', app.text)
+    assert shown and html.unescape(shown[1]) == t("ru", CHAT_TITLE) != CHAT_TITLE
+    from admin.forms import UNCHANGED
+    from robots.deal_workspace.config import CHAT_MESSAGE
+
+    app.post("deal_workspace", [
+        ("_section", "deal_chats"), ("title_template", t("ru", CHAT_TITLE)),
+        ("message_template", t("ru", CHAT_MESSAGE)), ("chat_field", "UF_CRM_CC_CHAT")])
+    assert app.resp.status_code == 200 and t("ru", UNCHANGED) in app.text
+    assert stored(installed, "deal_chats")["title_template"] == CHAT_TITLE
+    assert audit.entries(services(installed), installed.portal()["member_id"]) == []
