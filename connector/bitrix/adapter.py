@@ -536,11 +536,21 @@ class BitrixCrm:
     def create_chat(self, title: str, users: tuple[int, ...], description: str = "") -> int:
         return int(self.rest.call(*self._command(p.CreateChat(title, users, description))))
 
-    def ensure_item_field(self, kind: str, name: str, type_: str, label: str) -> None:
-        """Bitrix prefixes UF_CRM_ itself: the field is added under the bare name."""
+    def _has_item_field(self, kind: str, name: str) -> bool:
         existing = self.rest.call(f"crm.{kind}.userfield.list",
                                   {"filter": {"FIELD_NAME": name}}) or []
-        if any(str(f.get("FIELD_NAME")) == name for f in existing):
+        return any(str(f.get("FIELD_NAME")) == name for f in existing)
+
+    def ensure_item_field(self, kind: str, name: str, type_: str, label: str) -> None:
+        """Bitrix prefixes UF_CRM_ itself: the field is added under the bare name.
+
+        A field made meanwhile by someone else is refused with ERROR_CORE "Поле UF_CRM_X для
+        объекта CRM_DEAL уже существует" (api-reference/crm/requisites/user-fields/
+        crm-requisite-userfield-add.md; crm-deal-userfield-add.md lists no code of its own and
+        the text follows the portal's language): an ERROR_CORE after which the field is there
+        is success.
+        """
+        if self._has_item_field(kind, name):
             return
         try:
             self.rest.call(f"crm.{kind}.userfield.add", {"fields": {
@@ -548,6 +558,8 @@ class BitrixCrm:
                 "XML_ID": name, "EDIT_FORM_LABEL": {"ru": label, "en": label},
                 "LIST_COLUMN_LABEL": {"ru": label, "en": label}}})
         except BitrixError as exc:
+            if exc.code == "ERROR_CORE" and self._has_item_field(kind, name):
+                return
             raise neutral(exc, f"field {name}") from exc
 
     def storage_root(self, storage: str) -> int:

@@ -377,7 +377,8 @@ class CrmPort(Protocol):
         """A plain group chat (not bound to an item)."""
 
     def ensure_item_field(self, kind: str, name: str, type_: str, label: str) -> None:
-        """Create a custom field of items of `kind` unless it exists."""
+        """Create a custom field of items of `kind` unless it exists; the CRM's "already
+        exists" (someone made it meanwhile) is success, never an error."""
 
     def storage_root(self, storage: str) -> int:
         """The root folder of a storage ("common" = the company's shared storage)."""

@@ -573,7 +573,10 @@ def _register(entity: str) -> None:
             raise RestError("ERROR_CORE", "Invalid FIELD_NAME", 400)
         store = ctx.portal.userfields[UF_ENTITY[entity]]
         if any(u["FIELD_NAME"] == name for u in store):
-            raise RestError("ERROR_CORE", f"Field {name} already exists", 400)
+            # api-reference/crm/requisites/user-fields/crm-requisite-userfield-add.md: a
+            # second field of that name is ERROR_CORE (the deal page lists no code of its own)
+            raise RestError("ERROR_CORE", f"Поле {name} для объекта {UF_ENTITY[entity]} уже "
+                            "существует.", 400)
         uid = 100 + sum(len(v) for v in ctx.portal.userfields.values()) + 1
         label = f.get("LABEL")
         store.append({

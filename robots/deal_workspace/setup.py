@@ -1,6 +1,8 @@
 """Create a new deal's folder and chat: one read, one write, exactly once.
 
-Exactly once comes from three layers: a per-deal Redis lock (simultaneous deliveries of the
+Portal-wide prerequisites (the deal fields, the parent folders) are made once per portal under
+its lock, with the CRM's "already exists" taken as success (connector.once). Exactly once per
+deal comes from three layers: a per-deal Redis lock (simultaneous deliveries of the
 same event wait for each other), the deal's own fields (a rerun after a crash sees the link
 and the chat id the first run wrote in the same write as it created them), and the file
 store's refusal of a duplicate name (an existing folder of that name is reused, never
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +23,7 @@ from redis.exceptions import LockError
 from connector.crm import port as crm
 from connector.errors import Permanent
 from connector.i18n import N_, money, t
+from connector.once import once
 from connector.templating import bb_escape, folder_name, item_values, path_segments, render
 
 RECORD_TTL_S = 400 * 24 * 3600
@@ -67,19 +71,30 @@ class Workspace:
     def cache(self, key: str, value: Any, ttl_s: int = 7 * 24 * 3600) -> None:
         self.redis.set(f"{self.base}:cache:{key}", str(value), ex=ttl_s)
 
+    def once(self, key: str, make: Callable[[], str]) -> str:
+        """The cached `key`, or `make()` (which caches it) run once for the whole portal."""
+        return once(self.redis, f"{self.base}:lock:once:{key}", lambda: self.cached(key), make)
 
-# prerequisites, cached: custom fields and the parent folder -----------------------------------
+
+# prerequisites, made once per portal and cached: custom fields and the parent folder --------
 def ensure_field(port: crm.CrmPort, ws: Workspace, name: str, type_: str, label: str,
                  lang: str) -> None:
-    if not name.startswith("UF_CRM_") or ws.cached(f"uf:{name}"):
+    """The deal field exists: made once under the portal's lock (the port takes the CRM's
+    "already exists" as success, for a field someone else made meanwhile)."""
+    if not name.startswith("UF_CRM_"):
         return
-    try:
-        port.ensure_item_field("deal", name, type_, label)
-    except crm.AccessDenied as exc:
-        raise SetupError(t(lang, N_("cannot create the deal field {field}: the app needs a CRM "
-                                    "administrator's rights (reinstall as an administrator)"),
-                           field=name)) from exc
-    ws.cache(f"uf:{name}", 1)
+
+    def make() -> str:
+        try:
+            port.ensure_item_field("deal", name, type_, label)
+        except crm.AccessDenied as exc:
+            raise SetupError(t(lang, N_("cannot create the deal field {field}: the app needs a "
+                                        "CRM administrator's rights (reinstall as an "
+                                        "administrator)"), field=name)) from exc
+        ws.cache(f"uf:{name}", 1)
+        return "1"
+
+    ws.once(f"uf:{name}", make)
 
 
 def storage_root(port: crm.CrmPort, ws: Workspace, storage: str | int, lang: str) -> int:
@@ -101,15 +116,18 @@ def storage_root(port: crm.CrmPort, ws: Workspace, storage: str | int, lang: str
 
 def parent_folder(port: crm.CrmPort, ws: Workspace, storage: str | int, path: list[str],
                   lang: str) -> int:
+    """The deals' parent folder (Deals/2025): made once per path under the portal's lock."""
     key = f"path:{storage}:{'/'.join(path)}"
-    if hit := ws.cached(key):
-        return int(hit)
-    folder_id = storage_root(port, ws, storage, lang)
-    for segment in path:
-        folder, _ = port.subfolder(folder_id, segment)
-        folder_id = folder.id
-    ws.cache(key, folder_id)
-    return folder_id
+
+    def make() -> str:
+        folder_id = storage_root(port, ws, storage, lang)
+        for segment in path:  # Disk's "already exists" is the folder found (port.subfolder)
+            folder, _ = port.subfolder(folder_id, segment)
+            folder_id = folder.id
+        ws.cache(key, folder_id)
+        return str(folder_id)
+
+    return int(ws.once(key, make))
 
 
 # the deal setup itself ----------------------------------------------------------------------

@@ -1,0 +1,59 @@
+"""Portal-wide set-up under real concurrency: the first deals of a freshly enabled portal
+arrive at once and several workers race to create the deal fields, the parent folders and
+the chats. Every deal must still get exactly one folder and one chat, each field must
+exist once, and no job may fail (issue 13, item 1)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from tests.conftest import Stack
+from tests.jobs.test_deal_workspace import chats_of, deal, enable, folders_named, new_deal
+
+DEALS = 8
+WORKERS = 3
+
+
+@pytest.fixture
+def emulator_overrides() -> dict[str, Any]:
+    """No rate limit: the workers' calls reach the portal as close together as they can."""
+    return {"rate_limit_enabled": False}
+
+
+def fields_named(stack: Stack, name: str) -> list[dict]:
+    rows = stack.rest("crm.deal.userfield.list", {"filter": {"FIELD_NAME": name}}
+                      ).json()["result"]
+    return [r for r in rows if r["FIELD_NAME"] == name]
+
+
+def run_workers_at_once(stack: Stack, n: int) -> list[str]:
+    """n real burst workers started together; their output, once they all ended."""
+    procs = stack.start_workers(n)
+    outputs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * n, outputs
+    return outputs
+
+
+def test_first_deals_at_once_each_get_one_folder_and_one_chat(installed: Stack):
+    enable(installed)
+    # a slow create widens the window between "is the field there?" and "it is there"
+    installed.control("POST", "faults", json={"method": "crm.deal.userfield.add",
+                                              "latency_ms": 1500})
+    titles = [f"Race {i}" for i in range(DEALS)]
+    with ThreadPoolExecutor(DEALS) as pool:
+        ids = list(pool.map(lambda title: new_deal(installed, title), titles))
+    outputs = run_workers_at_once(installed, WORKERS)
+
+    queues = installed.app.extensions["connector"].queues
+    assert [j.id for j in queues.failed()] == [], outputs
+    assert len(fields_named(installed, "UF_CRM_CC_FOLDER")) == 1
+    assert len(fields_named(installed, "UF_CRM_CC_CHAT")) == 1
+    for deal_id, title in zip(ids, titles, strict=True):
+        d = deal(installed, deal_id)
+        assert d["UF_CRM_CC_FOLDER"], (deal_id, d)
+        assert len(folders_named(installed, f"{deal_id} {title}")) == 1, deal_id
+        (chat,) = chats_of(installed, deal_id)
+        assert int(d["UF_CRM_CC_CHAT"]) == int(chat["ID"])
