@@ -21,6 +21,7 @@ from connector.context import JobContext
 from connector.crm import port as crm
 from connector.errors import Permanent
 from connector.i18n import N_, t
+from connector.once import once
 from connector.triggers import already_answered, mark_answered
 from robots.distribution import policy
 from robots.distribution.config import Group
@@ -138,18 +139,24 @@ def build_members(group: Group, members: list[int], reading: crm.Reading,
 
 
 def _chat(env: Env, group: Group) -> int:
-    """The supervisors' chat: configured, or created once and remembered."""
+    """The supervisors' chat: configured, or created once per group (items of one group
+    distributed at once by several workers share one chat) and remembered."""
     if group.chat_id:
         return group.chat_id
-    chat_id = env.state.chat_id(group.id)
-    if chat_id or not group.supervisors:
+    if not group.supervisors:
+        return env.state.chat_id(group.id)
+
+    def make() -> int:
+        chat_id = env.crm.create_chat(
+            t(env.lang, N_("Distribution: {group}"), group=group.name),
+            tuple(group.supervisors),
+            t(env.lang, N_("Every assignment of this group with its reason, and items waiting "
+                           "for someone to start the work day.")))
+        env.state.set_chat_id(group.id, chat_id)
         return chat_id
-    chat_id = env.crm.create_chat(
-        t(env.lang, N_("Distribution: {group}"), group=group.name), tuple(group.supervisors),
-        t(env.lang, N_("Every assignment of this group with its reason, and items waiting "
-                       "for someone to start the work day.")))
-    env.state.set_chat_id(group.id, chat_id)
-    return chat_id
+
+    return once(env.state.redis, env.state.g(group.id, "chat-lock"),
+                lambda: env.state.chat_id(group.id), make)
 
 
 def _item_link(env: Env, ref: crm.ItemRef, title: str) -> str:

@@ -29,6 +29,7 @@ from connector.context import JobContext
 from connector.crm import port as crm
 from connector.errors import Permanent, Retryable
 from connector.gdrive.errors import DrivePermanent
+from connector.once import once
 from connector.templating import folder_name, item_values
 from robots.drive_mirror import connection
 
@@ -159,17 +160,21 @@ def drive_folder_of(ctx: JobContext, deal_id: int) -> str:
 
 
 def drive_folder(ctx: JobContext, store: Any, deal: crm.Item) -> str:
-    """The deal's Drive folder (created once, found again by its appProperties)."""
-    if hit := drive_folder_of(ctx, deal.ref.id):
-        return hit
-    cfg = ctx.settings["drive_mirror"]
-    values = item_values(deal, ctx.tz, ctx.crm.item_link(deal.ref))
-    name = folder_name(cfg["folder_name_template"], values, 200)
-    parent = cfg["root_folder_id"] or cfg["shared_drive_id"] or None
-    folder = store.find_folder("b24deal", _old_tag(ctx, str(deal.ref.id)), parent) or \
-        store.ensure_folder(name, parent, {"srcdeal": _tag(ctx, str(deal.ref.id))})
-    ctx.redis.set(_folder_key(ctx, deal.ref.id), folder, ex=RECORD_TTL_S)
-    return folder
+    """The deal's Drive folder: created once under a per-deal lock (the deal's file jobs run
+    side by side, and Drive itself lets two folders of one name exist), found again by its
+    appProperties."""
+    def make() -> str:
+        cfg = ctx.settings["drive_mirror"]
+        values = item_values(deal, ctx.tz, ctx.crm.item_link(deal.ref))
+        name = folder_name(cfg["folder_name_template"], values, 200)
+        parent = cfg["root_folder_id"] or cfg["shared_drive_id"] or None
+        folder = store.find_folder("b24deal", _old_tag(ctx, str(deal.ref.id)), parent) or \
+            store.ensure_folder(name, parent, {"srcdeal": _tag(ctx, str(deal.ref.id))})
+        ctx.redis.set(_folder_key(ctx, deal.ref.id), folder, ex=RECORD_TTL_S)
+        return folder
+
+    return once(ctx.redis, ctx.key("lock", "folder", deal.ref.id),
+                lambda: drive_folder_of(ctx, deal.ref.id), make)
 
 
 def _filename(resp: requests.Response, fallback: str) -> str:

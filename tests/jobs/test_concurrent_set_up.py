@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Stack
+from tests.distribution_support import SALES, day
 from tests.jobs.test_deal_workspace import chats_of, deal, enable, folders_named, new_deal
 
 DEALS = 8
@@ -57,3 +58,27 @@ def test_first_deals_at_once_each_get_one_folder_and_one_chat(installed: Stack):
         assert len(folders_named(installed, f"{deal_id} {title}")) == 1, deal_id
         (chat,) = chats_of(installed, deal_id)
         assert int(d["UF_CRM_CC_CHAT"]) == int(chat["ID"])
+
+
+def test_first_deals_distributed_at_once_share_one_supervisors_chat(installed: Stack):
+    """New deals distributed by several workers at once: one supervisors' chat for the group,
+    every deal assigned and reported in it, and still one folder and one chat per deal."""
+    installed.app.extensions["connector"].portal_settings.put(installed.portal()["member_id"], {
+        "distribution": {"groups": [{**SALES, "auto": [{"entity": "deal"}]}]},
+        "deal_folders": {"enabled": True}, "deal_chats": {"enabled": True}})
+    day(installed, u2="OPENED", u3="OPENED")
+    installed.control("POST", "faults", json={"method": "im.chat.add", "latency_ms": 700})
+    with ThreadPoolExecutor(DEALS) as pool:
+        ids = list(pool.map(lambda i: new_deal(installed, f"Race {i}", ASSIGNED_BY_ID=1),
+                            range(DEALS)))  # 1: a placeholder, the deal is to be distributed
+    outputs = run_workers_at_once(installed, WORKERS)
+
+    assert [j.id for j in installed.app.extensions["connector"].queues.failed()] == [], outputs
+    data = installed.control("GET", "chats")
+    chats = data.get("chats", data) if isinstance(data, dict) else data
+    (supervisors,) = [c for c in chats if str(c.get("TITLE")) == "Distribution: Sales"]
+    posted = " ".join(m["MESSAGE"] for m in supervisors["messages"])
+    for deal_id in ids:
+        assert f"/crm/deal/details/{deal_id}/" in posted, deal_id
+        assert int(deal(installed, deal_id)["ASSIGNED_BY_ID"]) in (2, 3)
+        assert len(chats_of(installed, deal_id)) == 1, deal_id
