@@ -5,11 +5,15 @@ exist once, and no job may fail (issue 13, item 1)."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from redis import Redis
 
+from connector.errors import Retryable
+from connector.once import once
 from tests.conftest import Stack
 from tests.distribution_support import SALES, day
 from tests.jobs.test_deal_workspace import chats_of, deal, enable, folders_named, new_deal
@@ -82,3 +86,27 @@ def test_first_deals_distributed_at_once_share_one_supervisors_chat(installed: S
         assert f"/crm/deal/details/{deal_id}/" in posted, deal_id
         assert int(deal(installed, deal_id)["ASSIGNED_BY_ID"]) in (2, 3)
         assert len(chats_of(installed, deal_id)) == 1, deal_id
+
+
+def test_once_makes_a_thing_once_however_many_threads_ask(redis: Redis):
+    """The rule itself, on the real Redis: ten callers at once, one creation, one answer."""
+    made: list[int] = []
+
+    def make() -> str:
+        time.sleep(0.2)  # long enough for every other caller to find nothing at first
+        made.append(1)
+        redis.set("thing", "42")
+        return "42"
+
+    def ask(_: int) -> str:
+        return once(redis, "thing:lock", lambda: (redis.get("thing") or b"").decode(), make)
+
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(ask, range(10)))
+    assert answers == ["42"] * 10 and made == [1]
+
+
+def test_once_is_retried_later_while_another_worker_holds_the_lock(redis: Redis):
+    redis.lock("thing:lock", timeout=30).acquire()
+    with pytest.raises(Retryable):
+        once(redis, "thing:lock", lambda: None, lambda: "never", wait_s=0.3)
