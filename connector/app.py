@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from flask import Blueprint, Flask, jsonify
+from werkzeug.wrappers import Response
 
 from connector.config import Settings, load_settings
 from connector.page_i18n import init_pages
@@ -29,6 +32,7 @@ def create_app(config: Settings | Mapping[str, Any] | None = None,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = Flask(__name__, template_folder="../templates/html", static_folder="../templates/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.wsgi_app = WholeBody(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = settings.secret_key
     services = build(settings) if build else build_services(settings, web=True)
     app.extensions["connector"] = services
@@ -53,6 +57,52 @@ def create_app(config: Settings | Mapping[str, Any] | None = None,
         return jsonify(error="method_not_allowed"), 405
 
     return app
+
+
+class WholeBody:
+    """WSGI middleware: a body sent without Content-Length (chunked) is read here, whole and
+    at most `limit` bytes, so every route sees a body of known length. Longer is 413 and a
+    broken chunked encoding 400 — never a cut body processed as if it were all, nor a 500."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], limit: int):
+        self.app, self.limit = app, limit
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
+                 ) -> Iterable[bytes]:
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if environ.get("CONTENT_LENGTH") or not (chunked or environ.get("wsgi.input_terminated")):
+            return self.app(environ, start_response)
+        try:
+            body = _read_at_most(environ["wsgi.input"], self.limit + 1)
+        except (OSError, ValueError):  # the servers' "invalid chunk" errors
+            return _refuse(400, {"error": "malformed_body", "detail": "invalid chunked body"},
+                           environ, start_response)
+        if len(body) > self.limit:
+            return _refuse(413, {"error": "body_too_large", "limit": self.limit},
+                           environ, start_response)
+        environ.update({"wsgi.input": io.BytesIO(body), "CONTENT_LENGTH": str(len(body))})
+        environ.pop("wsgi.input_terminated", None)
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.app(environ, start_response)
+
+
+def _read_at_most(stream: Any, size: int) -> bytes:
+    parts, got = [], 0
+    while got < size:
+        part = stream.read(min(65536, size - got))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _refuse(status: int, body: dict[str, Any], environ: dict[str, Any],
+            start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """A JSON refusal that closes the connection (the rest of the body was not read)."""
+    resp = Response(json.dumps(body), status, mimetype="application/json",
+                    headers={"Connection": "close"})
+    return resp(environ, start_response)
 
 
 def services_of(app: Flask) -> Services:

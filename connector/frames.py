@@ -81,7 +81,8 @@ def sign(secret: str, member_id: str, user_id: str, purpose: str, admin: bool = 
 def verify(secret: str, token: str, purpose: str, now: float | None = None) -> Claims | None:
     """The claims of a good, unexpired token made for `purpose`, else None."""
     body, _, mac = (token or "").partition(".")
-    if not body or not mac or not hmac.compare_digest(_mac(secret, "frame", body), mac):
+    if not body or not mac or not mac.isascii() or not hmac.compare_digest(
+            _mac(secret, "frame", body), mac):
         return None
     try:
         raw = json.loads(_unb64(body))
@@ -103,7 +104,8 @@ def csrf_for(secret: str, frame_token: str) -> str:
 
 
 def csrf_ok(secret: str, frame_token: str, csrf: str) -> bool:
-    return bool(frame_token) and hmac.compare_digest(csrf_for(secret, frame_token), csrf or "")
+    return bool(frame_token) and (csrf or "").isascii() and hmac.compare_digest(
+        csrf_for(secret, frame_token), csrf or "")
 
 
 def frame_ancestors(domain: str, client_endpoint: str = "") -> str:

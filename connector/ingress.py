@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from connector import bounded_json
 from connector import queue as q
 from connector.bitrix.errors import BitrixError
 from connector.bitrix.events import NEUTRAL, UPDATES
@@ -53,7 +54,7 @@ def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
     mime = content_type.split(";")[0].strip().lower()
     text = body.decode("utf-8")
     if mime == JSON:
-        data = json.loads(text or "{}")
+        data = bounded_json.loads(text or "{}")
         if not isinstance(data, dict):
             raise ValueError("JSON body must be an object")
         return data
@@ -89,7 +90,10 @@ def accept(services: Services, req: InboundRequest) -> Answer:
     auth = payload.get("auth")
     if not isinstance(auth, dict) or not auth.get("member_id"):
         return Answer(401, {"error": "no_auth", "detail": "auth[member_id] missing"})
-    member_id = str(auth["member_id"])
+    wrong = _misshapen(req.kind, payload)
+    if wrong:
+        return Answer(400, {"error": "malformed_body", "detail": wrong})
+    member_id = auth["member_id"]
     name = req.name if req.kind == "robot" else str(payload.get("event", "")).upper()
     if req.kind == "event" and not name:
         return Answer(400, {"error": "malformed_body", "detail": "event name missing"})
@@ -109,6 +113,25 @@ def accept(services: Services, req: InboundRequest) -> Answer:
     if req.kind == "event":
         return _route_event(services, member_id, name, payload)
     return _route_robot(services, member_id, name, payload)
+
+
+TEXT_FIELDS = {"event": ("event", "ts"), "robot": ("event_token", "code", "ts")}
+AUTH_TEXT = ("member_id", "domain", "application_token", "access_token", "refresh_token")
+
+
+def _misshapen(kind: str, payload: dict[str, Any]) -> str:
+    """Why the body's shape is not one Bitrix24 sends (a text where a list came, `data` that
+    is not an object), or "" — so no later step meets a type it does not expect."""
+    auth = payload["auth"]
+    for key in AUTH_TEXT:
+        if not isinstance(auth.get(key, ""), str):
+            return f"auth[{key}] must be a text"
+    for key in TEXT_FIELDS[kind]:
+        if not isinstance(payload.get(key, ""), str | int):
+            return f"{key} must be a text"
+    if kind == "event" and not isinstance(payload.get("data") or {}, dict):
+        return "data must be an object"
+    return ""
 
 
 def _route_event(services: Services, member_id: str, name: str, payload: dict[str, Any]
@@ -151,7 +174,10 @@ def _route_robot(services: Services, member_id: str, code: str, payload: dict[st
 
 
 def _accept_install_event(services: Services, name: str, payload: dict[str, Any]) -> Answer:
-    grant = services.lifecycle.grant_from_event(payload)
+    try:
+        grant = services.lifecycle.grant_from_event(payload)
+    except ValueError as exc:  # e.g. auth[expires_in] that is no number of seconds
+        return Answer(400, {"error": "malformed_body", "detail": str(exc)[:200]})
     try:
         portal = services.lifecycle.accept_grant(services, grant)
     except BitrixError as exc:

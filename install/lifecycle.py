@@ -10,6 +10,7 @@ says its user is an admin — an ordinary user's iframe token cannot re-key a po
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -98,20 +99,38 @@ def accept_grant(services: Services, grant: Grant) -> Portal:
     services.store.set_application_token(grant.member_id, grant.application_token)
     if grant.refresh_token:
         services.store.save_tokens(grant.member_id, Tokens(
-            grant.access_token, grant.refresh_token, time.time() + float(grant.expires_in or 3600)))
+            grant.access_token, grant.refresh_token, time.time() + grant.expires_in))
     log.info("portal %s (%s) installed/updated by user %s", portal.member_id, portal.domain,
              portal.user_id)
     return portal
 
 
+DEFAULT_LIFETIME_S = 3600
+_SECONDS = re.compile(r"[0-9]{1,7}")  # ASCII digits only, at most ~115 days
+
+
+def lifetime_s(value: Any, field: str) -> float:
+    """A token's lifetime as the portal sent it (AUTH_EXPIRES, auth[expires_in]): whole
+    seconds, or the usual hour when absent. Anything else is a ValueError naming `field`,
+    which the caller answers with 400 — before any proof is attempted."""
+    if value is None or value == "":
+        return float(DEFAULT_LIFETIME_S)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _SECONDS.fullmatch(value):
+        raise ValueError(f"{field} must be a whole number of seconds")
+    return float(int(value))
+
+
 def grant_from_event(payload: dict[str, Any]) -> Grant:
+    """The grant an ONAPPINSTALL/ONAPPUPDATE body carries; ValueError when it is misshapen."""
     auth = payload.get("auth") or {}
     return Grant(
         member_id=str(auth.get("member_id", "")),
         domain=str(auth.get("domain", "")) or None,
         access_token=str(auth.get("access_token", "")),
         refresh_token=str(auth.get("refresh_token", "")),
-        expires_in=float(auth.get("expires_in") or 3600),
+        expires_in=lifetime_s(auth.get("expires_in"), "auth[expires_in]"),
         application_token=str(auth.get("application_token", "")),
         scope=str(auth.get("scope", "")),
         language=str(data.get("LANGUAGE_ID", "")) if isinstance(

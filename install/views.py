@@ -15,7 +15,7 @@ from flask_babel import gettext
 
 from admin.views import open_app
 from connector.bitrix.errors import BitrixError
-from install.lifecycle import Grant, accept_grant
+from install.lifecycle import Grant, accept_grant, lifetime_s
 from install.registrations import reconcile
 from placements.frame import Refused, open_frame
 
@@ -41,12 +41,18 @@ def installer() -> Any:
             return open_app(open_frame(form))
         except Refused as refused:
             return refused.answer()
+    try:
+        expires_in = lifetime_s(form.get("AUTH_EXPIRES"), "AUTH_EXPIRES")
+    except ValueError:
+        return render_template("install_error.html", reason=gettext(
+            "The portal sent a token lifetime (AUTH_EXPIRES) that is not a number of seconds: "
+            "open the app from the portal again."), errors={}), 400
     grant = Grant(
         member_id=form.get("member_id", ""),
         domain=request.args.get("DOMAIN") or None,
         access_token=form.get("AUTH_ID", ""),
         refresh_token=form.get("REFRESH_ID", ""),
-        expires_in=float(form.get("AUTH_EXPIRES") or 3600),
+        expires_in=expires_in,
         application_token=form.get("APPLICATION_TOKEN", ""),
         scope=form.get("APPLICATION_SCOPE", ""),
         language=request.values.get("LANG", ""),

@@ -17,14 +17,13 @@ portal: the token was made only after the portal said this viewer may read this 
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request
 from flask_babel import get_locale, gettext
 
-from connector import frames, history
+from connector import bounded_json, frames, history
 from connector.bitrix.errors import BitrixRetryableError
 from connector.bitrix.store import Portal
 from connector.bitrix.viewer import may_read
@@ -127,7 +126,7 @@ def placement(name: str) -> Any:
     svc = services()
     member_id = frame.portal.member_id
     try:
-        options = json.loads(request.form.get("PLACEMENT_OPTIONS") or "{}")
+        options = bounded_json.loads(request.form.get("PLACEMENT_OPTIONS") or "{}")
     except ValueError:
         options = {}
     entity_id = str(options.get("ID", "")) if isinstance(options, dict) else ""

@@ -8,6 +8,9 @@ from typing import Any
 from urllib.parse import quote
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
+# a list index as PHP writes one: ASCII digits, no leading zero ("٠", "01" and "1" * 5000 are
+# plain keys, so `a[0]=x&a[01]=y` is a dict and no index needs int() on a huge string)
+_INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
 MAX_DEPTH = 8
 
 
@@ -16,7 +19,8 @@ class FormError(ValueError):
 
 
 def parse_nested(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """Turn flat pairs into nested dicts; dicts keyed 0..n-1 become lists."""
+    """Turn flat pairs into nested dicts; dicts keyed 0..n-1 become lists (never the root:
+    `0=a&1=b` is still a dict of two fields)."""
     root: dict[str, Any] = {}
     for key, value in pairs:
         match = _KEY.match(key)
@@ -30,7 +34,7 @@ def parse_nested(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             if part == "":
-                part = str(sum(1 for k in node if k.isdigit())) if isinstance(node, dict) else "0"
+                part = str(max((int(k) for k in node if _is_index(k)), default=-1) + 1)
             if last:
                 node[part] = value
             else:
@@ -39,16 +43,18 @@ def parse_nested(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
                     child = {}
                     node[part] = child
                 node = child
-    return _listify(root)
+    return {k: _listify(v) for k, v in root.items()}
+
+
+def _is_index(key: str) -> bool:
+    return _INDEX.fullmatch(key) is not None
 
 
 def _listify(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     out = {k: _listify(v) for k, v in node.items()}
-    if out and all(k.isdigit() for k in out) and sorted(int(k) for k in out) == list(
-        range(len(out))
-    ):
+    if out and all(_is_index(k) for k in out) and all(str(i) in out for i in range(len(out))):
         return [out[str(i)] for i in range(len(out))]
     return out
 

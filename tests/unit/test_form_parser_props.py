@@ -1,0 +1,97 @@
+"""Properties of the request-body parsers (Hypothesis): whatever the input, a dict or a
+ValueError with a reason — never another exception — and well-formed forms round-trip."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connector import bounded_json
+from connector.bitrix.forms import MAX_DEPTH, flatten, parse_nested
+from connector.ingress import FORM, JSON, parse_body
+from install.lifecycle import lifetime_s
+from tests.bad_requests import DIGITS, form_keys, nested_json, texts
+
+names = st.text(alphabet=st.characters(blacklist_characters="[]", blacklist_categories=["Cs"]),
+                min_size=1, max_size=6).map(lambda s: "k" + s)  # never a list index
+leaves = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=10)
+
+
+def nested(depth: int) -> st.SearchStrategy[Any]:
+    """Non-empty dicts and lists of texts, at most `depth` levels under the root key."""
+    if depth == 0:
+        return leaves
+    inner = nested(depth - 1)
+    return leaves | st.dictionaries(names, inner, min_size=1, max_size=3) | st.lists(
+        inner, min_size=1, max_size=3)
+
+
+@settings(max_examples=300)
+@given(st.dictionaries(names, nested(MAX_DEPTH - 1), max_size=4))
+def test_a_well_formed_form_round_trips_through_its_encoding(doc: dict[str, Any]):
+    body = urlencode(flatten(doc)).encode()
+    assert parse_body(FORM, body) == doc
+
+
+@settings(max_examples=500)
+@given(st.lists(st.tuples(form_keys(), texts), max_size=12))
+def test_any_pairs_give_a_dict_or_a_form_error(pairs: list[tuple[str, str]]):
+    try:
+        out = parse_nested(pairs)
+    except ValueError as exc:
+        assert "too deep" in str(exc)
+        return
+    assert isinstance(out, dict)
+
+
+@settings(max_examples=300)
+@given(st.sampled_from([FORM, JSON]), st.binary(max_size=300) | texts.map(str.encode))
+def test_any_body_gives_a_dict_or_a_value_error(mime: str, raw: bytes):
+    try:
+        out = parse_body(mime, raw)
+    except ValueError:
+        return
+    assert isinstance(out, dict)
+
+
+@given(st.text(alphabet=DIGITS.replace("0123456789", ""), min_size=1, max_size=4))
+def test_unicode_digits_in_brackets_are_keys_not_indexes(key: str):
+    assert parse_nested([(f"a[{key}]", "1"), ("a[0]", "2")]) == {"a": {key: "1", "0": "2"}}
+
+
+def test_indexes_are_canonical_and_the_root_stays_a_dict():
+    assert parse_nested([("a[0]", "x"), ("a[01]", "y")]) == {"a": {"0": "x", "01": "y"}}
+    assert parse_nested([("a[]", "x"), ("a[]", "y")]) == {"a": ["x", "y"]}
+    assert parse_nested([("0", "a"), ("1", "b")]) == {"0": "a", "1": "b"}
+    assert parse_nested([("a[" + "9" * 5000 + "]", "1")]) == {"a": {"9" * 5000: "1"}}
+
+
+@given(st.integers(0, bounded_json.MAX_DEPTH))
+def test_json_within_the_depth_limit_loads(depth: int):
+    assert bounded_json.loads(nested_json(depth)) == json.loads(nested_json(depth))
+
+
+@settings(max_examples=50)
+@given(st.integers(bounded_json.MAX_DEPTH + 1, 100_000))
+def test_json_deeper_than_the_limit_is_a_value_error(depth: int):
+    with pytest.raises(bounded_json.TooDeep):
+        bounded_json.loads(nested_json(depth))
+
+
+@given(st.integers(0, 9_999_999))
+def test_a_lifetime_in_ascii_digits_is_its_seconds(seconds: int):
+    assert lifetime_s(str(seconds), "f") == lifetime_s(seconds, "f") == float(seconds)
+
+
+@given(texts | st.lists(texts) | st.floats() | st.booleans() | st.dictionaries(texts, texts))
+def test_any_other_lifetime_is_a_value_error_naming_the_field(value: Any):
+    if value in ("", None) or (isinstance(value, str) and value.isascii() and value.isdigit()
+                               and len(value) <= 7):
+        return
+    with pytest.raises(ValueError, match="AUTH_EXPIRES"):
+        lifetime_s(value, "AUTH_EXPIRES")
