@@ -147,3 +147,15 @@ def test_a_chunked_body_over_the_limit_is_413_and_queues_nothing(installed: Stac
 def test_a_malformed_chunked_body_is_400(installed: Stack):
     assert _post(installed, "/events", _event(installed), framing="broken-chunked") == 400
     assert installed.queued() == 0
+
+
+def test_the_installer_refusal_reads_in_russian(stack: Stack):
+    from tests.e2e.browser import accessibility_problems, browser_page, post_frame, shoot
+
+    with browser_page("ru-RU") as page:
+        post_frame(page, f"{stack.app_url}/install?LANG=ru", {
+            "AUTH_ID": "a", "member_id": stack.portal()["member_id"],
+            "APPLICATION_TOKEN": "x", "AUTH_EXPIRES": "час"})
+        shoot(page, "install-bad-auth-expires-ru")
+        assert "не является числом секунд" in page.content()
+        assert accessibility_problems(page) == []
