@@ -64,8 +64,14 @@ def _profile(session: requests.Session, client_endpoint: str, token: str, timeou
     return results["profile"], app
 
 
-def accept_grant(services: Services, grant: Grant) -> Portal:
-    """Prove the grant, then store the portal, its tokens and its application token."""
+def accept_grant(services: Services, grant: Grant, from_frame: bool = False) -> Portal:
+    """Prove the grant, then store the portal, its tokens and its application token.
+
+    Only ONAPPINSTALL/ONAPPUPDATE (`from_frame=False`) may change an installed portal's
+    application token: a frame (the installer page) with a valid admin token and some other
+    APPLICATION_TOKEN would otherwise re-key the portal, and its genuine events would be
+    refused until a reinstall. The event flow changing it is told to the portal's admins.
+    """
     if not grant.member_id or not grant.access_token or not grant.application_token:
         raise InstallProofError("PROOF_FAILED", N_("member_id, token or application_token missing"),
                                 400, "install")
@@ -95,8 +101,22 @@ def accept_grant(services: Services, grant: Grant) -> Portal:
     portal.license_family = str(app.get("LICENSE_FAMILY") or "")
     portal.status, portal.status_reason = ACTIVE, ""
     portal.language = grant.language.strip().lower()[:8] or portal.language
+    installed = existing is not None and existing.status == ACTIVE and \
+        services.store.has_application_token(grant.member_id)
+    rekeyed = installed and not services.store.application_token_matches(
+        grant.member_id, grant.application_token)
     services.store.save(portal)
-    services.store.set_application_token(grant.member_id, grant.application_token)
+    if rekeyed and from_frame:
+        log.warning("portal %s: a frame carried another application token; the stored one "
+                    "stays (only the install and update events change it)", portal.member_id)
+    else:
+        services.store.set_application_token(grant.member_id, grant.application_token)
+    if rekeyed and not from_frame:
+        services.queues.enqueue(
+            "connector.jobs.run_maintenance", ["tell_admins_rekeyed", grant.member_id,
+                                               {"at": time.time()}],
+            job_id("rekeyed", grant.member_id, services.store.token_digest(
+                grant.application_token)), queue=MAINTENANCE, member_id=grant.member_id)
     if grant.refresh_token:
         services.store.save_tokens(grant.member_id, Tokens(
             grant.access_token, grant.refresh_token, time.time() + grant.expires_in))
@@ -153,3 +173,28 @@ def uninstall(services: Services, member_id: str, clean: bool) -> str:
         until_started=True)  # no member_id: a later clean-up must not purge this one
     log.info("portal %s uninstalled (clean=%s), clean-up job %s", member_id, clean, job.job_id)
     return job.job_id
+
+
+REKEYED = N_("crm-connector: the app on this portal was updated or installed again and got a "
+             "new key (application token) on {when}. If nobody on your portal did that, "
+             "reinstall the app from Bitrix24 Market.")
+
+
+def tell_admins_rekeyed(services: Services, member_id: str, arg: dict[str, Any]) -> dict[str, Any]:
+    """The notice an event's new application token sends (a maintenance job, so the event
+    is answered at once): to the admins named in general.admin_user_ids, else to the admin
+    who installed the app."""
+    from connector.context import JobContext
+    from connector.crm.port import NotifyUser
+    from connector.i18n import t, when
+
+    ctx = JobContext.load(services, member_id, "rekeyed", "core")
+    if ctx is None or ctx.portal.status != ACTIVE:
+        return {"skipped": "not active"}
+    admins = [int(u) for u in ctx.settings["general"]["admin_user_ids"]] or (
+        [int(ctx.portal.user_id)] if str(ctx.portal.user_id).isdigit() else [])
+    text = t(ctx.lang, REKEYED, when=when(float(arg.get("at") or time.time()), ctx.lang,
+                                          ctx.tz, "short"))
+    if admins:
+        ctx.crm.apply({f"tell{uid}": NotifyUser(uid, text, tag="cc-rekeyed") for uid in admins})
+    return {"told": admins}

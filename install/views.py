@@ -58,7 +58,7 @@ def installer() -> Any:
         language=request.values.get("LANG", ""),
     )
     try:
-        portal = accept_grant(services, grant)
+        portal = accept_grant(services, grant, from_frame=True)
     except BitrixError as exc:
         log.warning("installer refused for %s: %s", grant.member_id[:40], exc.description)
         status = exc.status if exc.status in (401, 403) else 401

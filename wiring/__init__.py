@@ -64,9 +64,10 @@ def purge_portal(services: Services, member_id: str, clean: Any = False) -> dict
 
 def core_tasks() -> dict[str, Any]:
     from connector.jobs import drain_offline
+    from install.lifecycle import tell_admins_rekeyed
 
     return {"reconcile": reconcile_portal, "purge_portal": purge_portal,
-            "drain_offline": drain_offline}
+            "drain_offline": drain_offline, "tell_admins_rekeyed": tell_admins_rekeyed}
 
 
 def build_services(settings: Settings, web: bool = False,

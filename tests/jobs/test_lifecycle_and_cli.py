@@ -26,6 +26,33 @@ def test_app_update_deletes_robots_and_onappupdate_brings_them_back(installed: S
     store = installed.app.extensions["connector"].store
     assert store.application_token_matches(installed.portal()["member_id"], after)
     assert not store.application_token_matches(installed.portal()["member_id"], before)
+    # the new key is told to the admin who installed the app, in the portal's language
+    told = [n for n in installed.control("GET", "notifications")["notifications"]
+            if "new key (application token)" in n.get("MESSAGE", "")]
+    assert [n["USER_ID"] for n in told] == [1]
+
+
+def test_a_frame_cannot_re_key_an_installed_portal(installed: Stack):
+    """The installer page with a genuine admin token but another APPLICATION_TOKEN keeps the
+    stored key: the portal's own events still get through (issue 13, item 4)."""
+    import requests
+
+    portal = installed.portal()
+    store = installed.app.extensions["connector"].store
+    admin = installed.control("POST", "tokens", json={"user_id": 1})
+    resp = requests.post(f"{installed.app_url}/install?DOMAIN={portal['domain']}", data={
+        "AUTH_ID": admin["access_token"], "REFRESH_ID": admin["refresh_token"],
+        "AUTH_EXPIRES": "3600", "member_id": portal["member_id"],
+        "APPLICATION_TOKEN": "attacker", "PLACEMENT": "DEFAULT"}, timeout=15)
+    assert resp.status_code == 200  # a genuine admin: the installer still runs
+    assert not store.application_token_matches(portal["member_id"], "attacker")
+    assert store.application_token_matches(portal["member_id"], portal["application_token"])
+    installed.control("POST", "crm/deal", json={"fields": {"TITLE": "Still heard"}})
+    installed.settle()
+    heard = [r["status_code"] for r in installed.control("GET", "deliveries")
+             if r.get("event") == "ONCRMDEALADD"]
+    assert heard and heard[-1] == 200  # the genuine key still opens the door
+    assert installed.control("GET", "notifications")["notifications"] == []
 
 
 def test_cli_portals_and_settings_round_trip(installed: Stack):
