@@ -297,8 +297,27 @@ class Queues:
     def depth(self) -> dict[str, int]:
         return {q.name: q.count for q in self.queues.values()}
 
+    def scheduler_health(self, now: float | None = None) -> dict[str, Any]:
+        """Whether delayed work is moving (/healthz): the queues no worker's scheduler holds,
+        (or whose holder stopped refreshing it), and the jobs whose time passed OVERDUE_S
+        ago still waiting to be queued (a dead scheduler, every worker down). Two commands a
+        queue, no walk."""
+        at = time.time() if now is None else now
+        without, overdue = [], 0
+        for q in self.queues.values():
+            # RQ sets the lock's TTL to its interval + 60 s at every pass: less than
+            # FRESH_LOCK_MS left means its holder stopped refreshing it (killed, frozen)
+            if self.redis.pttl(RQScheduler.get_locking_key(q.name)) < FRESH_LOCK_MS:
+                without.append(q.name)
+            overdue += int(self.redis.zcount(ScheduledJobRegistry(queue=q).key, 0,
+                                             at - OVERDUE_S))
+        return {"ok": not without and not overdue, "queues_without_scheduler": without,
+                "overdue_jobs": overdue}
+
 
 REAP_EVERY_S = 10.0
+OVERDUE_S = 60.0  # a scheduled job this late means nobody is moving the scheduled registry
+FRESH_LOCK_MS = 50_000
 
 
 class Scheduler:

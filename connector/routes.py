@@ -63,6 +63,8 @@ def healthz() -> Any:
                               "reason": portal.status_reason})
     return jsonify(
         ok=True, redis="up", queues=services.queues.depth(),
+        # retries, timers and periodic slots move only while a worker's scheduler runs
+        scheduler=services.queues.scheduler_health(),
         failed_jobs=services.queues.failed_count(),
         portals=services.store.count(), needs_reinstall=reinstall,
         needs_reinstall_count=reinstall_count,

@@ -21,7 +21,7 @@ from cryptography.fernet import Fernet
 from redis import Redis
 
 from connector import periodic
-from connector.queue import Queues, job_id
+from connector.queue import QUEUE_NAMES, Queues, job_id
 from connector.timers import Timers
 from devstack.processes import ROOT, wait_for
 
@@ -312,3 +312,21 @@ def test_cancel_tenant_stops_timers_and_chains(queues: Queues, timers: Timers) -
     assert periodic.cancel_tenant(queues, "t9") == 1
     assert timers.when("t8", "cap", "a") is not None
     assert len(queues.scheduled_ids()) == 1
+
+
+def test_healthz_tells_when_nobody_moves_delayed_work(redis: Redis, queues: Queues,
+                                                      timers: Timers, workers: Workers) -> None:
+    """Retries, timers and periodic slots move only while some worker's scheduler runs: with
+    none (or one that stopped refreshing its lock) the health says so, with the jobs late."""
+    down = queues.scheduler_health()
+    assert not down["ok"] and len(down["queues_without_scheduler"]) == len(QUEUE_NAMES)
+    timers.schedule("t1", "cap", "late", time.time() - 120, RECORD, ["late"])
+    assert queues.scheduler_health()["overdue_jobs"] == 1
+    workers.start()
+    wait_fired(redis, 1, workers)
+    assert labels(redis) == ["late"]
+    wait_for(lambda: queues.scheduler_health()["ok"], 20, 0.2, "a scheduler moving work")
+    lock = "rq:scheduler-lock:cc-files"
+    redis.set(lock, redis.get(lock), px=30_000)  # as if its holder froze 30 s ago
+    frozen = queues.scheduler_health()
+    assert frozen["queues_without_scheduler"] == ["cc-files"] and not frozen["ok"]
