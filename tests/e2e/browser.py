@@ -8,6 +8,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, sync_playwright
@@ -97,3 +98,13 @@ def post_frame(page: Page, url: str, fields: dict[str, str]) -> None:
                      f'<button id="go">open</button></form>')
     with page.expect_navigation(url=url.split("?")[0] + "*", wait_until="load"):
         page.click("#go")
+
+
+def open_app(stack: Any, page: Page, user_id: int = 1, lang: str = "") -> None:
+    """Open the app's pages as the portal's menu does, for this user (1 is the admin)."""
+    portal = stack.portal()
+    access = stack.control("POST", "tokens", json={"user_id": user_id})["access_token"]
+    query = f"DOMAIN={portal['domain']}" + (f"&LANG={lang}" if lang else "")
+    post_frame(page, f"{stack.app_url}/install?{query}", {
+        "AUTH_ID": access, "member_id": portal["member_id"],
+        "APPLICATION_TOKEN": portal["application_token"], "PLACEMENT": "DEFAULT"})

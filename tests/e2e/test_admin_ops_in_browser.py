@@ -12,26 +12,13 @@ from playwright.sync_api import Page
 from connector import queue as q
 from tests.conftest import Stack
 from tests.distribution_support import configure, day, distribute, new_lead
-from tests.e2e.browser import CHROMIUM, accessibility_problems, browser_page, post_frame, shoot
-
-
-@pytest.fixture(autouse=True)
-def _chromium() -> None:
-    if CHROMIUM is None:
-        pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
+from tests.e2e.browser import accessibility_problems, browser_page, open_app, shoot
 
 
 @pytest.fixture
 def emulator_overrides() -> dict[str, Any]:
     return {"language_id": "ru"}
 
-
-def open_app(stack: Stack, page: Page, user_id: int = 1) -> None:
-    portal = stack.portal()
-    access = stack.control("POST", "tokens", json={"user_id": user_id})["access_token"]
-    post_frame(page, f"{stack.app_url}/install?DOMAIN={portal['domain']}", {
-        "AUTH_ID": access, "member_id": portal["member_id"],
-        "APPLICATION_TOKEN": portal["application_token"], "PLACEMENT": "DEFAULT"})
 
 
 def tab(page: Page, name: str) -> None:

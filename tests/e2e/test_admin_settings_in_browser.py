@@ -5,20 +5,10 @@ General, Fair distribution, Deal folders."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.conftest import Stack
 from tests.distribution_support import day, new_lead
-from tests.e2e.browser import CHROMIUM, accessibility_problems, browser_page, post_frame, shoot
+from tests.e2e.browser import accessibility_problems, browser_page, open_app, shoot
 from tests.http.test_admin_settings import stored
-
-
-def open_as_admin(installed: Stack, page) -> None:
-    portal = installed.portal()
-    token = installed.control("POST", "tokens", json={"user_id": 1})["access_token"]
-    post_frame(page, f"{installed.app_url}/install?DOMAIN={portal['domain']}&LANG=ru",
-               {"AUTH_ID": token, "member_id": portal["member_id"],
-                "APPLICATION_TOKEN": portal["application_token"], "PLACEMENT": "DEFAULT"})
 
 
 def go(page, title: str) -> None:
@@ -33,10 +23,8 @@ def press(page, name: str) -> None:
 
 def test_an_admin_makes_a_group_by_names_and_sees_a_refusal_next_to_its_field(
         installed: Stack):
-    if CHROMIUM is None:
-        pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
     with browser_page("ru-RU") as page:
-        open_as_admin(installed, page)
+        open_app(installed, page, lang="ru")
         go(page, "Справедливое распределение")
         press(page, "Добавить: группа распределения")
         page.fill("#f-distribution-groups-0-id", "sales")
@@ -81,12 +69,10 @@ def dry_run(page, lead: int) -> str:
 
 
 def test_a_dry_run_follows_the_group_the_admin_saves_in_the_form(installed: Stack):
-    if CHROMIUM is None:
-        pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
     day(installed, u2="OPENED", u3="OPENED", u4="CLOSED")
     lead = new_lead(installed, "Заявка из WhatsApp")
     with browser_page("ru-RU") as page:
-        open_as_admin(installed, page)
+        open_app(installed, page, lang="ru")
         go(page, "Справедливое распределение")
         press(page, "Добавить: группа распределения")
         page.fill("#f-distribution-groups-0-id", "sales")

@@ -13,15 +13,10 @@ import requests
 from robots.drive_mirror import connection
 from tests.conftest import Stack
 from tests.distribution_support import SALES, day
-from tests.e2e.browser import CHROMIUM, accessibility_problems, browser_page, post_frame, shoot
+from tests.e2e.browser import accessibility_problems, browser_page, post_frame, shoot
 
 MANAGER = 3
 
-
-@pytest.fixture(autouse=True)
-def _chromium() -> None:
-    if CHROMIUM is None:
-        pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
 
 
 pytestmark = pytest.mark.fake_drive

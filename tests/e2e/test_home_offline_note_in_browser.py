@@ -7,14 +7,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Stack
-from tests.e2e.browser import CHROMIUM, open_in_browser
+from tests.e2e.browser import open_in_browser
 from tests.http.test_home_offline_note import TEXTS, note, set_mode
 
 
 @pytest.mark.parametrize("mode", ["reserve", "clear", "unknown"])
 def test_the_offline_note_renders_in_a_browser(installed: Stack, tmp_path: Path, mode: str):
-    if CHROMIUM is None:
-        pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
     set_mode(installed, mode)
     portal = installed.portal()
     for lang in ("en", "ru"):

@@ -7,16 +7,8 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import Stack
-from tests.e2e.browser import CHROMIUM, open_in_browser
-
-
-@pytest.fixture(autouse=True)
-def _chromium() -> None:
-    if CHROMIUM is None:
-        pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
+from tests.e2e.browser import open_in_browser
 
 
 def test_deal_tab_renders_in_a_browser(installed: Stack, tmp_path: Path):

@@ -18,13 +18,7 @@ import pytest
 from connector.i18n import when
 from robots.drive_mirror import connection
 from tests.conftest import Stack
-from tests.e2e.browser import CHROMIUM, open_in_browser
-
-
-@pytest.fixture(autouse=True)
-def _chromium() -> None:
-    if CHROMIUM is None:
-        pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
+from tests.e2e.browser import open_in_browser
 
 
 @pytest.fixture
