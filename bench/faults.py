@@ -30,6 +30,7 @@ from bench.faults_rig import (
     Rig,
     add_counts,
     app_5xx,
+    folders,
     new_deals,
     rig,
     robot_counts,
@@ -207,7 +208,7 @@ def drive_storms(files: int = 4, faults: int = 12) -> dict[str, Any]:
     deal's Disk files are copied: each file must be on the Drive exactly once."""
     import requests
 
-    from bench.drive_mirror import App, FakeDriveProcess, b24_tag, touch
+    from bench.drive_mirror import FOLDER_MIME, App, FakeDriveProcess, b24_tag, touch
 
     fake = FakeDriveProcess()
     settings = {"deal_folders": {"enabled": True}, "drive_mirror": {"enabled": True}, **QUIET}
@@ -217,9 +218,9 @@ def drive_storms(files: int = 4, faults: int = 12) -> dict[str, Any]:
             drive = App(r.stack, r.member_id)
             connect_google(r, drive)
             r.start_workers(1)
-            deal_id = next(iter(new_deals(r.stack, 1, "Drive")))
-            folder_id = wait_until(lambda: drive.deal_folder(deal_id), 60, "deal folder")
-            folder_id = drive.deal_folder(deal_id)
+            ((deal_id, name),) = new_deals(r.stack, 1, "Drive").items()
+            wait_until(lambda: folders(r.stack).get(name), 60, "the deal's folder")
+            (folder_id,) = folders(r.stack)[name]
             r.quiet()
             disk = [r.stack.control("POST", "disk/files", {
                 "folder_id": folder_id, "name": f"scan-{i}.pdf", "size": 256 * 1024,
@@ -230,8 +231,16 @@ def drive_storms(files: int = 4, faults: int = 12) -> dict[str, Any]:
             started = time.time()
             touch(r.stack, deal_id, "files added")
 
+            def copies(disk_id: int) -> int:
+                """Drive files of that source: src=<crm>:<account16>:disk:<id> (or b24=)."""
+                tag = b24_tag(r.member_id, disk_id)
+                return sum(1 for f in fake.state()["files"] if f.get("mimeType") != FOLDER_MIME
+                           and (str((f.get("appProperties") or {}).get("src", "")
+                                    ).endswith(":" + tag)
+                                or (f.get("appProperties") or {}).get("b24") == tag))
+
             def count() -> dict[str, int]:
-                tagged = [len(fake.tagged(b24_tag(r.member_id, d))) for d in disk]
+                tagged = [copies(d) for d in disk]
                 return {"sent": files, "completed": sum(1 for n in tagged if n == 1),
                         "lost": sum(1 for n in tagged if n == 0),
                         "duplicated": sum(1 for n in tagged if n > 1)}

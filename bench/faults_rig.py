@@ -141,19 +141,24 @@ def rig(settings: dict[str, Any], env: dict[str, str] | None = None,
 
 
 # what the portal holds ------------------------------------------------------------------
-def _folders(node: dict[str, Any], out: dict[str, int]) -> None:
+def _folders(node: dict[str, Any], out: dict[str, list[int]]) -> None:
     if node.get("type") == "folder":
-        out[str(node.get("name"))] = out.get(str(node.get("name")), 0) + 1
+        out.setdefault(str(node.get("name")), []).append(int(node["id"]))
         for child in node.get("children") or ():
             _folders(child, out)
 
 
-def folder_names(stack: Stack) -> dict[str, int]:
-    """Every folder name on the portal's Disk with how many folders carry it."""
-    out: dict[str, int] = {}
+def folders(stack: Stack) -> dict[str, list[int]]:
+    """Every folder name on the portal's Disk with the ids of the folders that carry it."""
+    out: dict[str, list[int]] = {}
     for storage in stack.control("GET", "disk/tree")["storages"]:
         _folders(storage["tree"], out)
     return out
+
+
+def folder_names(stack: Stack) -> dict[str, int]:
+    """Every folder name on the portal's Disk with how many folders carry it."""
+    return {name: len(ids) for name, ids in folders(stack).items()}
 
 
 def deal_chats(stack: Stack) -> dict[int, int]:
