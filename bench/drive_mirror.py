@@ -14,7 +14,7 @@
   duplicates_after_kill  a second 1 GiB file; the worker's whole process tree is killed with
                          SIGKILL once about half its bytes reached the fake Drive, a new worker
                          is started and the job recovers; then (Drive files tagged with that
-                         file's b24 appProperty) - 1. Target 0.
+                         file's src appProperty) - 1. Target 0.
 
 The killed job stays in RQ's StartedJobRegistry until its heartbeat-based expiry (about
 90 s); a worker's first maintenance pass then runs StartedJobRegistry.cleanup, which retries
@@ -178,9 +178,9 @@ class FakeDriveProcess:
         resp.raise_for_status()
         return dict(resp.json())
 
-    def tagged(self, b24: str) -> list[dict[str, Any]]:
+    def tagged(self, src: str) -> list[dict[str, Any]]:
         return [f for f in self.state()["files"] if f.get("mimeType") != FOLDER_MIME
-                and (f.get("appProperties") or {}).get("b24") == b24]
+                and (f.get("appProperties") or {}).get("src") == src]
 
     def access_token(self) -> str:
         resp = requests.post(self.url + "_fake/tokens", json={}, timeout=10)
@@ -209,7 +209,7 @@ class App:
 
         token = connection.connect_token(self.services, self.member_id)
         resp = requests.get(f"{self.stack.app_url}/google/connect?t={token}", timeout=30)
-        if resp.status_code != 200 or "is connected" not in resp.text:
+        if resp.status_code != 200:  # the page speaks the portal's language: ask the state
             raise RuntimeError(f"Google connect failed: HTTP {resp.status_code} "
                                f"{resp.text[:300]}")
         state = connection.status(self.services, self.member_id)["status"]
@@ -217,10 +217,12 @@ class App:
             raise RuntimeError(f"Google connection status is {state!r}")
 
     def deal_folder(self, deal_id: int) -> int:
+        from connector.context import JobContext
         from robots.deal_workspace.setup import Workspace
 
-        ws = Workspace(self.services.redis, self.services.settings.queue_prefix, self.member_id)
-        return int(ws.record(deal_id).get("folder_id") or 0)
+        ctx = JobContext.load(self.services, self.member_id, "bench", "deal_workspace")
+        assert ctx is not None, "the portal is not installed"
+        return int(Workspace(ctx.redis, ctx.key()).record(deal_id).get("folder_id") or 0)
 
     def busy(self) -> int:
         from rq.registry import ScheduledJobRegistry, StartedJobRegistry
@@ -288,7 +290,8 @@ def new_file(stack: Stack, folder_id: int, name: str, size: int, seed: int) -> d
 
 
 def b24_tag(member_id: str, disk_id: int) -> str:
-    return f"{member_id[:16]}:disk:{disk_id}"
+    """The `src` appProperty the mirror gives a Disk file's copy (robots/drive_mirror)."""
+    return f"b24:{member_id[:16]}:disk:{disk_id}"
 
 
 # the phases -----------------------------------------------------------------------------------
