@@ -1,6 +1,6 @@
 """Connecting a portal's Google account for the Drive mirror (OAuth consent, state checked).
 
-The app's home page gives a portal admin a link signed for (portal, that admin) and valid
+The app's Google Drive page gives a portal admin a link signed for (portal, that admin) and valid
 15 minutes (connector.frames, purpose google.connect); a link for a non-admin is never made
 and would be refused. The link starts Google's consent with an unguessable `state`
 remembered in Redis for ten minutes and usable once, so a callback can neither be forged

@@ -79,7 +79,7 @@ def drive_for(services: Services, tenant: Tenant | str, shared_drive_id: str = "
     return DriveStore(service, shared_drive_id or None)
 
 
-# signed links: the app's home page hands an admin a link to start the Google consent ---------
+# signed links: the Google Drive page hands an admin a link to start the Google consent -----
 def connect_token(services: Services, member_id: str, now: float | None = None,
                   user_id: str = "") -> str:
     """A Google connect link's token (connector.frames), bound to the portal and an admin:
