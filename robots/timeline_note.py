@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from connector.capability import Capability
@@ -10,6 +11,7 @@ from connector.i18n import N_
 from connector.triggers import DEAL, LEAD, Prop, RobotCall, RobotError, RobotSpec
 
 MAX_COMMENT = 10_000
+WRITTEN_TTL_S = 7 * 24 * 3600  # longer than any retry of the robot's job
 
 
 def run(ctx: Any, call: RobotCall) -> dict[str, Any]:
@@ -17,9 +19,15 @@ def run(ctx: Any, call: RobotCall) -> dict[str, Any]:
     text = str(call.properties.get("text") or "").strip()
     if not text:
         raise RobotError(N_("the 'text' property is empty"))
+    # a timeline comment has no idempotency key: a retry after the comment was written (a
+    # worker killed before the robot was answered) must answer with it, not write another
+    written = ctx.key("written", hashlib.sha256(call.event_token.encode()).hexdigest()[:32])
+    if (known := ctx.redis.get(written)) is not None:
+        return {"comment_id": int(known)}
     done = ctx.crm.apply({"note": crm.AddComment(ref, text[:MAX_COMMENT])})
     if "note" in done.errors:
         raise done.errors["note"]
+    ctx.redis.set(written, int(done.values["note"]), ex=WRITTEN_TTL_S)
     return {"comment_id": done.values["note"]}
 
 

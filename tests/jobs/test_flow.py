@@ -178,3 +178,24 @@ def test_clean_uninstall_also_drops_settings(installed: Stack):
     installed.run_worker()  # the clean-up job deletes the record and the settings
     wait_for(lambda: not s.store.exists(member_id))
     assert s.portal_settings.get(member_id)["general"]["language"] == "auto"
+
+
+def test_a_retried_note_answers_with_the_comment_it_wrote(installed: Stack):
+    """A worker killed after the comment was written but before the robot was answered runs
+    the robot again: it answers with that comment instead of writing a second one."""
+    from connector.context import JobContext
+    from connector.triggers import RobotCall
+    from robots import timeline_note
+
+    ctx = JobContext.load(services(installed), installed.portal()["member_id"], "test",
+                          "timeline_note")
+    call = RobotCall("timeline_note", "token-of-one-run", "wf1", ["crm", "CCrmDocumentDeal",
+                     "DEAL_1"], ["crm", "CCrmDocumentDeal", "DEAL"], {"text": "Call back"})
+    first = timeline_note.run(ctx, call)
+    again = timeline_note.run(ctx, call)  # the retry
+    assert again == first
+    notes = [c for c in installed.control("GET", "notifications")["timeline"]
+             if c.get("COMMENT") == "Call back"]
+    assert len(notes) == 1
+    other = timeline_note.run(ctx, RobotCall(**{**call.__dict__, "event_token": "another"}))
+    assert other != first  # another run of the rule is another note
