@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import get_locale, gettext
 
 from admin import catalog as names
@@ -32,12 +32,12 @@ PAGE_PATH = "/app/"
 
 
 def page_index() -> dict[str, Page]:
-    svc = services()
-    if "admin_pages" not in svc.__dict__:
-        svc.__dict__["admin_pages"] = {
-            p.name: p for p in pages(svc.registry, OVERVIEW_PANELS, OPERATIONS_PANELS,
-                                        GENERAL_PANELS)}
-    return svc.__dict__["admin_pages"]
+    """The admin pages of this app's registry, made once per app."""
+    ext = current_app.extensions
+    if "admin_pages" not in ext:
+        ext["admin_pages"] = {p.name: p for p in pages(
+            services().registry, OVERVIEW_PANELS, OPERATIONS_PANELS, GENERAL_PANELS)}
+    return ext["admin_pages"]
 
 
 def page_url(name: str, token: str, **query: str) -> str:

@@ -169,6 +169,8 @@ def progress(services: Services, jid: str, member_id: str) -> Progress:
     from rq.job import Job
     from rq.serializers import JSONSerializer
 
+    from connector.queue import job_view
+
     try:
         job = Job.fetch(jid, connection=services.redis, serializer=JSONSerializer)
     except NoSuchJobError:
@@ -178,9 +180,7 @@ def progress(services: Services, jid: str, member_id: str) -> Progress:
     state = RQ_STATES.get(services.queues.status(jid) or "", "waiting")
     if state != "failed":
         return Progress(state)
-    result = job.latest_result()
-    lines = ((result.exc_string if result else "") or job.exc_info or "").strip().splitlines()
-    last = lines[-1] if lines else ""
+    last = job_view(job).error  # the exception's last line, as the failed list shows it
     head, sep, message = last.partition(": ")
     return Progress("failed", message if sep and " " not in head else last)
 
