@@ -15,6 +15,18 @@ if TYPE_CHECKING:
 DAY_STATUS = {"OPENED": "Рабочий день идёт", "PAUSED": "Перерыв",
               "CLOSED": "Рабочий день завершён", "EXPIRED": "День не завершён вовремя"}
 DAY_ACTIONS = (("OPENED", "Начать день"), ("PAUSED", "Перерыв"), ("CLOSED", "Завершить день"))
+# what the work-day widget offers in each state: a closed day can only be started, a paused
+# one resumed or ended (timeman.open / timeman.pause / timeman.close)
+DAY_NEXT = {"CLOSED": ("OPENED",), "OPENED": ("PAUSED", "CLOSED"),
+            "PAUSED": ("OPENED", "CLOSED"), "EXPIRED": ("CLOSED",)}
+
+
+def day_actions(state: str) -> list[tuple[str, str]]:
+    """The buttons of one person's work day: (status to set, its label)."""
+    labels = dict(DAY_ACTIONS)
+    if state == "PAUSED":
+        labels["OPENED"] = "Продолжить день"
+    return [(s, labels[s]) for s in DAY_NEXT.get(state, tuple(labels))]
 
 
 def when(stamp: Any) -> str:

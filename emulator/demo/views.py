@@ -69,7 +69,7 @@ def demo_blueprint(emu: Emulator) -> Blueprint:
             return page("desktop.html", p, installed=p.app.installed,
                         counts={"leads": len(p.leads), "deals": len(p.deals),
                                 "chats": len(p.chats)},
-                        day_actions=rows.DAY_ACTIONS)
+                        day_actions=rows.day_actions)
 
     @bp.post("/demo/as")
     def switch_user() -> Response:

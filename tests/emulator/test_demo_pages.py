@@ -187,6 +187,16 @@ def test_the_work_day_button_sets_timeman(emu_url: str):
     assert requests.get(f"{emu_url}/_emulator/timeman").json()["3"]["STATUS"] == "PAUSED"
 
 
+def test_the_work_day_offers_what_each_state_allows():
+    """As the portal's widget: a closed day can only be started, a running one paused or
+    ended, a paused one resumed or ended."""
+    from emulator.demo.rows import day_actions
+
+    assert [s for s, _ in day_actions("CLOSED")] == ["OPENED"]
+    assert [s for s, _ in day_actions("OPENED")] == ["PAUSED", "CLOSED"]
+    assert day_actions("PAUSED") == [("OPENED", "Продолжить день"), ("CLOSED", "Завершить день")]
+
+
 def test_chats_render_bb_codes_with_their_members(emu_url: str):
     requests.post(f"{emu_url}/_emulator/chats", json={
         "user_id": 1, "title": "Сделка №5", "users": [1, MANAGER], "entity_type": "CRM",
