@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..methods.crm import stage_of
 from ..methods.im import chat_view
 
 if TYPE_CHECKING:
@@ -62,13 +63,8 @@ def people(portal: Portal) -> list[dict[str, Any]]:
 
 
 def stage_name(portal: Portal, entity: str, row: dict[str, Any]) -> str:
-    if entity == "lead":
-        stages = portal.lead_statuses
-        code = row.get("STATUS_ID")
-    else:
-        stages = portal.deal_stages.get(int(row.get("CATEGORY_ID") or 0), [])
-        code = row.get("STAGE_ID")
-    return next((s["NAME"] for s in stages if s["STATUS_ID"] == code), str(code or ""))
+    code, found = stage_of(portal, entity, row)
+    return str(found["NAME"]) if found else code
 
 
 def item_rows(portal: Portal, entity: str, viewer: int) -> list[dict[str, Any]]:

@@ -177,17 +177,19 @@ def _id_or_none(v: Any) -> str | None:
     return s if s and s != "0" else None
 
 
-def _semantics(portal: Portal, entity: str, row: dict[str, Any]) -> str:
+def stage_of(portal: Portal, entity: str, row: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
+    """A lead's status or a deal's stage: its code and the status record (None if unknown)."""
     if entity == "lead":
-        stages = portal.lead_statuses
-        key = row.get("STATUS_ID")
+        stages, code = portal.lead_statuses, row.get("STATUS_ID")
     else:
         stages = portal.deal_stages.get(int(row.get("CATEGORY_ID") or 0), [])
-        key = row.get("STAGE_ID")
-    for s in stages:
-        if s["STATUS_ID"] == key:
-            return s["SEMANTICS"]
-    return "P"
+        code = row.get("STAGE_ID")
+    return str(code or ""), next((s for s in stages if s["STATUS_ID"] == code), None)
+
+
+def _semantics(portal: Portal, entity: str, row: dict[str, Any]) -> str:
+    found = stage_of(portal, entity, row)[1]
+    return found["SEMANTICS"] if found else "P"
 
 
 def _write_multi(portal: Portal, key: str, current: list[dict[str, Any]], value: Any
