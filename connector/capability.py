@@ -21,7 +21,7 @@ from connector.i18n import Msg
 
 # neutral event names; each CRM adapter maps its own events onto them (handlers/)
 EVENTS = ("lead.created", "lead.updated", "deal.created", "deal.updated", "item.created",
-          "activity.created")
+          "item.updated", "activity.created", "activity.updated")
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,16 @@ NEUTRAL = {
     "ONCRMDEALADD": "deal.created",
     "ONCRMDEALUPDATE": "deal.updated",
     "ONCRMDYNAMICITEMADD": "item.created",
+    "ONCRMDYNAMICITEMUPDATE": "item.updated",  # crm/universal/events/on-crm-dynamic-item-update.md
     "ONCRMACTIVITYADD": "activity.created",
+    # crm/timeline/activities/events/on-crm-activity-update.md
+    "ONCRMACTIVITYUPDATE": "activity.updated",
 }
 BITRIX = {neutral: name for name, neutral in NEUTRAL.items()}
 LIFECYCLE = ("ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL")
 BOUND_LIFECYCLE = ("ONAPPUPDATE", "ONAPPUNINSTALL")
-UPDATES = frozenset({"ONCRMLEADUPDATE", "ONCRMDEALUPDATE"})
+UPDATES = frozenset({"ONCRMLEADUPDATE", "ONCRMDEALUPDATE", "ONCRMDYNAMICITEMUPDATE",
+                     "ONCRMACTIVITYUPDATE"})
 
 
 def bitrix_events(neutral: list[str]) -> list[str]:
@@ -36,7 +40,7 @@ def ref_of(event: str, data: Any) -> ItemRef:
     if raw is None or not str(raw).isdigit():
         raise ValueError(f"event data carries no numeric FIELDS[ID]: {str(data)[:200]}")
     neutral = NEUTRAL[event]
-    if neutral == "item.created":
+    if neutral in ("item.created", "item.updated"):
         type_id = str(fields.get("ENTITY_TYPE_ID", ""))
         if not type_id.isdigit():
             raise ValueError(f"item event without a numeric ENTITY_TYPE_ID: {str(data)[:200]}")

@@ -226,6 +226,40 @@ class LatestItems(Query):
     limit: int = 10
 
 
+@dataclass(frozen=True)
+class Reactions(Query):
+    """What people did on the item since `since` (ISO 8601): its activities (calls, e-mails,
+    to-dos, meetings, tasks) and timeline comments, oldest first, as
+    [{"kind": "call"|"email"|"todo"|"meeting"|"task"|"activity"|"comment", "at": iso,
+    "author": user id, "completed": bool}]."""
+
+    of: ItemRef
+    since: str
+
+
+@dataclass(frozen=True)
+class OpenActivities(Query):
+    """The item's activities and to-dos not yet completed, as
+    [{"id", "kind", "deadline": iso or "", "responsible": user id}]."""
+
+    of: ItemRef
+
+
+@dataclass(frozen=True)
+class FindTask(Query):
+    """The id of a task carrying this tag (0 when none): how a retried step finds the task
+    its first attempt made before it could record it."""
+
+    tag: str
+
+
+@dataclass(frozen=True)
+class WorkCalendar(Query):
+    """The portal's own working time where the CRM exposes it, as {"start": "09:00",
+    "end": "18:00", "weekend": [6, 7] (ISO weekdays), "holidays": ["01.01", …] (day.month),
+    "workdays": ["dd.mm", …]}; MissingScope when the app may not read it."""
+
+
 @dataclass
 class Reading:
     """Answers of one `read`, by the caller's keys; failed ones are in `errors`."""
@@ -337,6 +371,32 @@ class AddChatMembers(Op):
 class RemoveChatMember(Op):
     chat_id: int
     user_id: int
+
+
+@dataclass(frozen=True)
+class CreateTask(Op):
+    """A task for a person, bound to the item, with a deadline (ISO 8601 with offset).
+
+    `tag` is unique per reminder step; FindTask(tag) finds it again after a crash. The
+    result is the new task's id.
+    """
+
+    title: str
+    description: str
+    responsible: int
+    deadline: str
+    bound_to: ItemRef
+    auditors: tuple[int, ...] = ()
+    tag: str = ""
+
+
+@dataclass(frozen=True)
+class MoveItem(Op):
+    """Move the item to another pipeline (category) and stage."""
+
+    ref: ItemRef
+    category: str
+    stage: str
 
 
 @dataclass
