@@ -32,7 +32,7 @@ from robots.distribution.fairness_chart import ManagerLoad, fairness_svg
 LATEST = 10  # latest items offered for a dry run
 AUDIT_SCAN = 2000  # entries of the date range read before the other filters
 AUDIT_SHOWN = 100
-STATUSES = ("assigned", "pending", "skipped")
+STATUSES = ("assigned", "pending", "skipped", "kept")  # kept: a reassignment nobody took
 DAY_WORKING = N_("working")
 
 

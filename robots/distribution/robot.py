@@ -34,6 +34,7 @@ from robots.distribution.engine import (
 )
 from robots.distribution.entities import from_document
 from robots.distribution.panels import PANELS, attention
+from robots.distribution.reassign import reassign
 
 
 def run(ctx: JobContext, call: RobotCall) -> dict[str, Any]:
@@ -292,5 +293,5 @@ CAPABILITY = Capability(
     panels=PANELS,
     cli=(Command("distribution", "dry run, audit log, pending items", _configure_cli, cli),),
     scopes=frozenset({"crm", "user", "timeman", "im"}),
-    provides={"assignee": assignee, f"attention:{NAME}": attention},
+    provides={"assignee": assignee, "reassign": reassign, f"attention:{NAME}": attention},
 )

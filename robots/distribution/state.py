@@ -84,9 +84,17 @@ class DistributionState:
 
     def bump(self, gid: str, user_id: int, delta: int = 1) -> None:
         """Count one assignment (or undo one with delta=-1)."""
-        uid = str(user_id)
         pipe = self.redis.pipeline()
+        self._count(pipe, gid, user_id, delta)
+        pipe.execute()
+
+    def _count(self, pipe: Any, gid: str, user_id: int, delta: int,
+               received: bool = True) -> None:
+        """In work by `delta`; with `received`, also received today and this month."""
+        uid = str(user_id)
         pipe.hincrby(self.g(gid, "inwork"), uid, delta)
+        if not received:
+            return
         day_key, month_key = self.g(gid, f"day:{self.day()}"), self.g(gid, f"month:{self.month()}")
         pipe.hincrby(day_key, uid, delta)
         pipe.expire(day_key, 3 * 86400)
@@ -94,7 +102,6 @@ class DistributionState:
         pipe.expire(month_key, 40 * 86400)
         if delta > 0:
             pipe.hset(self.g(gid, "last"), uid, repr(self.clock()))
-        pipe.execute()
 
     def set_in_work(self, gid: str, counts: dict[int, int]) -> None:
         key = self.g(gid, "inwork")
@@ -120,6 +127,37 @@ class DistributionState:
 
     def drop_done(self, entity: str, item_id: int) -> None:
         self.redis.delete(self.done_key(entity, item_id))
+
+    # reassignments asked by other capabilities (per item and call) ------------------------
+    def reassign_key(self, entity: str, item_id: int, call: str) -> str:
+        return f"{self.base}:reassign:{item_key(entity, item_id)}:{call}"
+
+    def get_reassign(self, key: str) -> dict[str, Any] | None:
+        raw = self.redis.get(key)
+        return json.loads(raw) if raw else None
+
+    def put_reassign(self, key: str, record: dict[str, Any]) -> None:
+        self.redis.set(key, json.dumps(record), ex=DONE_TTL_S)
+
+    def begin_reassign(self, gid: str, key: str, record: dict[str, Any], old: int | None,
+                       new: int, undo: bool = False) -> None:
+        """Record the choice and move the load from `old` (in work only: they did receive it)
+        to `new` in one transaction, so a retry finds the choice and never counts twice;
+        `undo` takes both back (the item vanished before the write)."""
+        sign = -1 if undo else 1
+        pipe = self.redis.pipeline()  # MULTI/EXEC
+        if undo:
+            pipe.delete(key)
+        else:
+            pipe.set(key, json.dumps(record), ex=DONE_TTL_S)
+        self._count(pipe, gid, new, sign)
+        if old:
+            self._count(pipe, gid, old, -sign, received=False)
+        pipe.execute()
+
+    def first_time(self, key: str) -> bool:
+        """True once per key (a kept reassignment is logged once, however often retried)."""
+        return bool(self.redis.set(f"{key}:logged", "1", nx=True, ex=DONE_TTL_S))
 
     # pins ---------------------------------------------------------------------------------
     def pin_key(self, kind: str, cid: int) -> str:
