@@ -391,6 +391,10 @@ def register_control(app: Flask, emu: Emulator) -> None:
 
     register_disk_control(app, emu, body, json_response)
 
+    from .control_work import register_work_control
+
+    register_work_control(app, emu, body, json_response)
+
 
 def _truthy(value: Any) -> bool:
     if isinstance(value, str):

@@ -10,7 +10,7 @@ from .disk import DiskState
 from .limits import LeakyBucket, OperatingTime
 from .listing import Table
 
-DEFAULT_SCOPES = "crm,user,department,bizproc,placement,im,disk,timeman,task"
+DEFAULT_SCOPES = "crm,user,department,bizproc,placement,im,disk,timeman,task,calendar"
 
 
 @dataclass
@@ -175,6 +175,11 @@ class Portal:
     chats: dict[int, dict[str, Any]] = field(default_factory=dict)
     messages: list[dict[str, Any]] = field(default_factory=list)
     activities: Table = field(default_factory=Table)
+    # tasks.task.* (methods/tasks.py); tags are numbered portal-wide as the list sample shows
+    tasks: Table = field(default_factory=Table)
+    task_tags: dict[str, int] = field(default_factory=dict)
+    # calendar.settings.get (methods/calendar.py); None = the documented sample's values
+    calendar: dict[str, Any] = field(default_factory=dict)
     disk: DiskState = field(default_factory=DiskState)
     app: AppState = field(default_factory=AppState)
     bucket: LeakyBucket = field(default_factory=LeakyBucket)

@@ -1,3 +1,16 @@
 """REST method implementations, registered by name in :mod:`emulator.registry`."""
 
-from . import activity, app, bizproc, crm, disk, events, im, items, placement, users  # noqa: F401
+from . import (  # noqa: F401
+    activity,
+    app,
+    bizproc,
+    calendar,
+    crm,
+    disk,
+    events,
+    im,
+    items,
+    placement,
+    tasks,
+    users,
+)

@@ -66,13 +66,18 @@ TYPE_MEETING, TYPE_CALL, TYPE_TASK, TYPE_EMAIL, TYPE_ACTION, TYPE_PROVIDER = 1, 
 DEFAULT_PROVIDER = {1: ("CRM_MEETING", "MEETING"), 2: ("VOXIMPLANT_CALL", "CALL"),
                     3: ("CRM_TASKS_TASK", "TASK"), 4: ("CRM_EMAIL", "EMAIL"),
                     5: ("CRM_REQUEST", "REQUEST")}
+# the modern portal's provider of task activities (Bitrix\Crm\Activity\Provider\Tasks\Task);
+# the docs name only TYPE_ID 3 for them (crm-activity-add.md), not the provider's id
+TASK_PROVIDER = "TASKS_TASK"
+# api-reference/crm/timeline/activities/todo/index.md: to-dos are listed with PROVIDER_ID
+TODO_PROVIDER = "CRM_TODO"
 STANDARD = [k for k in ACTIVITY_FIELDS
             if k not in ("BINDINGS", "COMMUNICATIONS", "STORAGE_ELEMENT_IDS")]
 STORAGE_DISK = "3"
 COMM_TYPE = {TYPE_EMAIL: "EMAIL", TYPE_CALL: "PHONE", TYPE_MEETING: ""}
 
 
-def _owner_exists(portal: Portal, type_id: int, owner_id: int) -> bool:
+def owner_exists(portal: Portal, type_id: int, owner_id: int) -> bool:
     if type_id in CLASSIC_TABLES:
         return portal.table(CLASSIC_TABLES[type_id]).get(owner_id) is not None
     table = portal.items.get(type_id)
@@ -154,7 +159,7 @@ def _apply(
                             "defined or invalid.", 400)
         if type_id not in (1, 2, 3, 4, 5, 6):
             raise RestError("ERROR_CORE", "The field 'TYPE_ID' is not defined or invalid.", 400)
-        if not _owner_exists(portal, owner_type, owner_id):
+        if not owner_exists(portal, owner_type, owner_id):
             raise RestError("ERROR_NOT_FOUND", "Owner entity is not found.", 400)
         if type_id == TYPE_PROVIDER and not row.get("PROVIDER_ID"):
             raise RestError("ERROR_CORE", "The field 'PROVIDER_ID' is not defined.", 400)
@@ -184,8 +189,13 @@ def _apply(
 
 def activity_add(
     emu: Emulator, portal: Portal, fields: dict[str, Any], user_id: int, strict: bool = True,
+    bindings: list[tuple[int, int]] | None = None,
 ) -> int:
-    """Create an activity as ``user_id`` and fire ONCRMACTIVITYADD."""
+    """Create an activity as ``user_id`` and fire ONCRMACTIVITYADD.
+
+    `bindings` (type id, id) bind it to more items than its owner: timeline/activities/
+    index.md, an activity bound to several items is in each one's timeline.
+    """
     with emu.lock:
         table = portal.activities
         row_id = table.next_id()
@@ -205,9 +215,20 @@ def activity_add(
             row["DIRECTION"] = "1"
         _apply(emu, portal, row, f, user_id, creating=True, strict=strict)
         row["IS_INCOMING_CHANNEL"] = "Y" if row.get("DIRECTION") == "1" else "N"
+        for type_id, owner_id in (bindings or [])[1:]:
+            row["BINDINGS"].append({"OWNER_ID": str(owner_id), "OWNER_TYPE_ID": str(type_id)})
         table.put(row_id, row)
         emu.fire_event(portal, "ONCRMACTIVITYADD", {"FIELDS": {"ID": row_id}}, user_id)
         return row_id
+
+
+def activity_change(emu: Emulator, portal: Portal, row: dict[str, Any], fields: dict[str, Any],
+                    user_id: int) -> None:
+    """Change an activity and fire ONCRMACTIVITYUPDATE with the sample's data
+    (timeline/activities/events/on-crm-activity-update.md: {"FIELDS": {"ID"}})."""
+    with emu.lock:
+        _apply(emu, portal, row, fields, user_id, creating=False, strict=False)
+    emu.fire_event(portal, "ONCRMACTIVITYUPDATE", {"FIELDS": {"ID": int(row["ID"])}}, user_id)
 
 
 def activity_out(emu: Emulator, portal: Portal, row: dict[str, Any]) -> dict[str, Any]:
@@ -258,6 +279,36 @@ def update(ctx: CallContext, params: dict[str, Any]) -> bool:
     ctx.emu.fire_event(ctx.portal, "ONCRMACTIVITYUPDATE", {"FIELDS": {"ID": int(row["ID"])}},
                        ctx.user_id)
     return True
+
+
+@method("crm.activity.todo.add", scope="crm")
+def todo_add(ctx: CallContext, params: dict[str, Any]) -> dict[str, int]:
+    """api-reference/crm/timeline/activities/todo/crm-activity-todo-add.md: ownerTypeId,
+    ownerId and deadline required (100), an unknown item NOT_FOUND, a bad date
+    WRONG_DATETIME_FORMAT; the answer {"id": …}. Listed as TYPE_ID 6, PROVIDER_ID CRM_TODO."""
+    p = {str(k).lower(): v for k, v in params.items()}
+    if any(p.get(k) in (None, "") for k in ("ownertypeid", "ownerid", "deadline")):
+        raise RestError("100", "Required fields are missing", 400)
+    from ..listing import _parse_dt
+
+    if _parse_dt(str(p["deadline"])) is None:
+        raise RestError("WRONG_DATETIME_FORMAT", "Wrong datetime format", 400)
+    owner_type, owner_id = as_int(p["ownertypeid"], "ownerTypeId"), as_int(p["ownerid"],
+                                                                           "ownerId")
+    if not owner_exists(ctx.portal, owner_type, owner_id):
+        raise RestError("NOT_FOUND", "Not found.", 400)
+    responsible = int(str(p.get("responsibleid") or ctx.user_id))
+    if responsible not in ctx.portal.users:
+        raise RestError("NOT_FOUND", "Not found.", 400)
+    deadline = _parse_dt(str(p["deadline"]))
+    assert deadline is not None
+    row_id = activity_add(ctx.emu, ctx.portal, {
+        "OWNER_TYPE_ID": owner_type, "OWNER_ID": owner_id, "TYPE_ID": TYPE_PROVIDER,
+        "PROVIDER_ID": TODO_PROVIDER, "PROVIDER_TYPE_ID": "TODO",
+        "SUBJECT": str(p.get("title") or ""), "DESCRIPTION": str(p.get("description") or ""),
+        "RESPONSIBLE_ID": responsible, "DEADLINE": ctx.emu.iso(deadline.timestamp()),
+    }, ctx.user_id, strict=False)
+    return {"id": row_id}
 
 
 @method("crm.activity.delete", scope="crm")

@@ -430,6 +430,35 @@ def crm_update(
         return True
 
 
+def deal_move(emu: Emulator, portal: Portal, row_id: int, category: Any, stage: Any,
+              user_id: int) -> None:
+    """Move a deal to another pipeline: crm-deal-update.md ("to change a deal's pipeline use
+    crm.item.update, entityTypeId 2"; crm.deal.update leaves CATEGORY_ID alone). A stage not
+    of that pipeline is refused as crm-item-update.md's CRM_FIELD_ERROR_VALUE_NOT_VALID; none
+    given means its first stage. Fires ONCRMDEALMOVETOCATEGORY with the sample's fields
+    (deals/events/on-crm-deal-move-to-category.md) when the pipeline changed."""
+    with emu.lock:
+        row = portal.deals.get(row_id)
+        if row is None:
+            raise RestError("NOT_FOUND", "Element not found", 400)
+        cat = int(str(category)) if str(category).strip().lstrip("-").isdigit() else -1
+        if cat not in portal.deal_stages:
+            raise RestError("CRM_FIELD_ERROR_VALUE_NOT_VALID",
+                            'Invalid value for field "Pipeline"', 400)
+        codes = [s["STATUS_ID"] for s in portal.deal_stages[cat]]
+        if stage not in (None, "") and stage not in codes:
+            raise RestError("CRM_FIELD_ERROR_VALUE_NOT_VALID", 'Invalid value for field "Stage"',
+                            400)
+        moved = str(cat) != str(row.get("CATEGORY_ID"))
+        row["CATEGORY_ID"] = str(cat)
+        row["STAGE_ID"] = stage or codes[0]
+        _apply(emu, portal, "deal", row, {}, user_id, creating=False)
+    if moved:
+        emu.fire_event(portal, "ONCRMDEALMOVETOCATEGORY", {"FIELDS": {
+            "ID": row_id, "CATEGORY_ID": row["CATEGORY_ID"], "STAGE_ID": row["STAGE_ID"]}},
+            user_id)
+
+
 def crm_delete(
     emu: Emulator, portal: Portal, entity: str, row_id: int, user_id: int, fire: bool = True
 ) -> bool:
@@ -695,19 +724,46 @@ def timeline_comment_add(ctx: CallContext, params: dict[str, Any]) -> int:
     eid = as_int(f.get("ENTITY_ID"), "ENTITY_ID")
     if etype in ENTITIES and ctx.portal.table(etype).get(eid) is None:
         raise RestError("ERROR_NOT_FOUND", "Entity not found", 400)
-    ctx.portal.timeline.append({
-        "ID": str(len(ctx.portal.timeline) + 1), "ENTITY_ID": str(eid), "ENTITY_TYPE": etype,
-        "COMMENT": str(f["COMMENT"]), "AUTHOR_ID": str(ctx.user_id), "CREATED": ctx.emu.iso(),
-    })
-    return len(ctx.portal.timeline)
+    return comment_add(ctx.emu, ctx.portal, etype, eid, str(f["COMMENT"]), ctx.user_id)
+
+
+def comment_add(emu: Emulator, portal: Portal, entity_type: str, entity_id: int, text: str,
+                user_id: int) -> int:
+    """A timeline comment by `user_id` (ENTITY_TYPE "deal", "lead", "dynamic_128", …)."""
+    with emu.lock:
+        portal.timeline.append({
+            "ID": str(len(portal.timeline) + 1), "ENTITY_ID": str(entity_id),
+            "ENTITY_TYPE": entity_type.lower(), "COMMENT": text, "AUTHOR_ID": str(user_id),
+            "CREATED": emu.iso(), "FILES": {},
+        })
+        return len(portal.timeline)
 
 
 @method("crm.timeline.comment.list", scope="crm")
-def timeline_comment_list(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
-    from ..listing import compile_filter, row_matches
+def timeline_comment_list(ctx: CallContext, params: dict[str, Any]) -> Any:
+    """api-reference/crm/timeline/comments/crm-timeline-comment-list.md: filtered by the
+    item (ENTITY_ID, ENTITY_TYPE) and any further field with the usual prefixes (>=CREATED);
+    order by ID, CREATED or AUTHOR_ID; 50 per page with total."""
+    from ..listing import compile_filter, page, parse_order, parse_start, row_matches, sort_rows
 
-    conds = compile_filter(up(params).get("FILTER"))
-    return [dict(c) for c in ctx.portal.timeline if row_matches(c, conds)]
+    p = up(params)
+    conds = compile_filter(p.get("FILTER"))
+    rows = [c for c in ctx.portal.timeline if row_matches(c, conds)]
+    order = {k: v for k, v in as_dict(p.get("ORDER")).items()
+             if str(k).upper() in ("ID", "CREATED", "AUTHOR_ID")}
+    rows = sort_rows(rows, parse_order(order))
+    start = max(parse_start(p.get("START", 0)), 0)
+    res = page([dict(c) for c in rows], start, len(rows))
+    res.items = select_fields_or_all(res.items, p.get("SELECT"))
+    return res
+
+
+def select_fields_or_all(rows: list[dict[str, Any]], select: Any) -> list[dict[str, Any]]:
+    """The comment list's select: the named fields, or every field when none is named."""
+    names = [str(n).upper() for n in (select if isinstance(select, list) else [])]
+    if not names:
+        return rows
+    return [{k: v for k, v in r.items() if k in names or k == "ID"} for r in rows]
 
 
 # ------------------------------------------------------------------ duplicates

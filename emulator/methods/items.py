@@ -285,6 +285,11 @@ def item_update(emu: Emulator, portal: Portal, type_id: int, item_id: int,
         entity = CLASSIC[type_id]
         if portal.table(entity).get(item_id) is None:
             raise RestError("NOT_FOUND", "Element not found", 400)
+        if entity == "deal" and "CATEGORY_ID" in fields:
+            # crm-deal-update.md: a deal changes pipeline through crm.item.update
+            crm.deal_move(emu, portal, item_id, fields["CATEGORY_ID"], fields.get("STAGE_ID"),
+                          user_id)
+            fields = {k: v for k, v in fields.items() if k not in ("CATEGORY_ID", "STAGE_ID")}
         crm.crm_update(emu, portal, entity, item_id, fields, user_id)
         return portal.table(entity).rows[item_id]
     spa = spa_type(portal, type_id)
