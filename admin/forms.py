@@ -25,6 +25,7 @@ from connector.settings_schema import (
     Bool,
     Choice,
     CrmField,
+    Dates,
     DiskStorage,
     Duration,
     EntityTypes,
@@ -105,8 +106,13 @@ def parse_field(f: Field, form: Any, path: str, siblings: Mapping[str, Any]) -> 
         if not text.strip():
             return ...
         return _number(text, isinstance(f, Duration) or f.whole)
+    if isinstance(f, Choice) and f.many:
+        picked = set(form.getlist(path))
+        return [o.value for o in f.options if str(o.value) in picked]
     if isinstance(f, Choice):
         return next((o.value for o in f.options if str(o.value) == text), text)
+    if isinstance(f, Dates):
+        return [d for d in re.split(r"[\s,;]+", text) if d]
     if isinstance(f, Template) and text in _default_shown(f):
         return f.default  # left as shown: still the default, written in the portal's language
     if isinstance(f, TimeZone):
@@ -253,9 +259,12 @@ def _widget(r: _Render, f: Field, value: Any, path: str, siblings: Mapping[str, 
                  unit=t(r.lang, N_("seconds")) if d.get("unit") == "s" else
                  t(r.lang, N_("minutes")) if d.get("unit") == "min" else "")
     elif isinstance(f, Choice):
-        w.update(kind="choice", options=[{"value": str(o["value"]), "label": o["label"],
-                                          "selected": str(o["value"]) == str(value)}
-                                         for o in d["options"]])
+        chosen = [str(v) for v in value] if f.many and isinstance(value, list) else [str(value)]
+        w.update(kind="choices" if f.many else "choice",
+                 options=[{"value": str(o["value"]), "label": o["label"],
+                           "selected": str(o["value"]) in chosen} for o in d["options"]])
+    elif isinstance(f, Dates):
+        w.update(kind="dates", value=", ".join(value) if isinstance(value, list) else value)
     elif isinstance(f, TimeZone):
         w.update(kind="timezone", zones=list(ZONES), other=value not in ZONES,
                  other_id=html_id(r.section, path + OTHER), other_name=path + OTHER)

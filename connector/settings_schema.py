@@ -12,6 +12,7 @@ and the caller hands the mapping to `SettingsStore` — there is no global regis
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import re
@@ -190,19 +191,54 @@ class Option:
 
 @dataclass(frozen=True)
 class Choice(Field):
+    """One of the options; with many=True a list of them (each at most once, in option order)."""
+
     options: tuple[Option, ...] = field(default=(), kw_only=True)
+    many: bool = field(default=False, kw_only=True)
 
     kind: ClassVar[str] = "choice"
-    MESSAGES: ClassVar[Mapping[str, Msg]] = {"choice": N_("must be one of {allowed}")}
+    MESSAGES: ClassVar[Mapping[str, Msg]] = {"choice": N_("must be one of {allowed}"),
+                                             "choices": N_("must be a list of {allowed}")}
 
     def clean(self, path: str, value: Any) -> Any:
         allowed = [o.value for o in self.options]
+        if self.many:
+            if not isinstance(value, list) or any(
+                    isinstance(v, bool) or v not in allowed for v in value):
+                self.fail(path, "choices", allowed=", ".join(map(str, allowed)))
+            return [v for v in allowed if v in value]
         if isinstance(value, bool) or value not in allowed:
             self.fail(path, "choice", allowed=", ".join(map(str, allowed)))
         return value
 
     def extra(self, lang: str) -> dict[str, Any]:
-        return {"options": [{"value": o.value, "label": t(lang, o.label)} for o in self.options]}
+        return {"options": [{"value": o.value, "label": t(lang, o.label)} for o in self.options],
+                "many": self.many}
+
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Dates(Field):
+    """Calendar days as "YYYY-MM-DD" (extra days off, working Saturdays), sorted, each once."""
+
+    kind: ClassVar[str] = "dates"
+    MESSAGES: ClassVar[Mapping[str, Msg]] = {
+        "invalid": N_("must be a list of dates like 2026-12-31"),
+        "date": N_("{value} is not a date like 2026-12-31")}
+
+    def clean(self, path: str, value: Any) -> Any:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(path, "invalid")
+        for v in value:
+            try:
+                if not ISO_DATE.match(v):
+                    raise ValueError(v)
+                datetime.date.fromisoformat(v)
+            except ValueError:
+                self.fail(path, "date", value=v)
+        return sorted(set(value))
 
 
 def _text(f: Field, path: str, value: Any) -> str:

@@ -10,10 +10,12 @@ from robots import timeline_note
 from robots.deal_workspace.robot import CAPABILITY as DEAL_WORKSPACE
 from robots.distribution.robot import CAPABILITY as DISTRIBUTION
 from robots.drive_mirror.robot import CAPABILITY as DRIVE_MIRROR
+from robots.watchdogs import CAPABILITY as WATCHDOGS
 
 CAPABILITIES: list[Capability] = [
     timeline_note.CAPABILITY,
     DISTRIBUTION,
     DEAL_WORKSPACE,
     DRIVE_MIRROR,
+    WATCHDOGS,
 ]

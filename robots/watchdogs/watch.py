@@ -1,0 +1,350 @@
+"""The watchdogs' engine: one timer per (rule, item), set from events, acted on when it fires.
+
+`evaluate` is the only path. An event about an item (or its activity) evaluates it: the facts
+are read once for all the rules, each rule's plan (robots.watchdogs.plan) sets, moves or
+cancels the pair's timer. A timer evaluates the same way and then does the steps of its rule
+that are due, once each: the step is remembered as done only after its write, and a retry
+finds the task its first attempt made by the task's tag (`FindTask`), so a crash between the
+write and the record never makes a second reminder. Nothing polls the items.
+
+Per (rule, item) the engine keeps a small hash: the plan's memory ("m") and the next due step
+("n": when, which, and whom it will reach — so the timer's read asks for those people and
+those tags in the same request as the item).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from connector.context import JobContext
+from connector.crm import port as crm
+from connector.i18n import N_, Msg, t
+from robots.watchdogs import audit, config, steps
+from robots.watchdogs.config import NAME
+from robots.watchdogs.plan import Due, Facts, Memory, Plan, plan
+from robots.watchdogs.worktime import WorkTime, from_settings
+
+MEMORY_TTL_S = 400 * 86400
+CALENDAR_TTL_S = 12 * 3600
+LOCK_S = 120
+REACTION_WINDOW_S = 60 * 86400  # reactions older than this never matter to a new item's watch
+# neutral owner types of activities (Bitrix24 OWNER_TYPE_ID: 1 lead, 2 deal; 3, 4 are people)
+OWNER_KINDS = {1: "lead", 2: "deal"}
+
+
+def _ctx(ctx: JobContext) -> JobContext:
+    return ctx.of(NAME)
+
+
+def pairs_for(settings: Mapping[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """The enabled rules that watch items of this kind."""
+    out = []
+    for rule_kind, rule in config.all_rules(settings):
+        if rule_kind == "reaction":
+            if rule["entity"] == kind:
+                out.append((rule_kind, rule))
+        elif kind == "deal":
+            out.append((rule_kind, rule))
+    return out
+
+
+# memory ----------------------------------------------------------------------------------
+def _mkey(ctx: JobContext, rule_id: str, ref: crm.ItemRef) -> str:
+    return _ctx(ctx).key("m", rule_id, ref.kind, ref.id)
+
+
+def load(ctx: JobContext, rule_id: str, ref: crm.ItemRef) -> tuple[Memory, dict[str, Any]]:
+    raw_m, raw_n = ctx.redis.hmget(_mkey(ctx, rule_id, ref), "m", "n")
+    mem = Memory()
+    if raw_m:
+        d = json.loads(raw_m)
+        mem = Memory(d.get("first_stage", ""), d.get("since", 0.0), d.get("stage_since", 0.0),
+                     d.get("stage", ""), frozenset(d.get("done", ())),
+                     frozenset(d.get("ours", ())))
+    return mem, json.loads(raw_n) if raw_n else {}
+
+
+def save(ctx: JobContext, rule_id: str, ref: crm.ItemRef, mem: Memory,
+         nxt: Mapping[str, Any] | None) -> None:
+    d = asdict(mem)
+    d["done"], d["ours"] = sorted(mem.done), sorted(mem.ours)
+    key = _mkey(ctx, rule_id, ref)
+    with ctx.redis.pipeline() as pipe:
+        pipe.hset(key, "m", json.dumps(d))
+        if nxt:
+            pipe.hset(key, "n", json.dumps(nxt))
+        else:
+            pipe.hdel(key, "n")
+        pipe.expire(key, MEMORY_TTL_S)
+        pipe.execute()
+
+
+def timer_key(rule_id: str, ref: crm.ItemRef) -> str:
+    return f"{rule_id}:{ref.kind}:{ref.id}"
+
+
+# working time ------------------------------------------------------------------------------
+def _calendar_key(ctx: JobContext) -> str:
+    return _ctx(ctx).key("calendar")
+
+
+def worktime(ctx: JobContext, reading: crm.Reading | None = None) -> WorkTime:
+    """The company's working time; the portal's own calendar (cached) when the admin asked."""
+    section = ctx.settings["work_time"]
+    portal = None
+    if section["use_portal_calendar"]:
+        cached = ctx.redis.get(_calendar_key(ctx))
+        if cached:
+            portal = json.loads(cached) or None
+        elif reading is not None and "calendar" in reading.values:
+            portal = reading.values["calendar"]
+            ctx.redis.set(_calendar_key(ctx), json.dumps(portal), ex=CALENDAR_TTL_S)
+        elif reading is not None and "calendar" in reading.errors:
+            ctx.log.warning("portal calendar not readable: %s", reading.errors["calendar"])
+            ctx.redis.set(_calendar_key(ctx), json.dumps({}), ex=CALENDAR_TTL_S)
+    return from_settings(section, ctx.tz, portal)
+
+
+# reads -----------------------------------------------------------------------------------
+def queries(ctx: JobContext, ref: crm.ItemRef, fire: str = "") -> dict[str, crm.Query]:
+    """Everything the item's rules need, as one read; for a timer of rule `fire`, also the
+    people its due step reaches and the tags of the tasks it may already have made."""
+    pairs = pairs_for(ctx.settings, ref.kind)
+    if not pairs:
+        return {}
+    kinds = {k for k, _ in pairs}
+    observers = any(k == "date_reminders" and config.OBSERVERS in r["recipients"]
+                    for k, r in pairs)
+    out: dict[str, crm.Query] = {"item": crm.GetItem(ref, observers=observers)}
+    if "reaction" in kinds:
+        out["reactions"] = crm.Reactions(ref, _iso(time.time() - REACTION_WINDOW_S))
+    if "next_activity" in kinds:
+        out["open"] = crm.OpenActivities(ref)
+    if ctx.settings["work_time"]["use_portal_calendar"] and not ctx.redis.exists(
+            _calendar_key(ctx)):
+        out["calendar"] = crm.WorkCalendar()
+    if fire:
+        _, nxt = load(ctx, fire, ref)
+        users = [int(u) for u in nxt.get("users", []) if int(u)]
+        if users:
+            out["people"] = crm.GetPeople(tuple(users))
+        if nxt.get("channel") == config.TASK:
+            for uid in users:
+                out[f"find_{uid}"] = crm.FindTask(f"{nxt['tag']}-{uid}")
+    return out
+
+
+def _iso(ts: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def _complete(ctx: JobContext, wanted: Mapping[str, crm.Query],
+              reading: crm.Reading | None) -> crm.Reading:
+    """The reading with whatever it lacks of `wanted` read now (one more request at most)."""
+    reading = reading or crm.Reading()
+    missing = {k: q for k, q in wanted.items()
+               if k not in reading.values and k not in reading.errors}
+    if missing:
+        more = ctx.crm.read(missing)
+        reading = crm.Reading({**reading.values, **more.values},
+                              {**reading.errors, **more.errors})
+    return reading
+
+
+# the engine ------------------------------------------------------------------------------
+def evaluate(ctx: JobContext, ref: crm.ItemRef, reading: crm.Reading | None = None,
+             fire: str = "") -> dict[str, Any]:
+    """Plan every rule for the item; when `fire` names a rule, do its due steps."""
+    ctx = _ctx(ctx)
+    pairs = pairs_for(ctx.settings, ref.kind)
+    if fire and not any(r["id"] == fire for _, r in pairs):
+        return {"skipped": f"rule {fire} is off or gone"}
+    if not pairs:
+        return {"skipped": "no rule watches this kind"}
+    lock = ctx.redis.lock(_ctx(ctx).key("lock", ref.kind, ref.id), timeout=LOCK_S,
+                          blocking_timeout=LOCK_S)
+    with lock:
+        reading = _complete(ctx, queries(ctx, ref, fire), reading)
+        try:
+            item = reading.get("item")
+        except crm.NotFound:
+            item = None
+        facts = Facts(item, time.time(), _soft(ctx, reading, "reactions"),
+                      _soft(ctx, reading, "open"))
+        wt = worktime(ctx, reading)
+        return {r["id"]: _one(ctx, kind, r, ref, facts, wt, reading, fire == r["id"])
+                for kind, r in pairs}
+
+
+def _soft(ctx: JobContext, reading: crm.Reading, key: str) -> Any:
+    """A fact the rules can do without for now: a failed read raises (the job retries)."""
+    if key in reading.errors:
+        raise reading.errors[key]
+    return reading.values.get(key)
+
+
+def _one(ctx: JobContext, kind: str, rule: dict[str, Any], ref: crm.ItemRef, facts: Facts,
+         wt: WorkTime, reading: crm.Reading, firing: bool) -> str:
+    mem, nxt = load(ctx, rule["id"], ref)
+    p = plan(kind, rule, facts, wt, mem, ctx.tz)
+    mem = p.memory
+    if kind == "reaction" and facts.item is not None:
+        mem = _take(ctx, rule, facts.item, p, mem)
+    done: list[str] = []
+    if firing and p.watching:
+        for due in p.due_now(facts.now):
+            mem = _act(ctx, kind, rule, due, facts.item, mem, reading, nxt)
+            done.append(due.step)
+        p = plan(kind, rule, facts, wt, mem, ctx.tz)
+        mem = p.memory
+    key = timer_key(rule["id"], ref)
+    if not p.watching or p.next is None:
+        if ctx.cancel_timer(key) or (firing and not done):
+            _audit(ctx, rule, kind, ref, "-", "stopped", p.why or N_("nothing more is due"),
+                   p.params)
+        save(ctx, rule["id"], ref, mem, None)
+        return f"stopped: {p.why}" if not p.watching else "nothing due"
+    due = p.next
+    assert facts.item is not None
+    users = steps.recipients(kind, rule, due, facts.item)
+    new_next = {"at": due.at, "key": due.key, "users": users,
+                "channel": _channel(kind, rule, due),
+                "tag": steps.tag(ctx.member_id, rule["id"], ref, due)}
+    # a firing timer is still pending until it returns: its successor is always scheduled
+    if firing or nxt.get("at") != due.at or nxt.get("key") != due.key or not ctx.timer_due(key):
+        ctx.schedule(key, due.at, "fire", {"rule": rule["id"], "kind": ref.kind, "id": ref.id})
+    save(ctx, rule["id"], ref, mem, new_next)
+    return "done " + ",".join(done) if done else f"due {due.step} at {int(due.at)}"
+
+
+def _channel(kind: str, rule: Mapping[str, Any], due: Due) -> str:
+    if kind in ("reaction", "next_activity"):
+        if due.step == "offer":
+            return config.NOTIFY
+        step = rule["steps"][int(due.step)]
+        return config.NOTIFY if step["action"] == config.REASSIGN else step["channel"]
+    if kind in ("stage_limits", "follow_ups"):
+        return config.TASK
+    return str(rule["channel"])
+
+
+def _people(ctx: JobContext, reading: crm.Reading, ids: list[int]) -> dict[int, crm.Person]:
+    known = {p.id: p for p in reading.values.get("people") or []}
+    missing = tuple(i for i in dict.fromkeys(ids) if i and i not in known)
+    if missing:
+        more = ctx.crm.read({"people": crm.GetPeople(missing)})
+        known |= {p.id: p for p in more.get("people") or []}
+    return known
+
+
+def _act(ctx: JobContext, kind: str, rule: dict[str, Any], due: Due, item: crm.Item | None,
+         mem: Memory, reading: crm.Reading, nxt: Mapping[str, Any]) -> Memory:
+    """Do one due step (once), note it in the timeline, the item's history and the audit."""
+    assert item is not None
+    ids = steps.recipients(kind, rule, due, item)
+    who = steps.audience(ids, _people(ctx, reading, ids))
+    env = steps.Env(ctx.lang, ctx.tz, ctx.member_id,
+                    ctx.crm.link(ctx.crm.item_link(item.ref), item.title or
+                                 steps.item_words(ctx.lang, item.ref)),
+                    ctx.crm.mention, time.time())
+    step = steps.build(kind, rule, due, item, who, env)
+    ours = set(mem.ours)
+    # a retried step: the tasks its first attempt made are found by their tags, not made again
+    for key in [k for k, op in step.ops.items() if isinstance(op, crm.CreateTask)]:
+        found = reading.values.get(f"find_{key.removeprefix('task_')}")
+        if found:
+            ours.add(str(found))
+            del step.ops[key]
+    if step.reassign is not None:
+        step.params |= _reassign(ctx, item, rule, step.reassign)
+    if not step.skipped:
+        note = t(ctx.lang, N_("Watchdog «{rule}»: {what}"), rule=rule["name"],
+                 what=t(ctx.lang, step.msgid, **step.params))
+        ops = {**step.ops, "note": crm.AddComment(item.ref, note)}
+        applied = ctx.crm.apply(ops)
+        failed = {k: e for k, e in applied.errors.items() if k != "note"}
+        if failed:
+            first = next(iter(failed.values()))
+            if not isinstance(first, crm.NotFound | crm.AccessDenied | crm.CrmPermanent):
+                raise first  # retried; the tasks made meanwhile are found by their tags
+            step.params["error"] = str(first)
+            step.msgid, step.skipped = N_("Step failed: {error}"), True
+        ours |= {str(v) for k, v in applied.values.items()
+                 if (k == "note" or k.startswith("task_")) and v}
+    _audit(ctx, rule, kind, item.ref, due.step, "skipped" if step.skipped else "done",
+           step.msgid, step.params)
+    ctx.remember(item.ref, step.msgid, identity=f"wd:{rule['id']}:{due.key}", **step.params)
+    return Memory(mem.first_stage, mem.since, mem.stage_since, mem.stage,
+                  mem.done | {due.key}, frozenset(ours))
+
+
+def _reassign(ctx: JobContext, item: crm.Item, rule: Mapping[str, Any],
+              what: Mapping[str, Any]) -> dict[str, Any]:
+    service = ctx.service("reassign")
+    if service is None:
+        return {"outcome": t(ctx.lang, N_("fair distribution is not available"))}
+    reason = t(ctx.lang, N_("rule «{rule}»: the time was missed"), rule=rule["name"])
+    out = service(ctx, item.ref, str(what.get("group") or ""),
+                  tuple(int(u) for u in what.get("exclude") or () if u), reason)
+    return {"outcome": out.get("reason", ""), "user": out.get("user_id", 0)}
+
+
+def _take(ctx: JobContext, rule: dict[str, Any], item: crm.Item, p: Plan, mem: Memory
+          ) -> Memory:
+    """"The first of N to react takes it": assign them and tell the others, once."""
+    who = p.reacted_by
+    done_key = "created|taken"
+    if len(rule["first_of"]) < 2 or who not in rule["first_of"] or done_key in mem.done:
+        return mem
+    what = f"{steps.item_words(ctx.lang, item.ref)} «{item.title}»"
+    ops: dict[str, crm.Op] = {}
+    if item.assigned != who:
+        ops["assign"] = crm.Assign(item.ref, who)
+    for uid in rule["first_of"]:
+        if uid != who:
+            ops[f"notify_{uid}"] = crm.NotifyUser(uid, t(
+                ctx.lang, N_("{item} is taken by {user}"), item=what, user=ctx.crm.mention(who)),
+                tag=f"{steps.tag(ctx.member_id, rule['id'], item.ref, Due('taken', 0, 'created'))}"
+                    f"-{uid}")
+    params = {"rule": rule["name"], "item": what, "user": ctx.crm.mention(who)}
+    note = t(ctx.lang, N_("Watchdog «{rule}»: {what}"), rule=rule["name"],
+             what=t(ctx.lang, N_("{user} reacted first and takes it"), **params))
+    applied = ctx.crm.apply({**ops, "note": crm.AddComment(item.ref, note)})
+    if applied.errors.get("assign"):
+        raise applied.errors["assign"]
+    _audit(ctx, rule, "reaction", item.ref, "taken", "done",
+           N_("{user} reacted first and takes it"), params)
+    ctx.remember(item.ref, N_("{user} reacted first and takes it"),
+                 identity=f"wd:{rule['id']}:taken", user=who)
+    ours = set(mem.ours) | ({str(applied.values["note"])} if applied.values.get("note") else set())
+    return Memory(mem.first_stage, mem.since, mem.stage_since, mem.stage,
+                  mem.done | {done_key}, frozenset(ours))
+
+
+def _audit(ctx: JobContext, rule: Mapping[str, Any], kind: str, ref: crm.ItemRef, step: str,
+           outcome: str, msgid: Msg, params: Mapping[str, Any]) -> None:
+    audit.record(ctx.redis, _ctx(ctx).key("audit"), rule["id"], kind, ref, step, outcome,
+                 msgid, params, int(ctx.settings[NAME]["audit_days"]))
+
+
+# activities point at their item ------------------------------------------------------------
+def owner_of(activity: Mapping[str, Any]) -> crm.ItemRef | None:
+    """The item an activity belongs to: a lead, a deal or a smart-process item."""
+    owner_type, owner_id = int(activity.get("owner_type") or 0), int(
+        activity.get("owner_id") or 0)
+    if not owner_id or owner_type in (3, 4) or owner_type <= 0:
+        return None
+    return crm.ItemRef(OWNER_KINDS.get(owner_type, f"item:{owner_type}"), owner_id)
+
+
+def fire(ctx: JobContext, arg: Mapping[str, Any]) -> dict[str, Any]:
+    """A timer came due: evaluate the item and do the rule's due steps."""
+    ref = crm.ItemRef(str(arg["kind"]), int(arg["id"]))
+    rule = str(arg["rule"])
+    return evaluate(ctx, ref, crm.Reading(), fire=rule)
