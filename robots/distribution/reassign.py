@@ -108,11 +108,13 @@ def _choose(env: Env, group: config.Group, members: list[int], reading: crm.Read
     old = item.assigned
     barred = {*exclude, old}
     people: dict[int, crm.Person] = reading.values.get("people") or {}
+    others = [_name(people, uid, lang) for uid in dict.fromkeys(exclude) if uid != old]
+    barring = t(lang, N_("; excluded: {people}"), people=", ".join(others)) if others else ""
 
     def kept(choice: str) -> dict[str, Any]:
         return {"status": KEPT, "reason": t(lang, N_("{why}; kept with {old}: {choice}"),
                                             why=why, old=_name(people, old, lang),
-                                            choice=choice)}
+                                            choice=choice) + barring}
 
     with env.state.group_lock(group.id):
         loads = env.state.loads(group.id, members)
@@ -133,7 +135,8 @@ def _choose(env: Env, group: config.Group, members: list[int], reading: crm.Read
                   "counted_from": counted, "applied": False, "group": group.id,
                   "name": next(m.name for m in team if m.user_id == decision.user_id),
                   "reason": t(lang, N_("{why}; reassigned from {old}: {choice}"), why=why,
-                              old=_name(people, old, lang), choice=decision.reason),
+                              old=_name(people, old, lang), choice=decision.reason)
+                  + barring,
                   "skipped": {str(k): v for k, v in decision.skipped.items()}}
         env.state.begin_reassign(group.id, key, record, counted, decision.user_id)
     return record

@@ -60,6 +60,7 @@ def test_the_excluded_person_is_never_chosen_even_when_least_loaded(sales: Stack
     assert got["status"] == "assigned" and got["user_id"] == 4, got
     assert int(lead(sales, lead_id)["ASSIGNED_BY_ID"]) == 4
     assert got["reason"].startswith(f"{MISSED}; reassigned from Maria Sokolova: "), got
+    assert got["reason"].endswith("; excluded: Ivan Petrov")
 
 
 def test_counters_move_from_the_old_person_to_the_new_one_once(sales: Stack):
@@ -118,7 +119,7 @@ def test_nobody_available_keeps_the_responsible_and_says_why(sales: Stack):
     got = reassign(sales, lead_id, (2,))  # 3 holds it, 4 is on a break
     assert got["status"] == "kept" and got["user_id"] == 3, got
     assert got["reason"].startswith(f"{MISSED}; kept with Maria Sokolova: nobody can receive")
-    assert "on a break" in got["reason"], got
+    assert "on a break" in got["reason"] and "excluded: Ivan Petrov" in got["reason"], got
     assert int(lead(sales, lead_id)["ASSIGNED_BY_ID"]) == 3
     assert loads(sales, 2, 3, 4) == before
     reassign(sales, lead_id, (2,))
