@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from connector.bitrix.errors import BitrixError, is_access_denied, is_not_found
@@ -350,8 +351,67 @@ class BitrixCrm:
                 return [item_from(p.ItemRef(q.kind, _int((r.get("item") or r).get(
                     "id") or r.get("ID"))), r) for r in rows[:q.limit]]
             plan.parse[key] = latest
-        else:
+        elif not self._plan_watch(plan, key, q):
             raise TypeError(f"the Bitrix24 adapter cannot answer {type(q).__name__}")
+
+    def _plan_watch(self, plan: _Plan, key: str, q: p.Query) -> bool:
+        """What watchdogs read: reactions, open activities, a task by tag, working time."""
+        cmds = plan.commands
+        if isinstance(q, p.Reactions):
+            owner = {"OWNER_TYPE_ID": type_id(q.of.kind), "OWNER_ID": q.of.id}
+            cmds[f"{key}_a"] = ("crm.activity.list", {
+                "filter": {**owner, ">=CREATED": q.since}, "order": {"CREATED": "ASC"},
+                "select": list(ACTIVITY_SELECT)})
+            # crm-timeline-comment-list.md: filtered by the item; the date is checked here too
+            cmds[f"{key}_c"] = ("crm.timeline.comment.list", {
+                "filter": {"ENTITY_ID": q.of.id, "ENTITY_TYPE": timeline_entity(q.of.kind),
+                           ">=CREATED": q.since}, "order": {"CREATED": "ASC"},
+                "select": ["ID", "CREATED", "AUTHOR_ID"]})
+
+            def reactions(raw: dict, errs: dict, key: str = key, q: p.Reactions = q
+                          ) -> list[dict[str, Any]]:
+                for part in ("a", "c"):
+                    if f"{key}_{part}" in errs:
+                        raise neutral(errs[f"{key}_{part}"], f"reactions on {q.of.label}")
+                return reactions_from(raw.get(f"{key}_a"), raw.get(f"{key}_c"), q.since)
+            plan.parse[key] = reactions
+        elif isinstance(q, p.OpenActivities):
+            cmds[f"{key}_a"] = ("crm.activity.list", {
+                "filter": {"OWNER_TYPE_ID": type_id(q.of.kind), "OWNER_ID": q.of.id,
+                           "COMPLETED": "N"}, "select": list(ACTIVITY_SELECT)})
+
+            def open_activities(raw: dict, errs: dict, key: str = key, q: p.OpenActivities = q
+                                ) -> list[dict[str, Any]]:
+                if f"{key}_a" in errs:
+                    raise neutral(errs[f"{key}_a"], f"open activities of {q.of.label}")
+                return [{"id": _int(r.get("ID")), "kind": activity_kind(r),
+                         "deadline": str(r.get("DEADLINE") or ""),
+                         "responsible": _int(r.get("RESPONSIBLE_ID"))}
+                        for r in _rows(raw.get(f"{key}_a")) if r.get("COMPLETED") != "Y"]
+            plan.parse[key] = open_activities
+        elif isinstance(q, p.FindTask):
+            # tasks-task-list.md: filter TAG, select ID; {"tasks": [{"id": "…"}]}
+            cmds[f"{key}_t"] = ("tasks.task.list", {"filter": {"TAG": q.tag},
+                                                    "select": ["ID"], "order": {"ID": "asc"}})
+
+            def task(raw: dict, errs: dict, key: str = key, q: p.FindTask = q) -> int:
+                if f"{key}_t" in errs:
+                    raise neutral(errs[f"{key}_t"], f"task tagged {q.tag}")
+                got = raw.get(f"{key}_t")
+                rows = got.get("tasks") if isinstance(got, dict) else None
+                return next((_int(r.get("id")) for r in rows or [] if _int(r.get("id"))), 0)
+            plan.parse[key] = task
+        elif isinstance(q, p.WorkCalendar):
+            cmds[f"{key}_s"] = ("calendar.settings.get", {})
+
+            def calendar(raw: dict, errs: dict, key: str = key) -> dict[str, Any]:
+                if f"{key}_s" in errs:
+                    raise neutral(errs[f"{key}_s"], "working time")
+                return work_calendar(raw.get(f"{key}_s") or {})
+            plan.parse[key] = calendar
+        else:
+            return False
+        return True
 
     def _day(self, key: str, uid: int, raw: dict, errs: dict) -> str:
         err = errs.get(f"{key}_tm{uid}")
@@ -476,7 +536,8 @@ class BitrixCrm:
             return self._update(op.ref, {k: _ref(v) for k, v in op.fields.items()}, op.quiet)
         if isinstance(op, p.AddComment):
             return "crm.timeline.comment.add", {"fields": {
-                "ENTITY_ID": op.ref.id, "ENTITY_TYPE": op.ref.kind, "COMMENT": op.text}}
+                "ENTITY_ID": op.ref.id, "ENTITY_TYPE": timeline_entity(op.ref.kind),
+                "COMMENT": op.text}}
         if isinstance(op, p.PostToChat):
             return "im.message.add", {"DIALOG_ID": f"chat{op.chat_id}", "MESSAGE": op.text,
                                       "URL_PREVIEW": "N"}
@@ -511,6 +572,16 @@ class BitrixCrm:
                                         "HIDE_HISTORY": "N"}
         if isinstance(op, p.RemoveChatMember):
             return "im.chat.user.delete", {"CHAT_ID": op.chat_id, "USER_ID": op.user_id}
+        if isinstance(op, p.CreateTask):
+            return "tasks.task.add", {"fields": task_fields(op)}
+        if isinstance(op, p.MoveItem):
+            # crm-deal-update.md: a deal changes pipeline only through crm.item.update
+            # (entityTypeId 2); crm-item-update.md: categoryId with a stageId of that pipeline
+            fields: dict[str, Any] = {"stageId": op.stage}
+            if op.ref.kind != "lead":  # leads have no pipelines
+                fields["categoryId"] = _int(op.category)
+            return "crm.item.update", {"entityTypeId": type_id(op.ref.kind), "id": op.ref.id,
+                                       "fields": fields}
         raise TypeError(f"the Bitrix24 adapter cannot do {type(op).__name__}")
 
     def _update(self, ref: p.ItemRef, fields: dict[str, Any], quiet: bool) -> Command:
@@ -677,7 +748,112 @@ def _produced(op: p.Op, result: Any) -> Any:
         return _folder(result)
     if isinstance(op, p.CreateChat):
         return int(result)
+    if isinstance(op, p.CreateTask):  # tasks-task-add.md: {"task": {"id": "3711", …}}
+        return _int(((result or {}).get("task") or {}).get("id"))
     return result
+
+
+# watchdogs -------------------------------------------------------------------------------
+ACTIVITY_SELECT = ("ID", "TYPE_ID", "PROVIDER_ID", "AUTHOR_ID", "RESPONSIBLE_ID", "DEADLINE",
+                   "COMPLETED", "CREATED")
+# timeline/activities/index.md, TYPE_ID: 1 meeting, 2 call, 3 task, 4 e-mail, 6 provider's
+ACTIVITY_TYPES = {1: "meeting", 2: "call", 3: "task", 4: "email"}
+# todo/index.md: to-dos are PROVIDER_ID CRM_TODO; a task's provider on the modern portal
+ACTIVITY_PROVIDERS = {"CRM_TODO": "todo", "TASKS_TASK": "task", "CRM_TASKS_TASK": "task",
+                      "VOXIMPLANT_CALL": "call", "CRM_EMAIL": "email", "CRM_MEETING": "meeting"}
+# calendar-settings-get.md: week_holidays as two-letter day codes
+WEEKDAYS = {"MO": 1, "TU": 2, "WE": 3, "TH": 4, "FR": 5, "SA": 6, "SU": 7}
+# crm/data-types.md#object_type: UF_CRM_TASK's short codes (smart processes: T + hex id)
+BINDING_PREFIX = {"lead": "L", "deal": "D", "contact": "C", "company": "CO"}
+
+
+def activity_kind(row: Mapping[str, Any]) -> str:
+    """A neutral kind of a crm.activity.list row, by its provider, else its TYPE_ID."""
+    return ACTIVITY_PROVIDERS.get(str(row.get("PROVIDER_ID") or "")) or ACTIVITY_TYPES.get(
+        _int(row.get("TYPE_ID")), "activity")
+
+
+def timeline_entity(kind: str) -> str:
+    """crm-timeline-comment-add.md ENTITY_TYPE: "deal", "lead", …, "dynamic_1046"."""
+    return f"dynamic_{type_id(kind)}" if is_item(kind) else kind
+
+
+def crm_binding(ref: p.ItemRef) -> str:
+    """An UF_CRM_TASK value: "D_12", "L_3", "Tb1_29" (how-to-connect-task-to-spa.md)."""
+    if is_item(ref.kind):
+        return f"T{type_id(ref.kind):x}_{ref.id}"
+    return f"{BINDING_PREFIX[ref.kind]}_{ref.id}"
+
+
+def task_fields(op: p.CreateTask) -> dict[str, Any]:
+    """tasks.task.add fields (tasks-task-add.md) of a CreateTask."""
+    fields: dict[str, Any] = {"TITLE": op.title, "DESCRIPTION": op.description,
+                              "RESPONSIBLE_ID": op.responsible, "DEADLINE": op.deadline,
+                              "UF_CRM_TASK": [crm_binding(op.bound_to)]}
+    if op.auditors:
+        fields["AUDITORS"] = list(op.auditors)
+    if op.tag:
+        fields["TAGS"] = [op.tag]
+    return fields
+
+
+def _rows(value: Any) -> list[Mapping[str, Any]]:
+    return [r for r in value or [] if isinstance(r, dict)] if isinstance(value, list) else []
+
+
+def _when(value: Any) -> datetime | None:
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def reactions_from(activities: Any, comments: Any, since: str) -> list[dict[str, Any]]:
+    """Activities and comments at or after `since`, oldest first, in the port's shape."""
+    start = _when(since)
+    out = []
+    for row in _rows(activities):
+        out.append({"kind": activity_kind(row), "at": str(row.get("CREATED") or ""),
+                    "author": _int(row.get("AUTHOR_ID")), "completed": row.get("COMPLETED")
+                    == "Y"})
+    for row in _rows(comments):
+        out.append({"kind": "comment", "at": str(row.get("CREATED") or ""),
+                    "author": _int(row.get("AUTHOR_ID")), "completed": True})
+    dated = [(_when(r["at"]), r) for r in out]
+    kept = [(at, r) for at, r in dated if at is not None and (start is None or at >= start)]
+    return [r for _at, r in sorted(kept, key=lambda pair: pair[0])]
+
+
+def _hour(value: Any) -> str:
+    """ "9" → "09:00", "9.30" / "9:30" → "09:30" (calendar-settings-get.md prints hours)."""
+    text = str(value or "").strip().replace(":", ".")
+    hours, _, minutes = text.partition(".")
+    if not hours.isdigit():
+        return ""
+    return f"{int(hours):02d}:{int(minutes or 0):02d}" if (minutes or "0").isdigit() else ""
+
+
+def _days(value: Any) -> list[str]:
+    """ "1.01,7.01" → ["01.01", "07.01"]."""
+    parts = value if isinstance(value, list) else str(value or "").split(",")
+    out = []
+    for part in parts:
+        day, _, month = str(part).strip().partition(".")
+        if day.isdigit() and month.isdigit():
+            out.append(f"{int(day):02d}.{int(month):02d}")
+    return out
+
+
+def work_calendar(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """calendar.settings.get → the port's {"start", "end", "weekend", "holidays",
+    "workdays"} (WorkCalendar)."""
+    weekend = raw.get("week_holidays")
+    return {"start": _hour(raw.get("work_time_start")), "end": _hour(raw.get("work_time_end")),
+            "weekend": sorted(WEEKDAYS[d] for d in {str(x).upper() for x in (
+                weekend if isinstance(weekend, list) else [])} if d in WEEKDAYS),
+            "holidays": _days(raw.get("year_holidays")),
+            "workdays": _days(raw.get("year_workdays"))}
 
 
 def _lookup(value: Any, path: str) -> Any:
