@@ -40,6 +40,17 @@ def register_portal_control(app: Flask, emu: Emulator) -> None:
             denied = sorted(p.read_denied)
         return json_response({"read_denied": [list(k) for k in denied]})
 
+    @app.post("/_emulator/clock")
+    def clock() -> Response:
+        """Shift the portal's clock by `shift_s` seconds (negative: the past) for what it
+        stamps from now on (DATE_CREATE, MOVED_TIME, CREATED), so a test sees a lead created
+        two hours ago without waiting; {"shift_s": 0} puts it back."""
+        import time
+
+        shift = float(body().get("shift_s") or 0)
+        emu.clock = (lambda: time.time() + shift) if shift else time.time
+        return json_response({"shift_s": shift, "now": emu.now()})
+
     @app.post("/_emulator/rename")
     def rename() -> Response:
         """The portal moves to a new address; REST at the old one answers 302."""

@@ -73,14 +73,48 @@ def save(ctx: JobContext, rule_id: str, ref: crm.ItemRef, mem: Memory,
     d = asdict(mem)
     d["done"], d["ours"] = sorted(mem.done), sorted(mem.ours)
     key = _mkey(ctx, rule_id, ref)
+    member = f"{rule_id}|{ref.kind}|{ref.id}"
     with ctx.redis.pipeline() as pipe:
         pipe.hset(key, "m", json.dumps(d))
         if nxt:
             pipe.hset(key, "n", json.dumps(nxt))
+            pipe.zadd(due_key(ctx), {member: float(nxt["at"])})
         else:
             pipe.hdel(key, "n")
+            pipe.zrem(due_key(ctx), member)
         pipe.expire(key, MEMORY_TTL_S)
         pipe.execute()
+
+
+def due_key(ctx: JobContext) -> str:
+    """Every pending step of the portal by due time ("<rule>|<kind>|<id>"), for the pages."""
+    return _ctx(ctx).key("due")
+
+
+def upcoming(ctx: JobContext, limit: int = 50, rule_id: str = "", ref: crm.ItemRef | None = None
+             ) -> list[dict[str, Any]]:
+    """The next pending steps, soonest first: rule, item, step, due time, whom it reaches."""
+    out = []
+    for raw, at in ctx.redis.zrange(due_key(ctx), 0, -1, withscores=True):
+        rid, kind, item_id = raw.decode().split("|")
+        if (rule_id and rid != rule_id) or (ref and (kind, int(item_id)) != (ref.kind, ref.id)):
+            continue
+        _, nxt = load(ctx, rid, crm.ItemRef(kind, int(item_id)))
+        out.append({"rule": rid, "ref": f"{kind}/{item_id}", "at": at,
+                    "step": str(nxt.get("key", "|")).rsplit("|", 1)[-1],
+                    "users": nxt.get("users", [])})
+        if len(out) >= limit:
+            break
+    return out
+
+
+def watched(ctx: JobContext) -> dict[str, int]:
+    """How many items each rule watches now (has a pending step for)."""
+    counts: dict[str, int] = {}
+    for raw in ctx.redis.zrange(due_key(ctx), 0, -1):
+        rid = raw.decode().split("|", 1)[0]
+        counts[rid] = counts.get(rid, 0) + 1
+    return counts
 
 
 def timer_key(rule_id: str, ref: crm.ItemRef) -> str:
