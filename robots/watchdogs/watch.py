@@ -296,7 +296,7 @@ def _act(ctx: JobContext, kind: str, rule: dict[str, Any], due: Due, item: crm.I
             ours.add(str(found))
             del step.ops[key]
     if step.reassign is not None:
-        step.params |= _reassign(ctx, item, rule, step.reassign)
+        step.params |= _reassign(ctx, item, rule, step.reassign, f"{rule['id']}:{due.key}")
     if not step.skipped:
         note = t(ctx.lang, N_("Watchdog «{rule}»: {what}"), rule=rule["name"],
                  what=t(ctx.lang, step.msgid, **step.params))
@@ -319,13 +319,13 @@ def _act(ctx: JobContext, kind: str, rule: dict[str, Any], due: Due, item: crm.I
 
 
 def _reassign(ctx: JobContext, item: crm.Item, rule: Mapping[str, Any],
-              what: Mapping[str, Any]) -> dict[str, Any]:
+              what: Mapping[str, Any], key: str) -> dict[str, Any]:
     service = ctx.service("reassign")
     if service is None:
         return {"outcome": t(ctx.lang, N_("fair distribution is not available"))}
     reason = t(ctx.lang, N_("rule «{rule}»: the time was missed"), rule=rule["name"])
     out = service(ctx, item.ref, str(what.get("group") or ""),
-                  tuple(int(u) for u in what.get("exclude") or () if u), reason)
+                  tuple(int(u) for u in what.get("exclude") or () if u), reason, key=key)
     return {"outcome": out.get("reason", ""), "user": out.get("user_id", 0)}
 
 
