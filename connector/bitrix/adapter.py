@@ -91,7 +91,8 @@ def item_from(ref: p.ItemRef, raw: Any, observers: Any = None) -> p.Item:
                       str(row.get("stageId") or ""), row.get("stageSemanticId") == "S",
                       str(row.get("categoryId") or ""), str(row.get("sourceId") or ""),
                       str(row.get("opportunity") or "0"), str(row.get("currencyId") or ""),
-                      [_int(u) for u in row.get("observers") or []], fields=dict(row))
+                      [_int(u) for u in row.get("observers") or []], fields=dict(row),
+                      closed=row.get("stageSemanticId") in ("S", "F"))
     contacts = raw.get("CONTACT_IDS") or ([raw["CONTACT_ID"]] if raw.get("CONTACT_ID") else [])
     stage = raw.get("STATUS_ID") if ref.kind == "lead" else raw.get("STAGE_ID")
     semantic = raw.get("STATUS_SEMANTIC_ID") if ref.kind == "lead" else raw.get(
@@ -113,7 +114,8 @@ def item_from(ref: p.ItemRef, raw: Any, observers: Any = None) -> p.Item:
         semantic == "S", str(raw.get("CATEGORY_ID") or ""), str(raw.get("SOURCE_ID") or ""),
         str(raw.get("OPPORTUNITY") or "0"), str(raw.get("CURRENCY_ID") or ""),
         [_int(u) for u in obs or [] if _int(u)], _multi(raw.get("PHONE")),
-        _multi(raw.get("EMAIL")), str(raw.get("COMMENTS") or ""), attachments, dict(raw))
+        _multi(raw.get("EMAIL")), str(raw.get("COMMENTS") or ""), attachments, dict(raw),
+        closed=semantic in ("S", "F"))
 
 
 def file_from(row: Mapping[str, Any]) -> p.FileEntry:
@@ -814,11 +816,13 @@ def reactions_from(activities: Any, comments: Any, since: str) -> list[dict[str,
     start = _when(since)
     out = []
     for row in _rows(activities):
-        out.append({"kind": activity_kind(row), "at": str(row.get("CREATED") or ""),
+        out.append({"id": f"activity:{_int(row.get('ID'))}", "kind": activity_kind(row),
+                    "at": str(row.get("CREATED") or ""),
                     "author": _int(row.get("AUTHOR_ID")), "completed": row.get("COMPLETED")
                     == "Y"})
     for row in _rows(comments):
-        out.append({"kind": "comment", "at": str(row.get("CREATED") or ""),
+        out.append({"id": f"comment:{_int(row.get('ID'))}", "kind": "comment",
+                    "at": str(row.get("CREATED") or ""),
                     "author": _int(row.get("AUTHOR_ID")), "completed": True})
     dated = [(_when(r["at"]), r) for r in out]
     kept = [(at, r) for at, r in dated if at is not None and (start is None or at >= start)]

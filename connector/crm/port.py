@@ -80,6 +80,7 @@ class Item:
     comments: str = ""
     attachments: list[Attachment] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
+    closed: bool | None = None  # won or lost (the CRM's stage semantics); None: not known
 
 
 AVAILABILITY = ("working", "paused", "closed", "expired", "not_started", "unknown")
@@ -230,8 +231,8 @@ class LatestItems(Query):
 class Reactions(Query):
     """What people did on the item since `since` (ISO 8601): its activities (calls, e-mails,
     to-dos, meetings, tasks) and timeline comments, oldest first, as
-    [{"kind": "call"|"email"|"todo"|"meeting"|"task"|"activity"|"comment", "at": iso,
-    "author": user id, "completed": bool}]."""
+    [{"id": "activity:<id>"|"comment:<id>", "kind": "call"|"email"|"todo"|"meeting"|"task"|
+    "activity"|"comment", "at": iso, "author": user id, "completed": bool}]."""
 
     of: ItemRef
     since: str

@@ -49,7 +49,7 @@ class Memory:
     stage_since: float = 0.0  # when the item was first seen in its current stage
     stage: str = ""
     done: frozenset[str] = frozenset()  # "<anchor>|<step>" of the steps done
-    ours: frozenset[str] = frozenset()  # ids of the comments and tasks the app itself wrote
+    ours: frozenset[str] = frozenset()  # "comment:<id>", "task:<id>" the app itself wrote
 
 
 @dataclass(frozen=True)
@@ -187,8 +187,8 @@ def _first_reaction(rule: Mapping[str, Any], facts: Facts, mem: Memory, created:
     item = facts.item
     assert item is not None
     for r in facts.reactions or ():
-        if str(r.get("id", "")) in mem.ours or str(r.get("task_id", "")) in mem.ours:
-            continue  # the app's own reminder task or step comment is not a reaction
+        if str(r.get("id", "")) in mem.ours:
+            continue  # the app's own step comment is not a reaction (nor its tasks, below)
         kind = str(r.get("kind", ""))
         counted = kind in kinds or (kind in ("todo", "meeting", "activity") and
                                     "activity" in kinds)

@@ -293,7 +293,7 @@ def _act(ctx: JobContext, kind: str, rule: dict[str, Any], due: Due, item: crm.I
     for key in [k for k, op in step.ops.items() if isinstance(op, crm.CreateTask)]:
         found = reading.values.get(f"find_{key.removeprefix('task_')}")
         if found:
-            ours.add(str(found))
+            ours.add(f"task:{found}")
             del step.ops[key]
     if step.reassign is not None:
         step.params |= _reassign(ctx, item, rule, step.reassign, f"{rule['id']}:{due.key}")
@@ -309,7 +309,8 @@ def _act(ctx: JobContext, kind: str, rule: dict[str, Any], due: Due, item: crm.I
                 raise first  # retried; the tasks made meanwhile are found by their tags
             step.params["error"] = str(first)
             step.msgid, step.skipped = N_("Step failed: {error}"), True
-        ours |= {str(v) for k, v in applied.values.items()
+        ours |= {f"comment:{v}" if k == "note" else f"task:{v}"
+                 for k, v in applied.values.items()
                  if (k == "note" or k.startswith("task_")) and v}
     _audit(ctx, rule, kind, item.ref, due.step, "skipped" if step.skipped else "done",
            step.msgid, step.params)
@@ -356,7 +357,8 @@ def _take(ctx: JobContext, rule: dict[str, Any], item: crm.Item, p: Plan, mem: M
            N_("{user} reacted first and takes it"), params)
     ctx.remember(item.ref, N_("{user} reacted first and takes it"),
                  identity=f"wd:{rule['id']}:taken", user=who)
-    ours = set(mem.ours) | ({str(applied.values["note"])} if applied.values.get("note") else set())
+    note_id = applied.values.get("note")
+    ours = set(mem.ours) | ({f"comment:{note_id}"} if note_id else set())
     return Memory(mem.first_stage, mem.since, mem.stage_since, mem.stage,
                   mem.done | {done_key}, frozenset(ours))
 
