@@ -240,7 +240,7 @@ def _one(ctx: JobContext, kind: str, rule: dict[str, Any], ref: crm.ItemRef, fac
     key = timer_key(rule["id"], ref)
     if not p.watching or p.next is None:
         if ctx.cancel_timer(key) or (firing and not done):
-            _audit(ctx, rule, kind, ref, "-", "stopped", p.why or N_("nothing more is due"),
+            _audit(ctx, rule, kind, ref, "-", "stopped", p.why or N_("all its steps are done"),
                    p.params)
         save(ctx, rule["id"], ref, mem, None)
         return f"stopped: {p.why}" if not p.watching else "nothing due"
@@ -269,11 +269,10 @@ def _channel(kind: str, rule: Mapping[str, Any], due: Due) -> str:
 
 
 def _people(ctx: JobContext, reading: crm.Reading, ids: list[int]) -> dict[int, crm.Person]:
-    known = {p.id: p for p in reading.values.get("people") or []}
+    known = dict(reading.values.get("people") or {})
     missing = tuple(i for i in dict.fromkeys(ids) if i and i not in known)
     if missing:
-        more = ctx.crm.read({"people": crm.GetPeople(missing)})
-        known |= {p.id: p for p in more.get("people") or []}
+        known |= ctx.crm.read({"people": crm.GetPeople(missing)}).get("people") or {}
     return known
 
 
