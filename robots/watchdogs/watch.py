@@ -368,6 +368,29 @@ def _audit(ctx: JobContext, rule: Mapping[str, Any], kind: str, ref: crm.ItemRef
                  msgid, params, int(ctx.settings[NAME]["audit_days"]))
 
 
+def preview(ctx: JobContext, ref: crm.ItemRef) -> list[dict[str, Any]]:
+    """What every rule plans for the item now, from one read; nothing written, no timer set
+    (the admin page's and the CLI's dry run)."""
+    ctx = _ctx(ctx)
+    pairs = pairs_for(ctx.settings, ref.kind)
+    if not pairs:
+        return []
+    reading = ctx.crm.read(queries(ctx, ref))
+    try:
+        item = reading.get("item")
+    except crm.NotFound:
+        item = None
+    facts = Facts(item, time.time(), _soft(ctx, reading, "reactions"),
+                  _soft(ctx, reading, "open"))
+    wt = worktime(ctx, reading)
+    out = []
+    for kind, rule in pairs:
+        mem, _ = load(ctx, rule["id"], ref)
+        p = plan(kind, rule, facts, wt, mem, ctx.tz)
+        out.append({"rule": rule, "kind": kind, "plan": p, "item": item})
+    return out
+
+
 # activities point at their item ------------------------------------------------------------
 def owner_of(activity: Mapping[str, Any]) -> crm.ItemRef | None:
     """The item an activity belongs to: a lead, a deal or a smart-process item."""
