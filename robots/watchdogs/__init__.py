@@ -14,6 +14,7 @@ from connector.context import JobContext
 from connector.crm import port as crm
 from connector.i18n import N_
 from robots.watchdogs import config, watch
+from robots.watchdogs.cli import COMMAND
 from robots.watchdogs.config import NAME
 
 ITEM_EVENTS = ("lead.created", "lead.updated", "deal.created", "deal.updated", "item.created",
@@ -91,5 +92,6 @@ CAPABILITY = Capability(
     subscriptions=SUBSCRIPTIONS,
     tasks=(Task("fire", fire, title=N_("Do a watchdog's due step")),
            Task("backfill", backfill, title=N_("Apply the watchdogs to existing items"))),
+    cli=(COMMAND,),
     scopes=frozenset({"crm", "task", "im", "calendar"}),
 )
