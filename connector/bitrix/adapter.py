@@ -579,7 +579,8 @@ class BitrixCrm:
         if isinstance(op, p.MoveItem):
             # crm-deal-update.md: a deal changes pipeline only through crm.item.update
             # (entityTypeId 2); crm-item-update.md: categoryId with a stageId of that pipeline
-            fields: dict[str, Any] = {"stageId": op.stage}
+            # without a stage the item lands in the new pipeline's first stage
+            fields: dict[str, Any] = {"stageId": op.stage} if op.stage else {}
             if op.ref.kind != "lead":  # leads have no pipelines
                 fields["categoryId"] = _int(op.category)
             return "crm.item.update", {"entityTypeId": type_id(op.ref.kind), "id": op.ref.id,

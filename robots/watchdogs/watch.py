@@ -86,6 +86,13 @@ def save(ctx: JobContext, rule_id: str, ref: crm.ItemRef, mem: Memory,
         pipe.execute()
 
 
+def forget(ctx: JobContext, rule_id: str, ref: crm.ItemRef) -> None:
+    with ctx.redis.pipeline() as pipe:
+        pipe.delete(_mkey(ctx, rule_id, ref))
+        pipe.zrem(due_key(ctx), f"{rule_id}|{ref.kind}|{ref.id}")
+        pipe.execute()
+
+
 def due_key(ctx: JobContext) -> str:
     """Every pending step of the portal by due time ("<rule>|<kind>|<id>"), for the pages."""
     return _ctx(ctx).key("due")
@@ -198,6 +205,7 @@ def evaluate(ctx: JobContext, ref: crm.ItemRef, reading: crm.Reading | None = No
     ctx = _ctx(ctx)
     pairs = pairs_for(ctx.settings, ref.kind)
     if fire and not any(r["id"] == fire for _, r in pairs):
+        forget(ctx, fire, ref)  # switched off or deleted since: its pending step goes too
         return {"skipped": f"rule {fire} is off or gone"}
     if not pairs:
         return {"skipped": "no rule watches this kind"}
