@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -139,11 +139,15 @@ def plan(kind: str, rule: Mapping[str, Any], facts: Facts, wt: Any, memory: Memo
     item = facts.item
     if item is None:
         return stopped(N_("the item is gone (deleted or merged)"), memory)
-    return KINDS[kind](rule, item, facts, _clock(rule, wt), memory, tz)
+    return KINDS[kind](rule, item, facts, _clock(kind, rule, wt), memory, tz)
 
 
-def _clock(rule: Mapping[str, Any], wt: Any) -> Any:
-    return wt if rule.get("working_time") else wt.always()
+def _clock(kind: str, rule: Mapping[str, Any], wt: Any) -> Any:
+    """Working time when the rule asks (follow-ups count working days by definition); else
+    calendar time in the portal's zone, whose day still starts with work (a bare date)."""
+    if rule.get("working_time") or kind == "follow_ups":
+        return wt
+    return replace(wt.always(wt.tz), start=wt.start)
 
 
 def _undone(memory: Memory, dues: list[Due]) -> tuple[Due, ...]:
