@@ -39,9 +39,11 @@ from connector.settings_schema import (
     StagesByEntity,
     Template,
     TimeZone,
+    walk,
 )
 
 NOT_SAVED = N_("Not saved: correct the field marked below.")
+NO_SUCH_FIELD = N_("the portal has no field {name}")
 SAVED = N_("Saved. The change takes effect at once.")
 UNCHANGED = N_("Nothing has changed.")
 EDIT = "_edit"  # "add:<list path>" or "remove:<item path>"
@@ -191,6 +193,21 @@ def edit(schema: Schema, draft: dict[str, Any], action: str) -> dict[str, Any]:
     return draft
 
 
+def missing_fields(schema: Schema, draft: dict[str, Any], catalog: Catalog | None) -> None:
+    """Refuse a rule on a field the portal does not have (when its fields could be read)."""
+    if catalog is None or not catalog.knows("crm_field"):
+        return
+    try:
+        clean = schema.validate(draft)
+    except SettingsInvalid:
+        return  # the store says what is wrong first
+    for path, f, value in walk(schema, clean):
+        if isinstance(f, CrmField) and f.existing and value and value not in f.also:
+            known = {v for v, _ in catalog.options("crm_field", f.entity)}
+            if value not in known:
+                raise SettingsInvalid(f"{schema.name}.{path}", NO_SUCH_FIELD, name=value)
+
+
 def save(services: Any, member_id: str, user_id: str, schema: Schema, form: Any,
          catalog: Catalog | None) -> Saved:
     """Store the posted section (the whole document with it replaced) and audit the change,
@@ -200,6 +217,7 @@ def save(services: Any, member_id: str, user_id: str, schema: Schema, form: Any,
         return Saved(submitted=edit(schema, draft, str(form[EDIT])))
     doc = services.portal_settings.get(member_id)
     try:
+        missing_fields(schema, draft, catalog)
         after = settings_audit.save(services, member_id, {**doc, schema.name: draft}, user_id)
     except SettingsInvalid as exc:
         return Saved(error=exc, submitted=draft)
@@ -278,7 +296,8 @@ def _widget(r: _Render, f: Field, value: Any, path: str, siblings: Mapping[str, 
         fixed = [(a, t(r.lang, FIELD_NAMES.get(a, a))) for a in f.also]
         options = ([("", t(r.lang, N_("None")))] if f.blank else []) + fixed + names
         if value and value not in {v for v, _ in options}:
-            options.append((value, t(r.lang, N_("{name} (the app creates it)"), name=value)))
+            options.append((value, value if f.existing else
+                            t(r.lang, N_("{name} (the app creates it)"), name=value)))
         w.update(kind="crm_field", other_id=html_id(r.section, path + OTHER),
                  other_name=path + OTHER,
                  options=[{"value": v, "label": label, "selected": v == value}

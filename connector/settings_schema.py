@@ -506,6 +506,9 @@ class CrmField(Field):
     field_type: str = field(default="", kw_only=True)
     also: tuple[str, ...] = field(default=(), kw_only=True)
     blank: bool = field(default=False, kw_only=True)
+    # the field must exist already (a rule reads it; the app will not create it): a form that
+    # knows the portal's fields refuses another name
+    existing: bool = field(default=False, kw_only=True)
 
     kind: ClassVar[str] = "crm_field"
     MESSAGES: ClassVar[Mapping[str, Msg]] = {"invalid": N_("must be UF_CRM_ + A-Z, 0-9, _")}
@@ -696,6 +699,19 @@ class Schema:
         return {"name": self.name, "title": t(lang, self.title),
                 "help": t(lang, self.help) if self.help else "",
                 "fields": [f.describe(lang) for f in self.fields]}
+
+
+def walk(schema: Schema, values: Any, path: str = "") -> Iterable[tuple[str, Field, Any]]:
+    """(dotted path, field, value) of every field of a validated section, lists included."""
+    if not isinstance(values, dict):
+        return
+    for f in schema.fields:
+        here = f"{path}.{f.name}" if path else f.name
+        value = values.get(f.name)
+        yield here, f, value
+        if isinstance(f, ListOf) and f.item is not None and isinstance(value, list):
+            for i, item in enumerate(value):
+                yield from walk(f.item, item, f"{here}[{i}]")
 
 
 def schema_map(*groups: Iterable[Schema]) -> dict[str, Schema]:

@@ -222,7 +222,7 @@ DATE_REMINDER = Schema("date_reminder", N_("Reminder before a date"), (
     Pipelines("category_ids", N_("Pipelines"), N_("None chosen means all."), [], entity="deal"),
     CrmField("field", N_("Date field"),
              N_("A date or date-and-time field of the deal (loading, visit, deadline)."),
-             entity="deal", field_type="datetime", also=DATE_FIELDS,
+             entity="deal", field_type="datetime", also=DATE_FIELDS, existing=True,
              messages={"invalid": N_("must be a date field: UF_CRM_…, CLOSEDATE or "
                                      "BEGINDATE")}),
     Duration("before_minutes", N_("How long before"),
@@ -268,9 +268,9 @@ CHECK_IN = Schema("check_in", N_("Recurring check-in"), (
              unit="min", low=15, high=7 * DAY_MIN),
     CrmField("interval_field", N_("Interval field"), N_("A number field: hours between "
                                                         "check-ins."), "", entity="deal",
-             field_type="double", blank=True),
+             field_type="double", blank=True, existing=True),
     CrmField("distance_field", N_("Route length field"), N_("A number field: kilometres."), "",
-             entity="deal", field_type="double", blank=True),
+             entity="deal", field_type="double", blank=True, existing=True),
     ListOf("by_distance", N_("Interval by route length"),
            N_("Longer routes, rarer check-ins: the longest row that fits applies."),
            [{"from_km": 0, "every_minutes": 120}, {"from_km": 500, "every_minutes": 240},
@@ -304,7 +304,8 @@ FOLLOW_UP = Schema("follow_up", N_("Follow-up"), (
            high=365),
     CrmField("date_field", N_("Date field"), N_("For 'on a date': the field the manager sets "
                                                 "after a refusal (next call)."), "",
-             entity="deal", field_type="datetime", also=DATE_FIELDS, blank=True),
+             entity="deal", field_type="datetime", also=DATE_FIELDS, blank=True,
+             existing=True),
     Template("task", N_("Task title"), N_("What the responsible is asked to do."),
              N_("Call the client: {TITLE}"), placeholders=TASK_PLACEHOLDERS),
     Duration("task_minutes", N_("Task deadline"), N_("Minutes after the task is set."), 240,
