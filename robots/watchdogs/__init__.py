@@ -14,8 +14,10 @@ from connector.context import JobContext
 from connector.crm import port as crm
 from connector.i18n import N_
 from robots.watchdogs import config, watch
+from robots.watchdogs.card import CARD_SECTIONS
 from robots.watchdogs.cli import COMMAND
 from robots.watchdogs.config import NAME
+from robots.watchdogs.panels import PANELS
 
 ITEM_EVENTS = ("lead.created", "lead.updated", "deal.created", "deal.updated", "item.created",
                "item.updated")
@@ -93,5 +95,7 @@ CAPABILITY = Capability(
     tasks=(Task("fire", fire, title=N_("Do a watchdog's due step")),
            Task("backfill", backfill, title=N_("Apply the watchdogs to existing items"))),
     cli=(COMMAND,),
+    card_sections=CARD_SECTIONS,
+    panels=PANELS,
     scopes=frozenset({"crm", "task", "im", "calendar"}),
 )

@@ -28,6 +28,10 @@ from connector.settings_schema import in_pipelines
 from robots.watchdogs import config as c
 
 GRACE_PAST_S = 24 * 3600  # a date further in the past than this is not reminded of any more
+NO_FIELD = N_("the deal has no field {field} (deleted?)")
+NO_INTERVAL = N_("the deal's field gives no interval")
+# reasons that mean the rule cannot work as set up: logged and audited, not just left
+PROBLEMS = (NO_FIELD, NO_INTERVAL)
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,8 @@ def _stage_limit(rule: Mapping[str, Any], item: crm.Item, facts: Facts, wt: Any,
 def _date(rule: Mapping[str, Any], item: crm.Item, facts: Facts, wt: Any, memory: Memory,
           tz: str, field_name: str, before_s: int, step: str) -> Plan:
     mem = remembered(memory, item, facts.now)
+    if field_name not in item.fields and field_name not in ("CLOSEDATE", "BEGINDATE"):
+        return stopped(NO_FIELD, mem, field=field_name)
     raw = item.fields.get(field_name)
     when = parse_time(raw, tz, int(getattr(wt, "start", 9 * 3600)))
     if when is None:
@@ -296,7 +302,7 @@ def _check_in(rule: Mapping[str, Any], item: crm.Item, facts: Facts, wt: Any, me
         return stopped(N_("not in a watched stage"), mem)
     every = interval_s(rule, item)
     if every is None:
-        return stopped(N_("the deal's field gives no interval"), mem)
+        return stopped(NO_INTERVAL, mem)
     anchor = f"{item.stage}@{int(since)}"
     elapsed = wt.between(since, facts.now) if facts.now > since else 0
     current = int(elapsed // every)  # slots already begun; a missed run of them fires once

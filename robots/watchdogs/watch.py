@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from connector.context import JobContext
@@ -25,7 +25,7 @@ from connector.crm import port as crm
 from connector.i18n import N_, Msg, t
 from robots.watchdogs import audit, config, steps
 from robots.watchdogs.config import NAME
-from robots.watchdogs.plan import Due, Facts, Memory, Plan, plan
+from robots.watchdogs.plan import PROBLEMS, Due, Facts, Memory, Plan, plan
 from robots.watchdogs.worktime import WorkTime, from_settings
 
 MEMORY_TTL_S = 400 * 86400
@@ -113,6 +113,11 @@ def upcoming(ctx: JobContext, limit: int = 50, rule_id: str = "", ref: crm.ItemR
         if len(out) >= limit:
             break
     return out
+
+
+def audit_key(ctx: JobContext) -> str:
+    """The portal's audit of steps (robots.watchdogs.audit), newest first."""
+    return _ctx(ctx).key("audit")
 
 
 def watched(ctx: JobContext) -> dict[str, int]:
@@ -246,6 +251,10 @@ def _one(ctx: JobContext, kind: str, rule: dict[str, Any], ref: crm.ItemRef, fac
         p = plan(kind, rule, facts, wt, mem, ctx.tz)
         mem = p.memory
     key = timer_key(rule["id"], ref)
+    if not p.watching and p.why in PROBLEMS and f"problem|{p.why}" not in mem.done:
+        ctx.log.warning("watchdog %s on %s: %s", rule["id"], ref.label, t("en", p.why, **p.params))
+        _audit(ctx, rule, kind, ref, "-", "skipped", p.why, p.params)
+        mem = replace(mem, done=mem.done | {f"problem|{p.why}"})
     if not p.watching or p.next is None:
         if ctx.cancel_timer(key) or (firing and not done):
             _audit(ctx, rule, kind, ref, "-", "stopped", p.why or N_("all its steps are done"),
@@ -372,7 +381,7 @@ def _take(ctx: JobContext, rule: dict[str, Any], item: crm.Item, p: Plan, mem: M
 
 def _audit(ctx: JobContext, rule: Mapping[str, Any], kind: str, ref: crm.ItemRef, step: str,
            outcome: str, msgid: Msg, params: Mapping[str, Any]) -> None:
-    audit.record(ctx.redis, _ctx(ctx).key("audit"), rule["id"], kind, ref, step, outcome,
+    audit.record(ctx.redis, audit_key(ctx), rule["id"], kind, ref, step, outcome,
                  msgid, params, int(ctx.settings[NAME]["audit_days"]))
 
 
