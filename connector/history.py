@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from connector.crm.port import ItemRef
 from connector.i18n import N_, Msg, Plural, nt, t
 
 HISTORY_LEN = 50
@@ -100,3 +101,12 @@ def render(entry: Mapping[str, Any], lang: str) -> str:
         return t(lang, entry["msgid"], **params)
     except (KeyError, IndexError, ValueError):  # a catalog that lost a placeholder
         return str(entry["msgid"])
+
+
+def item_label(lang: str, ref: ItemRef) -> str:
+    """How people name an item: "lead #12" / "лид №12", "deal #7", "item #3 of type 128"."""
+    if ref.kind == "lead":
+        return t(lang, N_("lead #{id}"), id=ref.id)
+    if ref.kind == "deal":
+        return t(lang, N_("deal #{id}"), id=ref.id)
+    return t(lang, N_("item #{id} of type {type}"), id=ref.id, type=ref.kind.split(":")[-1])

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 from connector.crm.port import ItemRef
-from connector.i18n import N_, t
+from connector.history import item_label
+from connector.i18n import N_
 from connector.triggers import RobotCall, RobotError
 
 SERVED = ("lead", "deal")  # and item:<type id>
 
 
-def label(lang: str, ref: ItemRef) -> str:
-    """"lead #12" / "лид №12", as supervisors read it."""
-    if ref.kind == "lead":
-        return t(lang, N_("lead #{id}"), id=ref.id)
-    if ref.kind == "deal":
-        return t(lang, N_("deal #{id}"), id=ref.id)
-    return t(lang, N_("item #{id} of type {type}"), id=ref.id, type=ref.kind.split(":")[-1])
+label = item_label  # one way to name an item, the core's
 
 
 def from_document(document_id: list[str]) -> ItemRef:

@@ -17,18 +17,12 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_timedelta
 
 from connector.crm import port as crm
+from connector.history import item_label
 from connector.i18n import N_, Msg, t, when
 from robots.watchdogs import config as c
 from robots.watchdogs.plan import Due
 
-
-def item_words(lang: str, ref: crm.ItemRef) -> str:
-    """"lead #12" / "лид №12"."""
-    if ref.kind == "lead":
-        return t(lang, N_("lead #{id}"), id=ref.id)
-    if ref.kind == "deal":
-        return t(lang, N_("deal #{id}"), id=ref.id)
-    return t(lang, N_("item #{id} of type {type}"), id=ref.id, type=ref.kind.split(":")[-1])
+item_words = item_label
 
 
 def delay_words(lang: str, seconds: float) -> str:
