@@ -209,7 +209,8 @@ def test_a_reminder_two_hours_before_the_date_follows_a_moved_date():
 
 @pytest.mark.parametrize(("item", "why"), [
     (deal(UF_CRM_LOADING=iso("2026-03-18 08:00"), closed=True), "the item is closed"),
-    (deal(), "the date field {field} is empty"),
+    (deal(UF_CRM_LOADING=""), "the date field {field} is empty"),
+    (deal(), "the deal has no field {field} (deleted?)"),
     (deal(UF_CRM_LOADING=iso("2026-03-10 08:00")), "the date {date} has passed"),
 ])
 def test_no_reminder_for_a_closed_deal_an_empty_or_a_long_past_date(item, why):
