@@ -42,6 +42,8 @@ DEAL_FIELDS: dict[str, tuple[str, bool, bool, bool, str]] = {
     "MODIFY_BY_ID": ("user", F, T, F, "Modified by"),
     "DATE_CREATE": ("datetime", F, T, F, "Created on"),
     "DATE_MODIFY": ("datetime", F, T, F, "Modified on"),
+    "MOVED_BY_ID": ("user", F, T, F, "Stage changed by"),
+    "MOVED_TIME": ("datetime", F, T, F, "Stage changed on"),
     "SOURCE_ID": ("crm_status", F, F, F, "Source"),
     "SOURCE_DESCRIPTION": ("string", F, F, F, "Source information"),
     "LEAD_ID": ("crm_lead", F, T, F, "Lead"),
@@ -223,6 +225,7 @@ def _apply(
     """Write user-supplied fields the way the CRM does: known fields only, typed as strings."""
     known = ENTITY_FIELDS[entity]
     fields = up(fields)
+    old_stage = row.get("STAGE_ID")
     for key, value in fields.items():
         if key.startswith("UF_"):
             row[key] = uf_value(emu, portal, entity, key, row.get(key), value)
@@ -272,6 +275,8 @@ def _apply(
         codes = [s["STATUS_ID"] for s in portal.deal_stages.get(cat, [])]
         if row.get("STAGE_ID") not in codes:
             row["STAGE_ID"] = codes[0] if codes else "NEW"
+        if creating or row["STAGE_ID"] != old_stage:  # crm-deal-fields.md: MOVED_TIME
+            row["MOVED_BY_ID"], row["MOVED_TIME"] = str(user_id), emu.iso()
         sem = _semantics(portal, entity, row)
         row["STAGE_SEMANTIC_ID"] = sem
         row["CLOSED"] = "Y" if sem in ("S", "F") else "N"
