@@ -38,6 +38,7 @@ STEP_WORDS = {"offer": N_("offer to the first who reacts"),
               "remind": N_("reminder before the date"),
               "task": N_("follow-up task"),
               "-": N_("the watch ended")}
+DAY_AND_TIME = "EEEE, d MMMM y, HH:mm"  # "Monday, 7 December 2026, 09:00": the weekday shows
 MENTION = re.compile(r"\[USER=(\d+)\](.*?)\[/USER\]", re.I)
 
 
@@ -68,8 +69,6 @@ def step_words(lang: str, kind: str, rule: Mapping[str, Any] | None, step: str) 
         actions = (rule or {}).get("steps") or []
         action = actions[int(step)]["action"] if int(step) < len(actions) else ""
         what = t(lang, ACTION_WORDS[action]) if action in ACTION_WORDS else ""
-        if kind == "reaction" and what and int(step) == 0 and action == config.REMIND:
-            return what
         return t(lang, N_("step {n}: {what}"), n=int(step) + 1, what=what or "—")
     return t(lang, STEP_WORDS[step]) if step in STEP_WORDS else step
 
@@ -151,7 +150,9 @@ def audit_rows(ctx: JobContext, lang: str, entries: list[dict[str, Any]],
         ref = ref_of(e["ref"])
         kind, rule = rules.get(e["rule"], (e.get("kind", ""), None))
         out.append({"ts": e["ts"], "rule": rule["name"] if rule else e["rule"],
-                    "item": item_text(lang, ref), "link": ctx.crm.item_link(ref),
+                    # the words the step itself wrote (with the title), else the number
+                    "item": str((e.get("params") or {}).get("item") or item_text(lang, ref)),
+                    "link": ctx.crm.item_link(ref),
                     "step": step_words(lang, kind, rule, str(e.get("step", ""))),
                     "outcome": e["outcome"],
                     "outcome_words": t(lang, OUTCOMES.get(e["outcome"], e["outcome"])),
@@ -279,7 +280,7 @@ def work_time_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
             "workdays": ", ".join(section["workdays"]),
             "tz": ctx.tz, "now": when(now, lang, ctx.tz, "short"),
             "working_now": wt.is_working(now),
-            "next": when(wt.next_working(now), lang, ctx.tz, "full")}
+            "next": when(wt.next_working(now), lang, ctx.tz, DAY_AND_TIME)}
 
 
 PANELS = (

@@ -115,7 +115,7 @@ def test_an_admin_sets_up_a_reaction_rule_and_reads_what_the_watchdogs_do(instal
         rows = page.locator("#watch-rows tr")
         texts = rows.all_inner_texts()
         assert any(f"лид №{lead_id} «Заявка на дизельное топливо»" in r
-                   and "напоминание ответственному" in r for r in texts), texts
+                   and "шаг 1: напоминание ответственному" in r for r in texts), texts
         assert any(f"сделка №{deal_id}" in r for r in texts), texts
         assert page.locator("#next-working").inner_text().strip()
         audit_rows = page.locator("#wd-audit-rows tr[data-outcome]")
