@@ -1,9 +1,9 @@
 """The watchdogs' admin panels: what is watched now and what comes next, the audit of steps,
 a dry run on one item, the backfill, and the working time in effect.
 
-The dry run is the engine's own `plan.plan()` over one read (`watch.queries`) and the pair's
-memory: the page and the timers can never disagree; nothing is written and no timer is set
-(only the portal's calendar answer may be cached, as any evaluation caches it). The other
+The dry run is the engine's own preview (`watch.preview`: `plan.plan()` over one read and
+the pair's memory), so the page and the timers can never disagree; nothing is written and
+no timer is set. The other
 panels read the app's state; names come from the portal's catalog (view.name).
 """
 
@@ -22,7 +22,6 @@ from connector.errors import ConnectorError
 from connector.i18n import N_, Msg, language, t, when
 from robots.watchdogs import audit, config, steps, watch
 from robots.watchdogs.config import NAME
-from robots.watchdogs.plan import Facts, plan
 
 UPCOMING = 30  # pending steps listed, soonest first
 AUDIT_SHOWN = 100
@@ -190,22 +189,22 @@ def kind_label(lang: str, kind: str) -> str:
 
 def check(ctx: JobContext, ref: crm.ItemRef, lang: str, name: Callable[[int], str]
           ) -> dict[str, Any]:
-    """What every rule plans for the item now, from one read; nothing written."""
-    reading = ctx.crm.read(watch.queries(ctx, ref))
-    item = reading.get("item")
-    facts = Facts(item, time.time(), reading.get("reactions"), reading.get("open"))
-    wt = watch.worktime(ctx, reading)
+    """What every rule plans for the item now (watch.preview: one read, nothing written)."""
+    now = time.time()
+    previews = watch.preview(ctx, ref)
+    item = next((p["item"] for p in previews if p["item"] is not None), None)
+    if previews and item is None:
+        raise crm.NotFound(ref.label)
     rules = []
-    for kind, rule in watch.pairs_for(ctx.settings, ref.kind):
-        memory, _ = watch.load(ctx, rule["id"], ref)
-        p = plan(kind, rule, facts, wt, memory, ctx.tz)
+    for row in previews:
+        kind, rule, p = row["kind"], row["rule"], row["plan"]
         dues = sorted(p.dues, key=lambda d: d.at) if p.watching else []
         rules.append({
             "id": rule["id"], "name": rule["name"], "kind": kind_words(lang, kind),
-            "watching": p.watching and bool(dues),
+            "watching": bool(dues),
             "why": t(lang, p.why or N_("nothing more is due"), **p.params),
             "steps": [{"step": step_words(lang, kind, rule, d.step),
-                       "when": when(d.at, lang, ctx.tz, "short"), "late": d.at < facts.now,
+                       "when": when(d.at, lang, ctx.tz, "short"), "late": d.at < now,
                        "whom": ", ".join(name(u) for u in steps.recipients(kind, rule, d, item)
                                          if u) or "—"}
                       for d in dues]})
