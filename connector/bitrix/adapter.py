@@ -388,7 +388,10 @@ class BitrixCrm:
                     raise neutral(errs[f"{key}_a"], f"open activities of {q.of.label}")
                 return [{"id": _int(r.get("ID")), "kind": activity_kind(r),
                          "deadline": str(r.get("DEADLINE") or ""),
-                         "responsible": _int(r.get("RESPONSIBLE_ID"))}
+                         "responsible": _int(r.get("RESPONSIBLE_ID")),
+                         # ASSOCIATED_ENTITY_ID: the task (activity-base/crm-activity-fields.md)
+                         "task_id": _int(r.get("ASSOCIATED_ENTITY_ID"))
+                         if activity_kind(r) == "task" else 0}
                         for r in _rows(raw.get(f"{key}_a")) if r.get("COMPLETED") != "Y"]
             plan.parse[key] = open_activities
         elif isinstance(q, p.FindTask):
@@ -758,7 +761,7 @@ def _produced(op: p.Op, result: Any) -> Any:
 
 # watchdogs -------------------------------------------------------------------------------
 ACTIVITY_SELECT = ("ID", "TYPE_ID", "PROVIDER_ID", "AUTHOR_ID", "RESPONSIBLE_ID", "DEADLINE",
-                   "COMPLETED", "CREATED")
+                   "COMPLETED", "CREATED", "ASSOCIATED_ENTITY_ID")
 # timeline/activities/index.md, TYPE_ID: 1 meeting, 2 call, 3 task, 4 e-mail, 6 provider's
 ACTIVITY_TYPES = {1: "meeting", 2: "call", 3: "task", 4: "email"}
 # todo/index.md: to-dos are PROVIDER_ID CRM_TODO; a task's provider on the modern portal

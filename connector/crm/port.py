@@ -241,7 +241,8 @@ class Reactions(Query):
 @dataclass(frozen=True)
 class OpenActivities(Query):
     """The item's activities and to-dos not yet completed, as
-    [{"id", "kind", "deadline": iso or "", "responsible": user id}]."""
+    [{"id", "kind", "deadline": iso or "", "responsible": user id, "task_id": the task of a
+    task's activity, else 0}]."""
 
     of: ItemRef
 

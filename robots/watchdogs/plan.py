@@ -215,7 +215,9 @@ def _next_activity(rule: Mapping[str, Any], item: crm.Item, facts: Facts, wt: An
         return stopped(N_("the item does not match the rule's filter"), mem)
     if closed(item):
         return stopped(N_("the item is closed"), remembered(mem, item, facts.now, since=0.0))
-    if facts.open_activities:
+    planned = [a for a in facts.open_activities or ()
+               if f"task:{a.get('task_id') or 0}" not in mem.ours]  # not the app's reminders
+    if planned:
         return stopped(N_("it has an open activity"),
                        remembered(mem, item, facts.now, since=0.0))
     since = mem.since or facts.now

@@ -74,7 +74,7 @@ def test_open_activities_leave_out_completed_ones(installed: Stack):
         "responsibleId": 4}).json()["result"]["id"]
     got = port(installed).read({"o": crm.OpenActivities(ref)}).get("o")
     assert got == [{"id": todo, "kind": "todo", "deadline": "2026-02-03T15:00:00+03:00",
-                    "responsible": 4}]
+                    "responsible": 4, "task_id": 0}]
 
 
 def test_a_task_is_made_bound_to_the_item_and_found_by_its_tag(installed: Stack):
@@ -93,7 +93,8 @@ def test_a_task_is_made_bound_to_the_item_and_found_by_its_tag(installed: Stack)
                                   "2026-03-02T18:00:00+03:00")
     assert p.read({"t": crm.FindTask("wd:7:deal/1:remind")}).get("t") == task_id
     # the task is the deal's open activity (crm-activity-add.md TYPE_ID 3), until it is done
-    assert [a["kind"] for a in p.read({"o": crm.OpenActivities(ref)}).get("o")] == ["task"]
+    assert [(a["kind"], a["task_id"]) for a in p.read({"o": crm.OpenActivities(ref)}).get(
+        "o")] == [("task", task_id)]
     installed.control("POST", f"tasks/{task_id}/complete", json={"user_id": 3})
     assert p.read({"o": crm.OpenActivities(ref)}).get("o") == []
 

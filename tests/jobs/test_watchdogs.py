@@ -172,12 +172,16 @@ def test_a_deal_without_a_next_activity_is_reminded_until_a_to_do_is_added(insta
     s = installed
     configure(s, next_activity=[{
         "id": "next", "name": "Следующее дело", "grace_minutes": 0, "working_time": False,
-        "steps": [{"after_minutes": 0, "action": "remind", "channel": "notify"},
-                  {"after_minutes": 120, "action": "supervisors", "users": [1]}]}])
+        "steps": [{"after_minutes": 0, "action": "remind", "channel": "task"},
+                  {"after_minutes": 120, "action": "supervisors", "users": [1],
+                   "channel": "notify"}]}])
     deal_id = deal(s, "Шкаф-купе")
     work(s)
-    assert any("Шкаф-купе" in n for n in notices_to(s, 3))
-    assert timer_at(s, "next", "deal", deal_id)  # the escalation waits
+    reminder = tasks_of(s, f"D_{deal_id}")
+    assert [t["responsibleId"] for t in reminder] == ["3"]
+    # the reminder is a task bound to the deal, hence an open activity of it — but the app's
+    # own, so the deal still has no planned step and the escalation waits
+    assert timer_at(s, "next", "deal", deal_id)
     s.rest("crm.activity.todo.add", {"ownerTypeId": 2, "ownerId": deal_id,
                                      "deadline": stamp(s, 86400), "responsibleId": 3})
     work(s)
