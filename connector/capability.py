@@ -119,6 +119,20 @@ class AdminView:
         found = self.catalog.name(kind, value) if self.catalog is not None else None
         return str(found) if found else f"#{value}"
 
+    def lang(self, fallback: str) -> str:
+        """The page's language (its query carries LANG), else `fallback` (the portal's)."""
+        from connector.i18n import language
+
+        return language(self.values.get("LANG") or fallback)
+
+
+def whole(value: Any) -> int:
+    """A number as people type it ("12", "#12", "№ 12"); 0 when it is none."""
+    try:
+        return int(str(value).strip().lstrip("#№").strip())
+    except (TypeError, ValueError):
+        return 0
+
 
 @dataclass(frozen=True)
 class Outcome:

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.capability import AdminView, Panel
+from connector.capability import AdminView, Panel, whole
 from connector.context import JobContext
 from connector.crm import port as crm
 from connector.errors import ConnectorError
-from connector.i18n import N_, language, t
+from connector.i18n import N_, t
 from robots.distribution import config, policy
 from robots.distribution.engine import (
     DistributionError,
@@ -36,16 +36,6 @@ STATUSES = ("assigned", "pending", "skipped", "kept")  # kept: a reassignment no
 DAY_WORKING = N_("working")
 
 
-def _lang(ctx: JobContext, view: AdminView) -> str:
-    """The page's language (the page's query carries LANG), else the portal's."""
-    return language(view.values.get("LANG") or ctx.lang)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(str(value).strip().lstrip("#"))
-    except (TypeError, ValueError):
-        return 0
 
 
 def kind_label(lang: str, kind: str) -> str:
@@ -82,7 +72,7 @@ def dry_run_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
     groups = config.groups(ctx.settings)
     if not groups:
         return {"groups": []}
-    lang = _lang(ctx, view)
+    lang = view.lang(ctx.lang)
     group = _chosen_group(groups, view.values.get("group", ""))
     kind = view.values.get("kind", "")
     kind = kind if kind in group.entity_types else group.entity_types[0]
@@ -99,7 +89,7 @@ def dry_run_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
         "rule": policy.rule_text(group.rule, lang), "result": None, "error": ""}
     if "item" not in view.values and "item_id" not in view.values:
         return facts  # the form was not sent yet
-    ref = crm.ItemRef(kind, _int(view.values.get("item_id")) or _int(view.values.get("item")))
+    ref = crm.ItemRef(kind, whole(view.values.get("item_id")) or whole(view.values.get("item")))
     try:
         run = dry_run(replace(env_for(ctx), lang=lang), group, ref)
     except (DistributionError, crm.CrmError, ConnectorError) as exc:
@@ -148,7 +138,7 @@ class AuditFilter:
         start, end = day("audit_from"), day("audit_to")
         status = str(values.get("audit_status", ""))
         return cls(group=str(values.get("audit_group", "")),
-                   user_id=_int(values.get("audit_user")),
+                   user_id=whole(values.get("audit_user")),
                    status=status if status in STATUSES else "",
                    item=str(values.get("audit_item", "")).strip().lower().replace(" ", ""),
                    since=start.timestamp() if start else 0.0,
@@ -158,7 +148,7 @@ class AuditFilter:
     def matches(self, row: dict[str, Any]) -> bool:
         item = str(row.get("item", ""))
         return ((not self.group or row.get("group") == self.group)
-                and (not self.user_id or _int(row.get("user_id")) == self.user_id)
+                and (not self.user_id or whole(row.get("user_id")) == self.user_id)
                 and (not self.status or row.get("status") == self.status)
                 and (not self.item or item == self.item or item.endswith(f"/{self.item}"))
                 and self.since <= float(row.get("ts", 0)) <= self.until)
@@ -171,23 +161,23 @@ def filtered(rows: list[dict[str, Any]], wanted: AuditFilter, most: int = AUDIT_
 
 def _ref(item: str) -> crm.ItemRef:
     kind, _, number = item.rpartition("/")
-    return crm.ItemRef(kind or "lead", _int(number))
+    return crm.ItemRef(kind or "lead", whole(number))
 
 
 def audit_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
-    lang = _lang(ctx, view)
+    lang = view.lang(ctx.lang)
     wanted = AuditFilter.parse(view.values, ctx.tz)
     groups = config.groups(ctx.settings)
     rows = filtered(state_for(ctx).audit_between(wanted.since, wanted.until, AUDIT_SCAN),
                     wanted)
     group_names = {g.id: g.name for g in groups}
     users = sorted({u for g in groups for u in g.users} | {
-        _int(r.get("user_id")) for r in rows if r.get("user_id")})
+        whole(r.get("user_id")) for r in rows if r.get("user_id")})
     people = names(ctx, view, users)
     shown = []
     for row in rows:
         ref = _ref(str(row.get("item", "")))
-        uid = _int(row.get("user_id"))
+        uid = whole(row.get("user_id"))
         shown.append({"ts": row.get("ts", 0), "item": label(lang, ref),
                       "link": ctx.crm.item_link(ref) if ref.id else "",
                       "group": group_names.get(row.get("group", ""), row.get("group", "")),
@@ -204,7 +194,7 @@ def audit_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
 
 # fairness chart ---------------------------------------------------------------------------
 def fairness_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
-    lang = _lang(ctx, view)
+    lang = view.lang(ctx.lang)
     env = env_for(ctx)
     headings = (t(lang, N_("Received today")), t(lang, N_("This month")),
                 t(lang, N_("In work")))

@@ -15,11 +15,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from connector import history
-from connector.capability import AdminView, Outcome, Panel
+from connector.capability import AdminView, Outcome, Panel, whole
 from connector.context import JobContext
 from connector.crm import port as crm
 from connector.errors import ConnectorError
-from connector.i18n import N_, Msg, language, t, when
+from connector.i18n import N_, Msg, t, when
 from robots.watchdogs import audit, config, steps, watch
 from robots.watchdogs.config import NAME
 
@@ -41,16 +41,6 @@ DAY_AND_TIME = "EEEE, d MMMM y, HH:mm"  # "Monday, 7 December 2026, 09:00": the 
 MENTION = re.compile(r"\[USER=(\d+)\](.*?)\[/USER\]", re.I)
 
 
-def _lang(ctx: JobContext, view: AdminView) -> str:
-    """The page's language (its query carries LANG), else the portal's."""
-    return language(view.values.get("LANG") or ctx.lang)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(str(value).strip().lstrip("#№"))
-    except (TypeError, ValueError):
-        return 0
 
 
 # words ------------------------------------------------------------------------------------
@@ -80,7 +70,7 @@ def named(text: str, name: Callable[[int], str]) -> str:
 def ref_of(label: str) -> crm.ItemRef:
     """"deal/7" (ItemRef.label) back to its ref."""
     kind, _, number = str(label).rpartition("/")
-    return crm.ItemRef(kind or "deal", _int(number))
+    return crm.ItemRef(kind or "deal", whole(number))
 
 
 def item_text(lang: str, ref: crm.ItemRef, title: str = "") -> str:
@@ -114,7 +104,7 @@ def _titles(ctx: JobContext, refs: list[crm.ItemRef]) -> dict[crm.ItemRef, str]:
 
 # watching now -----------------------------------------------------------------------------
 def watching_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
-    lang = _lang(ctx, view)
+    lang = view.lang(ctx.lang)
     rules = rules_by_id(ctx.settings)
     wanted = view.values.get("watch_rule", "")
     wanted = wanted if wanted in rules else ""
@@ -160,7 +150,7 @@ def audit_rows(ctx: JobContext, lang: str, entries: list[dict[str, Any]],
 
 
 def audit_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
-    lang = _lang(ctx, view)
+    lang = view.lang(ctx.lang)
     rule = view.values.get("audit_rule", "")
     outcome = view.values.get("audit_outcome", "")
     outcome = outcome if outcome in OUTCOMES else ""
@@ -213,7 +203,7 @@ def check(ctx: JobContext, ref: crm.ItemRef, lang: str, name: Callable[[int], st
 
 
 def check_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
-    lang = _lang(ctx, view)
+    lang = view.lang(ctx.lang)
     kinds = watched_kinds(ctx.settings)
     if not kinds:
         return {"kinds": []}
@@ -228,7 +218,7 @@ def check_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
         "latest": [{"id": i.ref.id, "title": i.title} for i in latest],
         "item": view.values.get("check_item", ""),
         "item_id": view.values.get("check_item_id", ""), "result": None, "error": ""}
-    number = _int(facts["item_id"]) or _int(facts["item"])
+    number = whole(facts["item_id"]) or whole(facts["item"])
     if not number:
         return facts
     try:
@@ -249,7 +239,7 @@ def backfill(ctx: JobContext, view: AdminView) -> Outcome:
         return Outcome(False, N_("There is no rule switched on: add one in the settings above."))
     for kind in kinds:
         ctx.enqueue("backfill", {"kind": kind}, kind, "start")
-    lang = _lang(ctx, view)
+    lang = view.lang(ctx.lang)
     return Outcome(True, N_("Queued: the rules are being applied to the existing {kinds}. "
                             "The audit shows each step as it is done."),
                    {"kinds": ", ".join(kind_label(lang, k).lower() for k in kinds)})
@@ -262,7 +252,7 @@ def _clock(seconds: int) -> str:
 
 def work_time_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
     """The working time in effect, in words, and the next moment that counts."""
-    lang = _lang(ctx, view)
+    lang = view.lang(ctx.lang)
     section = ctx.settings["work_time"]
     wt = watch.worktime(ctx)
     days = [t(lang, o.label) for o in config.WEEKDAYS if int(o.value) in wt.weekdays]

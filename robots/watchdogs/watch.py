@@ -218,15 +218,19 @@ def evaluate(ctx: JobContext, ref: crm.ItemRef, reading: crm.Reading | None = No
                           blocking_timeout=LOCK_S)
     with lock:
         reading = _complete(ctx, queries(ctx, ref, fire), reading)
-        try:
-            item = reading.get("item")
-        except crm.NotFound:
-            item = None
-        facts = Facts(item, time.time(), _soft(ctx, reading, "reactions"),
-                      _soft(ctx, reading, "open"))
-        wt = worktime(ctx, reading)
+        facts, wt = _facts(ctx, reading)
         return {r["id"]: _one(ctx, kind, r, ref, facts, wt, reading, fire == r["id"])
                 for kind, r in pairs}
+
+
+def _facts(ctx: JobContext, reading: crm.Reading) -> tuple[Facts, WorkTime]:
+    """What the plans see of the item now, and the working time they count in."""
+    try:
+        item = reading.get("item")
+    except crm.NotFound:
+        item = None
+    return (Facts(item, time.time(), _soft(ctx, reading, "reactions"),
+                  _soft(ctx, reading, "open")), worktime(ctx, reading))
 
 
 def _soft(ctx: JobContext, reading: crm.Reading, key: str) -> Any:
@@ -393,13 +397,8 @@ def preview(ctx: JobContext, ref: crm.ItemRef) -> list[dict[str, Any]]:
     if not pairs:
         return []
     reading = ctx.crm.read(queries(ctx, ref))
-    try:
-        item = reading.get("item")
-    except crm.NotFound:
-        item = None
-    facts = Facts(item, time.time(), _soft(ctx, reading, "reactions"),
-                  _soft(ctx, reading, "open"))
-    wt = worktime(ctx, reading)
+    facts, wt = _facts(ctx, reading)
+    item = facts.item
     out = []
     for kind, rule in pairs:
         mem, _ = load(ctx, rule["id"], ref)
