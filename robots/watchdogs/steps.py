@@ -150,7 +150,7 @@ def build(kind: str, rule: Mapping[str, Any], due: Due, item: crm.Item, who: Aud
         step = rule["steps"][int(due.step)]
         channel = step["channel"]
         if kind == "reaction":
-            title = t(lang, N_("No reaction to {item} for {delay}"), item=what,
+            title = t(lang, N_("No reaction for {delay}: {item}"), item=what,
                       delay=delay_words(lang, rule["due_minutes"] * 60 +
                                         step["after_minutes"] * 60))
         else:

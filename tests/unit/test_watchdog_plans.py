@@ -300,7 +300,7 @@ def test_a_reminder_is_a_task_bound_to_the_item_with_a_deadline_and_a_tag():
     assert isinstance(task, crm.CreateTask)
     assert (task.responsible, task.bound_to, task.deadline) == (
         3, item.ref, "2026-03-18T14:00:00+03:00")
-    assert task.title == "No reaction to lead #7 «Масло 20 т» for 22 hours"
+    assert task.title == "No reaction for 22 hours: lead #7 «Масло 20 т»"
     assert task.tag == steps.tag("member-1", "oil", item.ref, due) + "-3"
     assert step.msgid == "Reminded {people}" and not step.skipped
     # the same step of another item, or the next step, has another tag
@@ -315,7 +315,7 @@ def test_the_supervisors_step_is_a_notification_to_the_named_people():
     step = steps.build("reaction", OIL, due, item, steps.audience([1], {}), env())
     (note,) = step.ops.values()
     assert isinstance(note, crm.NotifyUser) and note.user_id == 1
-    assert note.text.startswith("No reaction to lead #7 «Масло 20 т» for 24 hours\n")
+    assert note.text.startswith("No reaction for 24 hours: lead #7 «Масло 20 т»\n")
 
 
 def test_a_dismissed_responsible_is_skipped_with_the_reason():
