@@ -310,10 +310,15 @@ def _act(ctx: JobContext, kind: str, rule: dict[str, Any], due: Due, item: crm.I
     step = steps.build(kind, rule, due, item, who, env)
     ours = set(mem.ours)
     # a retried step: the tasks its first attempt made are found by their tags, not made again
-    for key in [k for k, op in step.ops.items() if isinstance(op, crm.CreateTask)]:
-        found = reading.values.get(f"find_{key.removeprefix('task_')}")
-        if found:
-            ours.add(f"task:{found}")
+    # (the timer's read looked for the predicted step's; another due step is looked up now)
+    made = {k: op for k, op in step.ops.items() if isinstance(op, crm.CreateTask)}
+    found = {k: reading.values.get(f"find_{k.removeprefix('task_')}") for k in made}
+    if made and nxt.get("key") != due.key:
+        got = ctx.crm.read({k: crm.FindTask(op.tag) for k, op in made.items()})
+        found = {k: got.get(k) for k in made}
+    for key, task_id in found.items():
+        if task_id:
+            ours.add(f"task:{task_id}")
             del step.ops[key]
     if step.reassign is not None:
         step.params |= _reassign(ctx, item, rule, step.reassign, f"{rule['id']}:{due.key}")
