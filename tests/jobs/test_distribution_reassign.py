@@ -12,6 +12,7 @@ import pytest
 from connector import history
 from connector.context import JobContext
 from connector.crm.port import ItemRef
+from robots.distribution.engine import state_for
 from robots.distribution.state import DistributionState
 from tests.conftest import Stack
 from tests.distribution_support import answers, day, distribute, lead, new_lead, robot_user
@@ -35,7 +36,8 @@ def reassign(stack: Stack, lead_id: int, exclude: tuple[int, ...], **kw: Any) ->
 
 
 def state(stack: Stack) -> DistributionState:
-    return DistributionState(stack.redis, context(stack).of("distribution").key())
+    """Distribution's own state, in the portal's time zone ("today" is the portal's day)."""
+    return state_for(context(stack))
 
 
 def loads(stack: Stack, *users: int) -> dict[int, tuple[int, int]]:
