@@ -23,7 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.common import emit, load_average, percentile
-from bench.faults_rig import Rig, rig
+from bench.faults_rig import QUIET, Rig, rig
 from devstack.processes import wait_for
 
 BENCH = "watchdogs"
@@ -45,8 +45,8 @@ def add_portals(r: Rig, n: int) -> list[str]:
         members.append(portal["member_id"])
     store = r.app.services.store
     wait_for(lambda: all(store.get_tokens(m) for m in members), 30, 0.2, "tokens stored")
-    for m in members[1:]:
-        save(r.app.services, m, RULE, "bench")
+    for m in members[1:]:  # like the demo portal: events online, no offline drains
+        save(r.app.services, m, {**RULE, **QUIET}, "bench")
     return members
 
 
