@@ -137,7 +137,8 @@ def build(kind: str, rule: Mapping[str, Any], due: Due, item: crm.Item, who: Aud
     if kind == "stage_limits":
         return _move(rule, due, item, who, env, params)
     if not who.users:
-        skipped = "; ".join(f"{uid}: {t(lang, why)}" for uid, why in who.skipped.items())
+        skipped = "; ".join(f"{env.mention(uid)}: {t(lang, why)}"
+                            for uid, why in who.skipped.items())
         return Step(msgid=N_("Step skipped: nobody to tell ({why})"),
                     params={**params, "why": skipped or "—"}, skipped=True)
     deadline = 3600.0

@@ -325,7 +325,7 @@ def test_a_dismissed_responsible_is_skipped_with_the_reason():
     step = steps.build("reaction", OIL, Due("0", 0.0, "created"), item, who, env())
     assert step.skipped and step.ops == {}
     assert step.msgid == "Step skipped: nobody to tell ({why})"
-    assert step.params["why"] == "3: dismissed"
+    assert step.params["why"] == "[USER=3]u3[/USER]: dismissed"  # the page shows the name
 
 
 def test_the_offer_reaches_each_of_the_first_of_n():
