@@ -85,10 +85,13 @@ def test_the_history_says_in_words_what_happened_once_even_when_the_backup_repea
     deal_id = new_deal(installed)
     installed.run_worker()
     member_id = installed.portal()["member_id"]
-    assert installed.portal()["offline_queue"] >= 1  # the offline twin of ONCRMDEALADD
+    # the offline twin of ONCRMDEALADD delivers the same event again: here, or already by the
+    # periodic drain when the worker above met its slot (a slow run)
+    queued = installed.portal()["offline_queue"]
     drained = drain_offline(services(installed), member_id)
-    assert drained["queued"] >= 1  # the same event, delivered again
+    assert drained["queued"] >= min(queued, 1)
     installed.run_worker()
+    assert installed.portal()["offline_queue"] == 0  # the backup has repeated everything
     page = open_tab(installed, deal_id)
     assert page.status_code == 200, page.text
     lines = history(page.text)
