@@ -71,9 +71,9 @@ def emulator_args(port: int, app_url: str, client_id: str, client_secret: str,
             f"--client-id={client_id}", f"--client-secret={client_secret}", *extra]
 
 
-def gunicorn_args(port: int, workers: int = 2, threads: int = 4, access_log: bool = False
-                  ) -> list[str]:
-    args = [PY, "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers",
+def gunicorn_args(port: int, workers: int = 2, threads: int = 4, access_log: bool = False,
+                  app: str = "wsgi:app") -> list[str]:
+    args = [PY, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers",
             str(workers), "--threads", str(threads), "--worker-class", "gthread",
             "--log-level", "warning"]
     return [*args, "--access-logfile", "-"] if access_log else args
