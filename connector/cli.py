@@ -132,7 +132,8 @@ def cmd_journal(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    """An RQ worker on our queues, with the scheduler thread (timers, retries, periodic slots).
+    """An RQ worker on our queues, with the scheduler thread (timers, retries, periodic slots)
+    and the inbox pump (the web's accepted deliveries become jobs here; burst: once, first).
 
     Periodic tasks are chains of scheduled jobs (connector.periodic); every minute a worker
     checks whether it won this 10-minute slot of the deployment and then queues the safety
@@ -143,6 +144,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     from connector.jobs import maybe_sweep
     from connector.migrations import migrate_all
+    from connector.pump import Pump
     from connector.queue import Scheduler
     from connector.services import worker_services
 
@@ -163,10 +165,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     names = args.queues.split(",") if args.queues else ["inbound", "maintenance", "files"]
     scheduler = Scheduler(s.queues, names, s.settings.scheduler_interval_s,
                           s.settings.log_level)
+    pump = Pump(s.queues)
     if args.burst:  # what is due now goes to the queues once, as RQ's burst mode does
+        pump.drain()
         scheduler.run_once()
         scheduler.release()
     else:
+        pump.start()
         scheduler.start()
     # a 10 s job heartbeat: a job whose worker was killed is retried ~70 s later, not 90
     worker = Worker([s.queues[n] for n in names], connection=s.redis,
@@ -176,6 +181,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         worker.work(burst=args.burst, logging_level=s.settings.log_level)
     finally:
         stop.set()
+        pump.stop()
         scheduler.stop()
     return 0
 

@@ -6,7 +6,8 @@
   4. portal by member_id                 → 401, nothing queued
   5. constant-time application_token     → 401, nothing queued
   6. route lookup                        → unknown event: 200 "ignored" + a log line
-  7. enqueue with a deterministic job id → 200 within milliseconds
+  7. into the inbox with a deterministic job id, deduplicated, in ONE Redis call → 200
+     (a worker's pump makes the RQ job: connector.pump)
 
 No REST call happens here except the install proof. Framework-free: the route module turns
 the HTTP request into an InboundRequest and the Answer back into a response.
@@ -151,10 +152,9 @@ def _route_event(services: Services, member_id: str, name: str, payload: dict[st
     else:
         jid = q.job_id("evt", member_id, name, key, payload.get("ts", ""), json.dumps(
             data, sort_keys=True))
-    # 7. enqueue
-    res = services.queues.enqueue("connector.jobs.run_inbound",
-                                  ["event", name, member_id, scrub(payload)], jid,
-                                  member_id=member_id, until_started=True)
+    # 7. into the inbox
+    res = services.queues.admit("event", name, member_id, scrub(payload), jid,
+                                until_started=True)
     return Answer(200, {"ok": True, "job": res.job_id, "duplicate": not res.created})
 
 
@@ -167,9 +167,7 @@ def _route_robot(services: Services, member_id: str, code: str, payload: dict[st
         return Answer(400, {"error": "malformed_body", "detail": "code does not match the URL"})
     # an unknown code is still queued: the job answers the workflow with a clear error
     jid = q.job_id("robot", member_id, token)
-    res = services.queues.enqueue("connector.jobs.run_inbound",
-                                  ["robot", code, member_id, scrub(payload)], jid,
-                                  member_id=member_id)
+    res = services.queues.admit("robot", code, member_id, scrub(payload), jid)
     return Answer(200, {"ok": True, "job": res.job_id, "duplicate": not res.created})
 
 

@@ -3,7 +3,9 @@
 Job ids come from the business key (an event's object id and timestamp, a robot's event
 token), and a SET NX marker makes the enqueue itself idempotent: a duplicated delivery is
 answered 200 but never becomes a second job. Permanent errors skip the retries and land in
-the failed registry, which is our dead-letter list.
+the failed registry, which is our dead-letter list. Deliveries from the web go through the
+inbox (connector.inbox, one Lua call) and become jobs in the workers (connector.pump); they
+count as waiting on `inbound` from the moment they are accepted.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from redis import Redis
+from redis.client import Pipeline
 from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Dependency, Job
@@ -29,6 +32,7 @@ from rq.scripts import release_lock
 from rq.serializers import JSONSerializer
 
 from connector.errors import Permanent
+from connector.inbox import JOB_FUNC, Inbox, Record
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +103,7 @@ class Queues:
         self.retry_intervals = list(retry_intervals)
         self.queues = {name: Queue(f"{prefix}-{name}", connection=redis,
                                    serializer=JSONSerializer) for name in QUEUE_NAMES}
+        self.inbox = Inbox(redis, prefix)
 
     def __getitem__(self, name: str) -> Queue:
         return self.queues[name]
@@ -142,6 +147,29 @@ class Queues:
             )
             pipe.execute()
         return Enqueued(jid, True)
+
+    def admit(self, kind: str, name: str, member_id: str, payload: dict[str, Any], key: str,
+              until_started: bool = False) -> Enqueued:
+        """enqueue() of a delivery on the request path: the same marker and job id, but the
+        record goes to the inbox in one Redis call and a worker's pump makes the job."""
+        jid = f"{key}-{secrets.token_hex(4)}" if until_started else key
+        record = Record(kind, name, member_id, payload, jid, key if until_started else "",
+                        time.time())
+        if not self.inbox.admit(record, self.dedup_key(key), jid, DEDUP_TTL_S):
+            return Enqueued(key, False)
+        return Enqueued(jid, True)
+
+    def enqueue_record(self, pipe: Pipeline, record: Record) -> None:
+        """Queue an inbox record's job on `pipe` (the pump's transaction), as enqueue() would
+        have: same id, policy and merge-while-waiting key."""
+        self.queues[INBOUND].enqueue_call(
+            JOB_FUNC, args=[record.kind, record.name, record.member_id, record.payload],
+            job_id=record.job, pipeline=pipe, timeout=JOB_TIMEOUT_S,
+            **self._policy(record.member_id, True, record.dedup))
+
+    @staticmethod
+    def job_key(jid: str) -> str:
+        return Job.key_for(jid)
 
     def _policy(self, member_id: str, retry: bool, dedup: str = "") -> dict[str, Any]:
         """What every job gets, queued now or later: retries, the permanent-error callback,
@@ -251,8 +279,12 @@ class Queues:
         return sorted(mine, key=lambda v: v.at, reverse=True)
 
     def waiting_of(self, member_id: str) -> list[JobView]:
-        """One portal's jobs waiting in a queue or for their retry (admin pages)."""
-        return [job_view(j) for jobs in self._portal_jobs(member_id) for j in jobs]
+        """One portal's jobs waiting in a queue or for their retry, and its deliveries in the
+        inbox, which are jobs about to be made (admin pages)."""
+        inbound = self.queues[INBOUND].name
+        return [JobView(r.job, JOB_FUNC, (r.kind, r.name, r.member_id, r.payload), inbound,
+                        r.at) for r in self.inbox.records_of(member_id)] + [
+            job_view(j) for jobs in self._portal_jobs(member_id) for j in jobs]
 
     def _portal_jobs(self, member_id: str, batch: int = 1000) -> Iterator[list[Job]]:
         """A portal's waiting and scheduled jobs, a slice at a time.
@@ -295,7 +327,10 @@ class Queues:
         return removed
 
     def depth(self) -> dict[str, int]:
-        return {q.name: q.count for q in self.queues.values()}
+        """Jobs waiting per queue; inbox records count on `inbound`, since each is one."""
+        counts = {q.name: q.count for q in self.queues.values()}
+        counts[self.queues[INBOUND].name] += self.inbox.waiting()
+        return counts
 
     def scheduler_health(self, now: float | None = None) -> dict[str, Any]:
         """Whether delayed work is moving (/healthz): the queues no worker's scheduler holds,

@@ -65,6 +65,8 @@ def healthz() -> Any:
         ok=True, redis="up", queues=services.queues.depth(),
         # retries, timers and periodic slots move only while a worker's scheduler runs
         scheduler=services.queues.scheduler_health(),
+        # accepted deliveries not yet jobs (counted in queues' inbound too) and their movers
+        inbox=services.queues.inbox.health(),
         failed_jobs=services.queues.failed_count(),
         portals=services.store.count(), needs_reinstall=reinstall,
         needs_reinstall_count=reinstall_count,

@@ -105,9 +105,11 @@ def send(host: str, port: int, req: RawRequest, timeout: float = 30) -> int:
 
 
 def jobs_waiting(queues: Any) -> int:
-    """Every job queued, deferred or scheduled in the app's queues (connector.queue.Queues)."""
-    return sum(q.count + q.deferred_job_registry.count + q.scheduled_job_registry.count
-               for q in queues.queues.values())
+    """Every job queued, deferred or scheduled in the app's queues (connector.queue.Queues),
+    and every delivery in the inbox (a job once a worker's pump moves it)."""
+    return queues.inbox.waiting() + sum(
+        q.count + q.deferred_job_registry.count + q.scheduled_job_registry.count
+        for q in queues.queues.values())
 
 
 # strategies -----------------------------------------------------------------------------

@@ -104,7 +104,14 @@ class Stack:
                                  stderr=subprocess.STDOUT, text=True) for i in range(n)]
 
     def queued(self) -> int:
+        """Jobs waiting, deliveries still in the inbox included."""
         return sum(self.app.extensions["connector"].queues.depth().values())
+
+    def pump(self) -> int:
+        """Turn the inbox into RQ jobs now, as a worker's pump does; returns jobs created."""
+        from connector.pump import Pump
+
+        return Pump(self.app.extensions["connector"].queues).drain()
 
 
 @pytest.fixture

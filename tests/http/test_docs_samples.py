@@ -86,6 +86,7 @@ def test_a_documented_crm_event_becomes_one_job_that_runs(installed: Stack, even
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert installed.queued() == 1
     # the job keeps no OAuth token of the sample (refresh_token included)
+    assert installed.pump() == 1
     job = installed.app.extensions["connector"].queues["inbound"].jobs[0]
     assert sample["auth"]["access_token"] not in str(job.args)
     assert "refresh_token" not in str(job.args)

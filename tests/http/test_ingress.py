@@ -64,7 +64,12 @@ def test_event_becomes_one_job_and_a_duplicate_does_not(installed: Stack):
     assert first.status_code == second.status_code == 200
     assert first.json()["duplicate"] is False and second.json()["duplicate"] is True
     assert installed.queued() == 1
-    job = installed.app.extensions["connector"].queues["inbound"].jobs[0]
+    queues = installed.app.extensions["connector"].queues
+    stored = installed.redis.lrange(queues.inbox.key, 0, -1)
+    assert len(stored) == 1 and b"s3cr3t" not in stored[0]  # nor in the inbox
+    assert installed.pump() == 1 and installed.queued() == 1
+    job = queues["inbound"].jobs[0]
+    assert job.id == first.json()["job"]
     assert "s3cr3t" not in str(job.args)  # tokens never in job arguments
 
 
