@@ -19,13 +19,12 @@ import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
 
 from connector import bounded_json
 from connector import queue as q
 from connector.bitrix.errors import BitrixError
 from connector.bitrix.events import NEUTRAL, UPDATES
-from connector.bitrix.forms import FormError, parse_nested
+from connector.bitrix.forms import FormError, parse_form
 from connector.services import Services
 
 log = logging.getLogger("connector.ingress")
@@ -59,8 +58,7 @@ def parse_body(content_type: str, body: bytes) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise ValueError("JSON body must be an object")
         return data
-    return parse_nested(parse_qsl(text, keep_blank_values=True, strict_parsing=False,
-                                  max_num_fields=2000))
+    return parse_form(text)
 
 
 def scrub(payload: dict[str, Any]) -> dict[str, Any]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connector import bounded_json
-from connector.bitrix.forms import MAX_DEPTH, flatten, parse_nested
+from connector.bitrix.forms import MAX_DEPTH, MAX_FIELDS, flatten, parse_form, parse_nested
 from connector.ingress import FORM, JSON, parse_body
 from install.lifecycle import lifetime_s
 from tests.bad_requests import DIGITS, form_keys, nested_json, texts
@@ -47,6 +47,42 @@ def test_any_pairs_give_a_dict_or_a_form_error(pairs: list[tuple[str, str]]):
         assert "too deep" in str(exc)
         return
     assert isinstance(out, dict)
+
+
+def reference(text: str) -> Any:
+    """What parse_form must equal: the standard library's split, then parse_nested."""
+    try:
+        return parse_nested(parse_qsl(text, keep_blank_values=True, strict_parsing=False,
+                                      max_num_fields=MAX_FIELDS))
+    except ValueError as exc:
+        return type(exc)
+
+
+pieces = st.sampled_from(["&", "=", "+", "%", "%5B", "%5D", "[", "]", "[]", "%2", "%zz", "%C3",
+                          "%A9", "a", "0", "1", "01", "auth", "٠", "é", " "])
+form_texts = st.lists(pieces, max_size=24).map("".join) | st.lists(
+    pieces | texts | form_keys(), max_size=24).map("".join) | st.lists(
+    st.tuples(form_keys(), texts).map(lambda p: f"{quote(p[0])}={quote(p[1])}"),
+    max_size=12).map("&".join)
+
+
+@settings(max_examples=1500)
+@given(form_texts)
+@example("a+b=c+d%2B&auth%5Bx%5D=1&&=&a[]=1&a[]=2&[x]=y&=z&b")
+def test_the_fast_form_parser_equals_parse_qsl_then_parse_nested(text: str):
+    expected = reference(text)
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            parse_form(text)
+    else:
+        assert parse_form(text) == expected
+        assert parse_form(text) == expected  # the second time from its cache of keys
+
+
+def test_the_fast_form_parser_counts_fields_as_parse_qsl_does():
+    assert parse_form("&".join(["a=1"] * MAX_FIELDS)) == {"a": "1"}
+    with pytest.raises(ValueError):
+        parse_form("&" * MAX_FIELDS)
 
 
 @settings(max_examples=300)
