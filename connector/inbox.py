@@ -17,6 +17,8 @@ from typing import Any
 
 from redis import Redis
 
+from connector.fast_script import FastScript
+
 JOB_FUNC = "connector.jobs.run_inbound"  # what every record becomes
 STALE_S = 60.0  # a record this old in the inbox: nothing moves it
 ADMIT = """
@@ -67,7 +69,7 @@ class Inbox:
         # how many records all pumps hold: changed in the same script or transaction as
         # the lists, so /healthz counts them without walking the pumps
         self.taken_count_key = f"{prefix}:inbox:taken"
-        self._admit = redis.register_script(ADMIT)
+        self._admit = FastScript(redis, ADMIT)
 
     def taken_key(self, pump: str) -> str:
         """Records one pump took and has not yet turned into jobs."""

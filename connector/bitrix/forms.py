@@ -20,18 +20,18 @@ class FormError(ValueError):
 
 
 MAX_FIELDS = 2000  # pairs in one form body, as parse_qsl's max_num_fields counts them
-_CACHEABLE_KEY = 100  # longer keys are parsed every time: the cache never holds a big key
+_CACHEABLE = 100  # longer texts are decoded every time: the caches never hold a big one
 _CACHE_SIZE = 4096
-_PATHS: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+# a bracket key's parts and which of them are list indexes; None for a plain key
+Path = tuple[tuple[str, ...], tuple[bool, ...]] | None
+_PATHS: dict[str, tuple[str, Path]] = {}  # raw key → (decoded key, its path)
+_DECODED: dict[str, str] = {}  # raw text → decoded (keys, and values a portal repeats)
 
 
 def parse_nested(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """Turn flat pairs into nested dicts; dicts keyed 0..n-1 become lists (never the root:
     `0=a&1=b` is still a dict of two fields)."""
-    root: dict[str, Any] = {}
-    for key, value in pairs:
-        _put(root, key, _path(key), value)
-    return {k: _listify(v) if isinstance(v, dict) else v for k, v in root.items()}
+    return _assemble((key, _path(key), value) for key, value in pairs)
 
 
 def parse_form(text: str) -> dict[str, Any]:
@@ -41,66 +41,89 @@ def parse_form(text: str) -> dict[str, Any]:
     taken as it is. A test holds the two equal for any text."""
     if text and text.count("&") + 1 > MAX_FIELDS:
         raise ValueError("Max number of fields exceeded")
-    root: dict[str, Any] = {}
-    for part in text.split("&") if text else ():
+    return _assemble(_form_items(text.split("&") if text else ()))
+
+
+def _form_items(parts: Iterable[str]) -> Iterable[tuple[str, Path, str]]:
+    for part in parts:
         if not part:
             continue
         raw_key, _, raw_value = part.partition("=")
         known = _PATHS.get(raw_key)
         if known is None:
-            key = unquote(raw_key.replace("+", " "))
+            key = _decoded(raw_key)
             known = (key, _path(key))
-            if len(raw_key) <= _CACHEABLE_KEY:
-                if len(_PATHS) >= _CACHE_SIZE:
-                    _PATHS.clear()
-                _PATHS[raw_key] = known
-        value = unquote(raw_value.replace("+", " ")) if "%" in raw_value or "+" in raw_value \
-            else raw_value
-        _put(root, known[0], known[1], value)
-    return {k: _listify(v) if isinstance(v, dict) else v for k, v in root.items()}
+            _remember(_PATHS, raw_key, known)
+        yield known[0], known[1], _decoded(raw_value)
 
 
-def _path(key: str) -> tuple[str, ...] | None:
-    """The parts of a bracket key (`a[b][]` → a, b, ""), None for a plain key."""
+def _decoded(raw: str) -> str:
+    """`unquote_plus` as parse_qsl applies it, remembered for short texts."""
+    if "%" not in raw and "+" not in raw:
+        return raw
+    known = _DECODED.get(raw)
+    if known is None:
+        known = unquote(raw.replace("+", " "))
+        _remember(_DECODED, raw, known)
+    return known
+
+
+def _remember(cache: dict[str, Any], raw: str, value: Any) -> None:
+    if len(raw) <= _CACHEABLE:
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[raw] = value
+
+
+def _path(key: str) -> Path:
+    """The parts of a bracket key (`a[b][]` → a, b, "") and which are list indexes."""
     match = _KEY.match(key)
     if not match:
         return None
     parts = (match.group(1), *_PART.findall(match.group(2)))
     if len(parts) > MAX_DEPTH:
         raise FormError(f"form key nested too deep: {key[:60]}")
-    return parts
+    return parts, tuple(_is_index(p) for p in parts)
 
 
-def _put(root: dict[str, Any], key: str, parts: tuple[str, ...] | None, value: str) -> None:
-    if parts is None:
-        root[key] = value
-        return
-    node = root
-    last = len(parts) - 1
-    for i, part in enumerate(parts):
-        if part == "":
-            part = str(max((int(k) for k in node if _is_index(k)), default=-1) + 1)
-        if i == last:
-            node[part] = value
-        else:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = {}
-                node[part] = child
-            node = child
+def _assemble(items: Iterable[tuple[str, Path, str]]) -> dict[str, Any]:
+    """Nested dicts from (key, path, value); then the dicts that got a list index and are
+    keyed exactly 0..n-1 become lists, deepest first, and no other dict is visited."""
+    root: dict[str, Any] = {}
+    maybe_lists: list[tuple[int, dict[str, Any], str, dict[str, Any]]] = []
+    for key, path, value in items:
+        if path is None:
+            root[key] = value
+            continue
+        parts, indexes = path
+        holder: dict[str, Any] | None = None
+        held = ""
+        node = root
+        last = len(parts) - 1
+        for i, part in enumerate(parts):
+            index = indexes[i]
+            if part == "":
+                part = str(max((int(k) for k in node if _is_index(k)), default=-1) + 1)
+                index = True
+            if index and holder is not None:
+                maybe_lists.append((i, holder, held, node))
+            if i == last:
+                node[part] = value
+            else:
+                child = node.get(part)
+                if not isinstance(child, dict):
+                    child = {}
+                    node[part] = child
+                holder, held, node = node, part, child
+    for _, holder, held, node in sorted(maybe_lists, key=lambda c: c[0], reverse=True):
+        n = len(node)
+        if holder.get(held) is node and all(str(i) in node for i in range(n)):
+            holder[held] = [node[str(i)] for i in range(n)]  # keys exactly "0".."n-1"
+    return root
 
 
 def _is_index(key: str) -> bool:
     return _INDEX.fullmatch(key) is not None
-
-
-def _listify(node: Any) -> Any:
-    if not isinstance(node, dict):
-        return node
-    out = {k: _listify(v) if isinstance(v, dict) else v for k, v in node.items()}
-    if out and all(_is_index(k) for k in out) and all(str(i) in out for i in range(len(out))):
-        return [out[str(i)] for i in range(len(out))]
-    return out
 
 
 def flatten(params: Mapping[str, Any] | list[Any], prefix: str = "") -> list[tuple[str, str]]:

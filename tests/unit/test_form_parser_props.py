@@ -4,6 +4,7 @@ ValueError with a reason — never another exception — and well-formed forms r
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -12,7 +13,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connector import bounded_json
-from connector.bitrix.forms import MAX_DEPTH, MAX_FIELDS, flatten, parse_form, parse_nested
+from connector.bitrix.forms import (
+    MAX_DEPTH,
+    MAX_FIELDS,
+    FormError,
+    flatten,
+    parse_form,
+    parse_nested,
+)
 from connector.ingress import FORM, JSON, parse_body
 from install.lifecycle import lifetime_s
 from tests.bad_requests import DIGITS, form_keys, nested_json, texts
@@ -49,10 +57,48 @@ def test_any_pairs_give_a_dict_or_a_form_error(pairs: list[tuple[str, str]]):
     assert isinstance(out, dict)
 
 
+def plain_nested(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """The parser as first written, slow and obvious: the reference for the fast one."""
+    root: dict[str, Any] = {}
+    for key, value in pairs:
+        match = re.match(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$", key)
+        if not match:
+            root[key] = value
+            continue
+        parts = [match.group(1)] + re.findall(r"\[([^\[\]]*)\]", match.group(2))
+        if len(parts) > MAX_DEPTH:
+            raise FormError("too deep")
+        node = root
+        for i, part in enumerate(parts):
+            if part == "":
+                part = str(max((int(k) for k in node if is_index(k)), default=-1) + 1)
+            if i == len(parts) - 1:
+                node[part] = value
+            else:
+                if not isinstance(node.get(part), dict):
+                    node[part] = {}
+                node = node[part]
+
+    def listify(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        out = {k: listify(v) for k, v in node.items()}
+        if out and all(is_index(k) for k in out) and all(str(i) in out
+                                                         for i in range(len(out))):
+            return [out[str(i)] for i in range(len(out))]
+        return out
+
+    return {k: listify(v) for k, v in root.items()}
+
+
+def is_index(key: str) -> bool:
+    return re.fullmatch(r"0|[1-9][0-9]{0,8}", key) is not None
+
+
 def reference(text: str) -> Any:
-    """What parse_form must equal: the standard library's split, then parse_nested."""
+    """What parse_form must equal: the standard library's split, then the plain parser."""
     try:
-        return parse_nested(parse_qsl(text, keep_blank_values=True, strict_parsing=False,
+        return plain_nested(parse_qsl(text, keep_blank_values=True, strict_parsing=False,
                                       max_num_fields=MAX_FIELDS))
     except ValueError as exc:
         return type(exc)
@@ -66,9 +112,24 @@ form_texts = st.lists(pieces, max_size=24).map("".join) | st.lists(
     max_size=12).map("&".join)
 
 
+@settings(max_examples=500)
+@given(st.lists(st.tuples(form_keys(), texts), max_size=12))
+def test_the_pairs_parser_equals_the_plain_one(pairs: list[tuple[str, str]]):
+    try:
+        expected: Any = plain_nested(pairs)
+    except FormError:
+        expected = FormError
+    if expected is FormError:
+        with pytest.raises(FormError):
+            parse_nested(pairs)
+    else:
+        assert parse_nested(pairs) == expected
+
+
 @settings(max_examples=1500)
 @given(form_texts)
 @example("a+b=c+d%2B&auth%5Bx%5D=1&&=&a[]=1&a[]=2&[x]=y&=z&b")
+@example("c[0]=1&c=s&d[x][0]=1&d[x]=t&e[1][0]=a&e[0]=b&f[0][0]=x&f[0][1]=y&f[1][k]=z")
 def test_the_fast_form_parser_equals_parse_qsl_then_parse_nested(text: str):
     expected = reference(text)
     if isinstance(expected, type):
