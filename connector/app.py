@@ -13,6 +13,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
 from connector.config import Settings, load_settings
+from connector.ingress_wsgi import FastIngress
 from connector.page_i18n import init_pages
 from connector.services import Services, build_services
 
@@ -33,11 +34,13 @@ def create_app(config: Settings | Mapping[str, Any] | None = None,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = Flask(__name__, template_folder="../templates/html", static_folder="../templates/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.wsgi_app = WholeBody(app.wsgi_app, settings.max_body_bytes)  # type: ignore[method-assign]
     app.config["SECRET_KEY"] = settings.secret_key
     app.session_interface = SessionOnlyWhenSent()
     services = build(settings) if build else build_services(settings, web=True)
     app.extensions["connector"] = services
+    # whole bodies first, then the ingress' POSTs beneath Flask, then Flask
+    app.wsgi_app = WholeBody(FastIngress(app.wsgi_app, services),  # type: ignore[method-assign]
+                             settings.max_body_bytes)
 
     from connector.routes import bp as core_bp
 

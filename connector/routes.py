@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 
 from connector.ingress import InboundRequest, accept
+from connector.ingress_wsgi import render
 
 bp = Blueprint("core", __name__)
 
@@ -18,18 +18,15 @@ def _services() -> Any:
 
 
 def _inbound(kind: str, name: str) -> Any:
+    """What reaches Flask of the ingress (its POSTs are answered beneath: ingress_wsgi)."""
     started = time.perf_counter()
     answer = accept(_services(), InboundRequest(
         kind=kind, name=name, method=request.method,
         content_type=request.content_type or "", content_length=request.content_length,
         body=request.get_data(cache=False),
     ))
-    # the answer's few keys as compact JSON, without jsonify's provider and sorting
-    resp = current_app.response_class(json.dumps(answer.body, separators=(",", ":")),
-                                      answer.status, mimetype="application/json")
-    # how long the app itself took, apart from queueing in the server (for operators)
-    resp.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
-    return resp
+    status, headers, body = render(answer, started)
+    return current_app.response_class(body, status, headers)
 
 
 @bp.route("/events", methods=["GET", "POST", "PUT", "DELETE"])
