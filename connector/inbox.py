@@ -110,17 +110,20 @@ class Inbox:
     def records_of(self, member_id: str, batch: int = 1000) -> Iterator[Record]:
         """One portal's waiting records, a slice at a time (the admin pages; normally none).
 
-        Only its own are decoded: the stored text names the portal, so the others are
-        skipped by a byte search. A record a pump moves while a slice is read is not seen.
+        Others' are skipped by a byte search for the portal's id before any is decoded.
+        A record a pump moves while a slice is read is not seen.
         """
         needle = b'"member_id":' + json.dumps(member_id).encode()
         for key in [self.key] + [self.taken_key(p) for p in self.pumps()]:
             start = 0
             while raws := self.redis.lrange(key, start, start + batch - 1):
                 for raw in raws:
-                    if needle in raw:
-                        try:
-                            yield Record.decode(raw)
-                        except (ValueError, KeyError, TypeError):
-                            continue
+                    if needle not in raw:
+                        continue
+                    try:
+                        record = Record.decode(raw)
+                    except (ValueError, KeyError, TypeError):
+                        continue
+                    if record.member_id == member_id:
+                        yield record
                 start += len(raws)
