@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import requests
+import socket
+import threading
 
+import requests
+from werkzeug.serving import make_server
+
+from devstack.processes import free_port
 from tests.bodies import body
 from tests.conftest import Stack
 
@@ -47,6 +52,65 @@ def test_forged_application_token_gets_401_and_nothing_is_queued(installed: Stac
                                            application_token="forged"))
     assert resp.status_code == 401
     assert installed.queued() == 0
+
+
+def test_refused_deliveries_write_nothing_to_redis(installed: Stack):
+    portal = installed.portal()
+    good = {"member_id": portal["member_id"], "application_token": app_token(installed),
+            "ts": 1700000000}
+    post(installed, "/events", body("ONCRMDEALADD__basic", **good))  # digests cached now
+    keys = set(installed.redis.keys("*"))
+    inbox = installed.redis.lrange(installed.app.extensions["connector"].queues.inbox.key, 0,
+                                   -1)
+    refused = [
+        post(installed, "/events", body("ONCRMDEALADD__basic", member_id=portal["member_id"],
+                                        application_token="forged", id=8)),
+        post(installed, "/robots/timeline_note", body(
+            "ROBOT__timeline_note__basic", member_id="f" * 32,
+            application_token=good["application_token"], event_token="t9")),
+        post(installed, "/robots/other_code", body(
+            "ROBOT__timeline_note__basic", event_token="t10", **good)),
+        post(installed, "/events", body("ONCRMDEALADD__basic", **good) + b"&data=text"),
+        post(installed, "/events", body("ONCRMDEALADD__basic", **good)),  # a duplicate
+    ]
+    assert [r.status_code for r in refused] == [401, 401, 400, 400, 200]
+    assert refused[-1].json()["duplicate"] is True
+    assert set(installed.redis.keys("*")) == keys
+    assert installed.redis.lrange(installed.app.extensions["connector"].queues.inbox.key, 0,
+                                  -1) == inbox
+
+
+def test_a_body_shorter_than_its_content_length_is_refused(installed: Stack):
+    data = body("ROBOT__timeline_note__basic", member_id=installed.portal()["member_id"],
+                application_token=app_token(installed), event_token="cut")
+    host, port = installed.app_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"POST /robots/timeline_note HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: application/x-www-form-urlencoded\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(data) + 50, data))
+        sock.shutdown(socket.SHUT_WR)  # the client goes away before the rest
+        answer = sock.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 400") and b"body cut short" in answer
+    assert installed.queued() == 0
+
+
+def test_redis_out_of_reach_is_a_503_not_a_500(stack: Stack):
+    from connector.config import load_settings
+    from wiring import create_app
+
+    app = create_app(load_settings({**stack.env,
+                                    "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}))
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        resp = requests.post(f"http://127.0.0.1:{port}/events", data=body(
+            "ONCRMDEALADD__basic", member_id="a" * 32, application_token="b"), headers=FORM,
+            timeout=30)
+    finally:
+        server.shutdown()
+    assert resp.status_code == 503 and resp.json()["error"] == "unavailable"
 
 
 def test_unknown_portal_gets_401(installed: Stack):
