@@ -57,10 +57,10 @@ class AppView:
         self.services.portal_settings.put(member_id, doc)
 
     def busy(self) -> int:
-        """Jobs waiting, running or due within seconds (retries) on any of the app's queues."""
+        """Deliveries in the inbox, and jobs waiting, running or due within seconds (retries)."""
         from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
-        total = 0
+        total = self.services.queues.inbox.waiting()  # deliveries not yet jobs
         soon = time.time() + 5  # periodic chains always have a slot scheduled: not "busy"
         for queue in self.services.queues.queues.values():
             total += queue.count

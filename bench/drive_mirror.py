@@ -227,7 +227,7 @@ class App:
     def busy(self) -> int:
         from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
-        total = 0
+        total = self.services.queues.inbox.waiting()  # deliveries not yet jobs
         for queue in self.services.queues.queues.values():
             total += queue.count + StartedJobRegistry(queue=queue).count
             total += ScheduledJobRegistry(queue=queue).count
