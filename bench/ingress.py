@@ -224,13 +224,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=None,
-                        help="alternating rounds of bare and app (2; 1 with --quick)")
+                        help="alternating rounds of bare and app (6; 1 with --quick)")
     args = parser.parse_args(argv)
     total = args.requests or (400 if args.quick else 5000)
     warmup = args.warmup if args.warmup is not None else (50 if args.quick else 200)
     total = max(1, min(total, 200_000))
     clients = max(1, min(args.clients, 256))
-    rounds = max(1, min(args.rounds or (1 if args.quick else 2), total))
+    rounds = max(1, min(args.rounds or (1 if args.quick else 6), total))
 
     with running_stack(web=True, web_workers=args.web_workers,
                        web_threads=args.web_threads) as stack:
