@@ -94,7 +94,11 @@ def platform(installed: Stack) -> Any:
 
 
 def work(services: Any) -> None:
-    """A real RQ worker in this process, so it runs with the throwaway capability."""
+    """A real RQ worker in this process, so it runs with the throwaway capability (after
+    the pump has made the inbox's deliveries into jobs, as a worker's pump thread does)."""
+    from connector.pump import Pump
+
+    Pump(services.queues).drain()
     SimpleWorker(list(services.queues.queues.values()), connection=services.redis,
                  serializer=JSONSerializer).work(burst=True)
 

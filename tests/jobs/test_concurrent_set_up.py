@@ -76,6 +76,9 @@ def test_first_deals_distributed_at_once_share_one_supervisors_chat(installed: S
         ids = list(pool.map(lambda i: new_deal(installed, f"Race {i}", ASSIGNED_BY_ID=1),
                             range(DEALS)))  # 1: a placeholder, the deal is to be distributed
     outputs = run_workers_at_once(installed, WORKERS)
+    for _ in range(3):  # a retry the racing burst workers left scheduled (a lock was busy)
+        time.sleep(1)
+        installed.run_worker()
 
     assert [j.id for j in installed.app.extensions["connector"].queues.failed()] == [], outputs
     data = installed.control("GET", "chats")
