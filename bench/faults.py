@@ -79,8 +79,8 @@ def _started_jobs(r: Rig) -> int:
 
 
 def worker_kill(deals: int = 3, robots: int = 3) -> dict[str, Any]:
-    """kill -9 of the only worker while a slow job runs; a new one starts at once. The job
-    the dead worker held comes back when RQ's execution heartbeat (70 s) expires."""
+    """kill -9 of the only worker and its work-horse while a slow job runs; a new one starts
+    at once. The job the dead worker held is retried once its alive key expired (10 s)."""
     with rig({**WORKSPACE, **QUIET}) as r:
         r.start_workers(1)
         r.quiet()

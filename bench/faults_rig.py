@@ -21,6 +21,7 @@ from redis import Redis
 
 from bench.common import Stack, running_stack
 from bench.deal_setup import AppView, as_list, new_deal, wait_quiet
+from bench.procs import kill_tree
 from devstack.processes import ROOT, start_redis, wait_for, worker_args
 
 # retries that outlast a storm of tens of seconds, in seconds, not the production minutes
@@ -41,7 +42,7 @@ class Rig:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start_workers(self, n: int = 1) -> None:
-        """Long-lived workers, each in its own process group (kill -9 takes its horse too)."""
+        """Long-lived workers, each in its own process group."""
         for _ in range(n):
             self.workers.append(subprocess.Popen(
                 worker_args("--sweep-check-every", "3600"), env=self.stack.env, cwd=ROOT,
@@ -51,7 +52,7 @@ class Rig:
         """kill -9 of every worker and its work-horses: no cleanup, locks left behind."""
         for w in self.workers:
             if w.poll() is None:
-                os.killpg(w.pid, signal.SIGKILL)
+                kill_tree(w.pid)
                 w.wait(10)
         self.workers.clear()
 

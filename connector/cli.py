@@ -139,13 +139,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     checks whether it won this 10-minute slot of the deployment and then queues the safety
     sweep that repairs missing chains. Nothing walks the portals more often than that.
     """
-    from rq import Worker
     from rq.serializers import JSONSerializer
 
     from connector.jobs import maybe_sweep
+    from connector.liveness import Liveness
     from connector.migrations import migrate_all
     from connector.pump import Pump
-    from connector.queue import Scheduler
+    from connector.queue import Scheduler, Worker
     from connector.services import worker_services
 
     s = worker_services()  # built before the jobs fork, so each job inherits it
@@ -173,9 +173,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     else:
         pump.start()
         scheduler.start()
-    # a 10 s job heartbeat: a job whose worker was killed is retried ~70 s later, not 90
+    # a job whose worker was killed is retried once the worker's alive key expires (~10 s);
+    # RQ's own 10 s job heartbeat (+60 s) stays the fallback for workers that do not beat
     worker = Worker([s.queues[n] for n in names], connection=s.redis,
-                    serializer=JSONSerializer, name=args.name, job_monitoring_interval=10)
+                    serializer=JSONSerializer, name=args.name, job_monitoring_interval=10,
+                    liveness=Liveness(s.redis, s.queues.prefix))
     gc.freeze()  # a forked job then copies fewer pages: ~20 % more jobs per second
     try:
         worker.work(burst=args.burst, logging_level=s.settings.log_level)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import secrets
 import threading
 import time
@@ -24,15 +25,20 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 from rq import Callback, Queue, Retry
+from rq import Worker as RQWorker
 from rq.exceptions import NoSuchJobError
+from rq.executions import Execution
 from rq.job import Dependency, Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 from rq.serializers import JSONSerializer
+from rq.utils import parse_composite_key, utcformat
 
+from connector import liveness
 from connector.errors import Permanent
 from connector.inbox import JOB_FUNC, Inbox, Record
+from connector.liveness import Liveness
 
 log = logging.getLogger(__name__)
 
@@ -350,9 +356,98 @@ class Queues:
                 "overdue_jobs": overdue}
 
 
-REAP_EVERY_S = 10.0
+REAP_EVERY_S = 2.0  # how often the scheduler looks for jobs of dead workers
 OVERDUE_S = 60.0  # a scheduled job this late means nobody is moving the scheduled registry
 FRESH_LOCK_MS = 50_000
+CLEANING_LOCK_S = 30  # our hold on RQ's registry-cleaning lock (RQ's own holds it 899 s)
+RQ_CLEANING_LOCK_S = 899
+CLEANING_STUCK_S = 120  # RQ's lock held this long: its holder died in its maintenance
+
+
+def expire_executions(redis: Redis, by_registry: dict[str, list[str]]) -> int:
+    """Mark executions (`job:execution` entries of started registries) as expired now, so
+    RQ's own StartedJobRegistry.cleanup treats their jobs as abandoned at its next pass:
+    the failure callback, a retry by the job's policy, or the failed registry. ZADD XX: an
+    execution that ended meanwhile is not brought back. How many were marked."""
+    with redis.pipeline(transaction=False) as pipe:
+        for key, entries in by_registry.items():
+            if entries:
+                pipe.zadd(key, dict.fromkeys(entries, 0), xx=True, ch=True)
+        return sum(pipe.execute())
+
+
+def dead_workers_executions(redis: Redis, prefix: str, registry_key: str,
+                            now: float | None = None) -> dict[str, list[str]]:
+    """The entries of one started registry whose worker is gone (its alive key expired),
+    by worker name; entries RQ already counts as expired are left to RQ."""
+    at = time.time() if now is None else now
+    entries = [e.decode() for e in redis.zrangebyscore(registry_key, at, "+inf")]
+    if not entries:
+        return {}
+    with redis.pipeline(transaction=False) as pipe:
+        for entry in entries:
+            job, execution = parse_composite_key(entry)
+            pipe.hget(Execution(execution, job, redis).key, "worker_name")
+        owners = pipe.execute()
+    by_worker: dict[str, list[str]] = {}
+    for entry, owner in zip(entries, owners, strict=True):
+        if owner:
+            by_worker.setdefault(owner.decode(), []).append(entry)
+    dead = liveness.gone(redis, prefix, by_worker)
+    return {name: held for name, held in by_worker.items() if name in dead}
+
+
+class Worker(RQWorker):
+    """RQ's worker with an alive key (connector.liveness) and a work-horse that dies with it.
+
+    So a worker killed with -9 is known dead within seconds and the scheduler's reaper
+    retries its jobs, and no orphaned horse finishes a job that already runs elsewhere.
+    A worker started under the name of such a dead one takes the name over at once, where
+    RQ alone refuses it until the old heartbeat expires (about 70 s).
+    """
+
+    def __init__(self, *args: Any, liveness: Liveness | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.liveness = liveness
+        self._worker_pid = os.getpid()
+
+    def register_birth(self) -> None:
+        if self.liveness is not None:
+            self._bury_predecessor(self.liveness.prefix)
+        super().register_birth()
+        if self.liveness is not None:
+            self.liveness.start(self.name)
+
+    def register_death(self) -> None:
+        if self.liveness is not None:
+            self.liveness.stop()
+        super().register_death()
+
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        liveness.die_with_parent(self._worker_pid)
+        super().main_work_horse(job, queue)
+
+    def _bury_predecessor(self, prefix: str) -> None:
+        """A dead worker of this name left its hash: its jobs are abandoned, it is dead."""
+        conn = self.connection
+        if not conn.exists(self.key) or conn.hexists(self.key, "death"):
+            return
+        if self.name not in liveness.gone(conn, prefix, [self.name]):
+            return  # alive (RQ refuses the name), or it never beat: RQ decides
+        held = [m.decode() for m in conn.smembers(self.executions_key)]
+        with conn.pipeline(transaction=False) as pipe:
+            for entry in held:
+                pipe.hget(Job.key_for(parse_composite_key(entry)[0]), "origin")
+            origins = pipe.execute()
+        by_registry: dict[str, list[str]] = {}
+        for entry, origin in zip(held, origins, strict=True):
+            if origin:
+                key = StartedJobRegistry(origin.decode(), connection=conn).key
+                by_registry.setdefault(key, []).append(entry)
+        marked = expire_executions(conn, by_registry)
+        conn.hset(self.key, "death", utcformat(datetime.now(UTC)))
+        log.warning("worker %s was dead (its alive key expired): took its name over, %d job(s) "
+                    "it held are retried", self.name, marked)
 
 
 class Scheduler:
@@ -366,8 +461,11 @@ class Scheduler:
     it for `stale_after` seconds is taken over. A takeover that turns out premature costs at
     most one doubled enqueue, which the timers' generation guard turns into a no-op.
 
-    The lock holder also retries abandoned jobs (a worker killed mid-job) as soon as RQ's
-    execution heartbeat expires, instead of at some worker's next 10-minute maintenance.
+    The lock holder also retries abandoned jobs: every REAP_EVERY_S it marks the jobs of
+    workers whose alive key expired (connector.liveness: dead for about 10 s) as expired
+    and has RQ's own clean-up of the started registry retry them, instead of waiting for
+    RQ's execution heartbeat (70 s) or some worker's 10-minute maintenance. After its own
+    Redis trouble it judges nobody for one alive-key TTL, so that live workers beat again.
     """
 
     def __init__(self, queues: Queues, names: Sequence[str] = QUEUE_NAMES,
@@ -383,6 +481,8 @@ class Scheduler:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_reap = 0.0
+        self._last_forget = 0.0
+        self._trouble_at = -math.inf  # monotonic time of this scheduler's last failed pass
 
     @property
     def owned(self) -> set[str]:
@@ -403,14 +503,54 @@ class Scheduler:
                             name, self._lock_ttl - ttl_ms / 1000)
 
     def _reap_abandoned(self) -> None:
-        """Retry (or dead-letter) jobs whose worker died, under RQ's own maintenance lock."""
+        """Retry (or dead-letter) the jobs of dead workers and those RQ counts as abandoned,
+        with RQ's own clean-up, under RQ's registry-cleaning lock."""
+        conn, prefix = self.queues.redis, self.queues.prefix
+        judge = time.monotonic() - self._trouble_at > liveness.ALIVE_TTL_MS / 1000
         for name in self.owned:
             queue = self.queues[self._names[name]]
-            if queue.acquire_maintenance_lock():
+            registry = StartedJobRegistry(queue=queue)
+            dead = dead_workers_executions(conn, prefix, registry.key) if judge else {}
+            if dead:
+                marked = expire_executions(conn, {registry.key: sum(dead.values(), [])})
+                log.warning("%s: worker(s) %s died (alive key expired): %d job(s) retried",
+                            name, ", ".join(sorted(dead)), marked)
+            if self._cleaning_lock(queue):
                 try:
-                    StartedJobRegistry(queue=queue).cleanup()
+                    registry.cleanup()
                 finally:
-                    queue.release_maintenance_lock()
+                    release_lock(conn, queue.registry_cleaning_key, self.rq.name)
+        if judge and time.monotonic() - self._last_forget > 60:
+            self._last_forget = time.monotonic()
+            self._forget_departed()
+
+    def _cleaning_lock(self, queue: Queue) -> bool:
+        """RQ's lock on a queue's registry clean-up, for CLEANING_LOCK_S (so a reaper killed
+        here blocks nobody for long); RQ's own 15-minute hold is broken after
+        CLEANING_STUCK_S, as its holder must have died in the middle of its maintenance."""
+        conn, key = self.queues.redis, queue.registry_cleaning_key
+        if conn.set(key, self.rq.name, nx=True, ex=CLEANING_LOCK_S):
+            return True
+        ttl = int(conn.ttl(key))
+        if ttl > CLEANING_LOCK_S and RQ_CLEANING_LOCK_S - ttl > CLEANING_STUCK_S:
+            log.warning("%s: RQ's registry-cleaning lock was held for %d s: taking it",
+                        queue.name, RQ_CLEANING_LOCK_S - ttl)
+            conn.delete(key)
+            return bool(conn.set(key, self.rq.name, nx=True, ex=CLEANING_LOCK_S))
+        return False
+
+    def _forget_departed(self) -> None:
+        """Dead workers leave the set of beating ones once RQ forgot them too (its worker
+        hash expired), so the set holds live and recently dead workers only."""
+        conn, prefix = self.queues.redis, self.queues.prefix
+        names = [m.decode() for m in conn.smembers(liveness.beaters_key(prefix))]
+        dead = liveness.gone(conn, prefix, names)
+        with conn.pipeline(transaction=False) as pipe:
+            for name in sorted(dead):
+                pipe.exists(RQWorker.redis_worker_namespace_prefix + name)
+            present = pipe.execute()
+        liveness.forget(conn, prefix, [n for n, p in zip(sorted(dead), present, strict=True)
+                                       if not p])
 
     def run_once(self) -> set[str]:
         """One pass: lock, heartbeat, move due jobs to their queues; returns the queues owned."""
@@ -433,6 +573,7 @@ class Scheduler:
                 try:
                     self.run_once()
                 except Exception:  # noqa: BLE001 - a Redis blip must not end scheduling
+                    self._trouble_at = time.monotonic()
                     log.exception("scheduler pass failed")
                 self._stop.wait(self.interval)
         finally:

@@ -1,0 +1,119 @@
+"""Which workers are alive, told by a short-lived key each one keeps fresh.
+
+RQ learns that a worker died only when its heartbeats stop for the job monitoring interval
+plus a fixed 60 s, so a job held by a worker killed with -9 waited some 70 s before anyone
+ran it again. Each worker here also keeps `<prefix>:alive:<name>` alive (TTL ALIVE_TTL_MS,
+refreshed every BEAT_EVERY_S from a thread), and names itself in the set `<prefix>:alive`:
+a name in the set whose key has expired is a worker that is gone, seen by Redis' own clock
+within seconds. Workers that never beat (another version, a plain `rq worker`) are not in
+the set and are never judged here; RQ's own expiry still covers them.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import threading
+from collections.abc import Iterable
+
+from redis import Redis
+
+log = logging.getLogger(__name__)
+
+ALIVE_TTL_MS = 10_000
+BEAT_EVERY_S = 2.0
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def alive_key(prefix: str, name: str) -> str:
+    return f"{prefix}:alive:{name}"
+
+
+def beaters_key(prefix: str) -> str:
+    """The set of the names of workers that keep an alive key."""
+    return f"{prefix}:alive"
+
+
+class Liveness:
+    """One worker's alive key, refreshed by a daemon thread until `stop()`."""
+
+    def __init__(self, redis: Redis, prefix: str, every_s: float = BEAT_EVERY_S,
+                 ttl_ms: int = ALIVE_TTL_MS) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.every_s = every_s
+        self.ttl_ms = ttl_ms
+        self.name = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def beat(self) -> None:
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(alive_key(self.prefix, self.name), os.getpid(), px=self.ttl_ms)
+            pipe.sadd(beaters_key(self.prefix), self.name)
+            pipe.execute()
+
+    def start(self, name: str) -> None:
+        """Beat now (so the key exists before the first job) and then every `every_s`."""
+        self.name = name
+        self.beat()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="liveness")
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.beat()
+            except Exception:  # noqa: BLE001 - a Redis blip must not end the beats
+                log.warning("liveness beat of %s failed", self.name, exc_info=True)
+
+    def stop(self) -> None:
+        """A clean exit: no more beats, and the worker leaves at once (not after the TTL)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        if self.name:
+            with self.redis.pipeline(transaction=False) as pipe:
+                pipe.delete(alive_key(self.prefix, self.name))
+                pipe.srem(beaters_key(self.prefix), self.name)
+                pipe.execute()
+
+
+def gone(redis: Redis, prefix: str, names: Iterable[str]) -> set[str]:
+    """Those of `names` that kept an alive key and let it expire: dead workers."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return set()
+    with redis.pipeline(transaction=False) as pipe:
+        for name in wanted:
+            pipe.sismember(beaters_key(prefix), name)
+            pipe.exists(alive_key(prefix, name))
+        answers = pipe.execute()
+    return {name for name, beats, alive in zip(wanted, answers[::2], answers[1::2],
+                                               strict=True) if beats and not alive}
+
+
+def forget(redis: Redis, prefix: str, names: Iterable[str]) -> None:
+    """Drop dead workers from the set once nothing of theirs is left to judge."""
+    names = list(names)
+    if names:
+        redis.srem(beaters_key(prefix), *names)
+
+
+def die_with_parent(parent: int) -> None:
+    """In a work-horse forked by the worker `parent`: be killed when that worker dies.
+
+    Otherwise a horse outlives a worker killed with -9 and finishes its job while the job,
+    judged abandoned, already runs again elsewhere. Linux only (prctl); elsewhere the horse
+    may outlive its worker, as with plain RQ.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the worker died before prctl took effect
+        os._exit(1)
