@@ -101,7 +101,8 @@ def worker_kill(deals: int = 3, robots: int = 3) -> dict[str, Any]:
                                    robot_counts(r.stack, runs))
         done_at = wait_until(_all_done(count), 200, "every job after the kill")
         r.quiet(180)
-        return _line("worker_kill", r, count(), done_at - killed_at)
+        return _line("worker_kill", r, count(), done_at - killed_at,
+                     deals=workspace_counts(r.stack, made), robots=robot_counts(r.stack, runs))
 
 
 def redis_restart(timers: int = 20, deals: int = 3, down_s: float = 5.0) -> dict[str, Any]:
@@ -208,7 +209,7 @@ def drive_storms(files: int = 4, faults: int = 12) -> dict[str, Any]:
     deal's Disk files are copied: each file must be on the Drive exactly once."""
     import requests
 
-    from bench.drive_mirror import FOLDER_MIME, App, FakeDriveProcess, b24_tag, touch
+    from bench.drive_mirror import App, FakeDriveProcess, b24_tag, touch
 
     fake = FakeDriveProcess()
     settings = {"deal_folders": {"enabled": True}, "drive_mirror": {"enabled": True}, **QUIET}
@@ -232,12 +233,8 @@ def drive_storms(files: int = 4, faults: int = 12) -> dict[str, Any]:
             touch(r.stack, deal_id, "files added")
 
             def copies(disk_id: int) -> int:
-                """Drive files of that source: src=<crm>:<account16>:disk:<id> (or b24=)."""
-                tag = b24_tag(r.member_id, disk_id)
-                return sum(1 for f in fake.state()["files"] if f.get("mimeType") != FOLDER_MIME
-                           and (str((f.get("appProperties") or {}).get("src", "")
-                                    ).endswith(":" + tag)
-                                or (f.get("appProperties") or {}).get("b24") == tag))
+                """Drive files of that source (appProperties src=b24:<account16>:disk:<id>)."""
+                return len(fake.tagged(b24_tag(r.member_id, disk_id)))
 
             def count() -> dict[str, int]:
                 tagged = [copies(d) for d in disk]

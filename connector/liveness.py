@@ -7,6 +7,10 @@ refreshed every BEAT_EVERY_S from a thread), and names itself in the set `<prefi
 a name in the set whose key has expired is a worker that is gone, seen by Redis' own clock
 within seconds. Workers that never beat (another version, a plain `rq worker`) are not in
 the set and are never judged here; RQ's own expiry still covers them.
+
+The app's Redis locks (per deal, per robot call, per file: TTLs up to 120 s) name the worker
+that holds them, and one held by a dead worker is broken by the next that wants it, so a
+retried job is not held back by the lock its killed first run left behind.
 """
 
 from __future__ import annotations
@@ -16,15 +20,21 @@ import logging
 import os
 import signal
 import threading
+import time
+import uuid
 from collections.abc import Iterable
+from typing import Any
 
-from redis import Redis
+import redis
+from redis.lock import Lock
 
 log = logging.getLogger(__name__)
 
 ALIVE_TTL_MS = 10_000
 BEAT_EVERY_S = 2.0
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+JUDGE_EVERY_S = 1.0  # how often a waiting lock asks whether its holder is still alive
+_ME = {"prefix": "", "name": ""}  # this worker (inherited by its work-horses through fork)
 
 
 def alive_key(prefix: str, name: str) -> str:
@@ -39,7 +49,7 @@ def beaters_key(prefix: str) -> str:
 class Liveness:
     """One worker's alive key, refreshed by a daemon thread until `stop()`."""
 
-    def __init__(self, redis: Redis, prefix: str, every_s: float = BEAT_EVERY_S,
+    def __init__(self, redis: redis.Redis, prefix: str, every_s: float = BEAT_EVERY_S,
                  ttl_ms: int = ALIVE_TTL_MS) -> None:
         self.redis = redis
         self.prefix = prefix
@@ -56,8 +66,10 @@ class Liveness:
             pipe.execute()
 
     def start(self, name: str) -> None:
-        """Beat now (so the key exists before the first job) and then every `every_s`."""
+        """Beat now (so the key exists before the first job) and then every `every_s`;
+        from now on this process's locks name it as their holder."""
         self.name = name
+        _ME.update(prefix=self.prefix, name=name)
         self.beat()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="liveness")
         self._thread.start()
@@ -81,7 +93,7 @@ class Liveness:
                 pipe.execute()
 
 
-def gone(redis: Redis, prefix: str, names: Iterable[str]) -> set[str]:
+def gone(redis: redis.Redis, prefix: str, names: Iterable[str]) -> set[str]:
     """Those of `names` that kept an alive key and let it expire: dead workers."""
     wanted = sorted(set(names))
     if not wanted:
@@ -95,7 +107,7 @@ def gone(redis: Redis, prefix: str, names: Iterable[str]) -> set[str]:
                                                strict=True) if beats and not alive}
 
 
-def forget(redis: Redis, prefix: str, names: Iterable[str]) -> None:
+def forget(redis: redis.Redis, prefix: str, names: Iterable[str]) -> None:
     """Drop dead workers from the set once nothing of theirs is left to judge."""
     names = list(names)
     if names:
@@ -117,3 +129,48 @@ def die_with_parent(parent: int) -> None:
         return
     if os.getppid() != parent:  # the worker died before prctl took effect
         os._exit(1)
+
+
+class WorkerLock(Lock):
+    """redis-py's lock, whose token names the worker holding it: a lock whose worker is
+    dead is broken (compare-and-delete) by a process that wants it, checked at most once
+    per JUDGE_EVERY_S while it waits."""
+
+    _judged = 0.0
+
+    def acquire(self, sleep: float | None = None, blocking: bool | None = None,
+                blocking_timeout: float | None = None, token: Any = None) -> bool:
+        if token is None and _ME["name"]:
+            token = f"{_ME['name']}|{uuid.uuid4().hex}"
+        self._judged = 0.0
+        return bool(super().acquire(sleep, blocking, blocking_timeout, token))
+
+    def do_acquire(self, token: Any) -> bool:
+        if super().do_acquire(token):
+            return True
+        prefix, now = _ME["prefix"], time.monotonic()
+        if not prefix or now - self._judged < JUDGE_EVERY_S:
+            return False
+        self._judged = now
+        holder = self.redis.get(self.name)
+        worker = holder.split(b"|", 1)[0].decode(errors="replace") if holder and \
+            b"|" in holder else ""
+        if not worker or not gone(self.redis, prefix, [worker]):
+            return False
+        if self.lua_release(keys=[self.name], args=[holder], client=self.redis):
+            log.warning("lock %s was held by worker %s, which is dead: broken", self.name,
+                        worker)
+        return bool(super().do_acquire(token))
+
+
+class LockingRedis(redis.Redis):
+    """The app's Redis client: its locks are WorkerLocks unless told otherwise."""
+
+    def lock(self, name: Any, timeout: float | None = None, sleep: float = 0.1,
+             blocking: bool = True, blocking_timeout: float | None = None,
+             lock_class: Any = None, thread_local: bool = True,
+             raise_on_release_error: bool = True) -> Lock:
+        return super().lock(name, timeout=timeout, sleep=sleep, blocking=blocking,
+                            blocking_timeout=blocking_timeout,
+                            lock_class=lock_class or WorkerLock, thread_local=thread_local,
+                            raise_on_release_error=raise_on_release_error)

@@ -33,6 +33,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegis
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
 from rq.utils import parse_composite_key, utcformat
 
 from connector import liveness
@@ -509,7 +510,8 @@ class Scheduler:
         judge = time.monotonic() - self._trouble_at > liveness.ALIVE_TTL_MS / 1000
         for name in self.owned:
             queue = self.queues[self._names[name]]
-            registry = StartedJobRegistry(queue=queue)
+            # a thread cannot take SIGALRM: RQ's failure callbacks get a timer instead
+            registry = StartedJobRegistry(queue=queue, death_penalty_class=TimerDeathPenalty)
             dead = dead_workers_executions(conn, prefix, registry.key) if judge else {}
             if dead:
                 marked = expire_executions(conn, {registry.key: sum(dead.values(), [])})

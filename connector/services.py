@@ -16,6 +16,7 @@ from connector.bitrix.rest import BitrixClient, RetryPolicy
 from connector.bitrix.store import PortalStore
 from connector.capability import Registry
 from connector.config import Settings, load_settings
+from connector.liveness import LockingRedis
 from connector.queue import Queues
 from connector.settings_schema import CORE_SCHEMAS, SettingsStore, schema_map
 
@@ -70,7 +71,7 @@ def build_services(settings: Settings, web: bool = False, registry: Registry | N
     """
     registry = registry or Registry([])
     schemas = schema_map(CORE_SCHEMAS, registry.schemas())
-    redis = Redis.from_url(settings.redis_url)
+    redis = LockingRedis.from_url(settings.redis_url)
     session = requests.Session()
     session.headers["User-Agent"] = "crm-connector/0.1"
     store = PortalStore(redis, settings.encryption_key, settings.secret_key, settings.queue_prefix,
