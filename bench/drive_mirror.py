@@ -132,7 +132,7 @@ class FakeDriveProcess:
 
     def state(self) -> dict[str, Any]:
         resp = requests.get(self.url + "_fake/state", timeout=30)
-        resp.raise_forstatus()
+        resp.raise_for_status()
         return dict(resp.json())
 
     def tagged(self, src: str) -> list[dict[str, Any]]:
@@ -141,7 +141,7 @@ class FakeDriveProcess:
 
     def access_token(self) -> str:
         resp = requests.post(self.url + "_fake/tokens", json={}, timeout=10)
-        resp.raise_forstatus()
+        resp.raise_for_status()
         return str(resp.json()["access_token"])
 
 
@@ -302,7 +302,7 @@ def plain_copy(stack: Stack, fake: FakeDriveProcess, disk_id: int, size: int) ->
     path = stack.workdir / "plain-copy.bin"
     t0 = time.monotonic()
     with requests.get(url, stream=True, timeout=60) as resp, path.open("wb") as out:
-        resp.raise_forstatus()
+        resp.raise_for_status()
         for piece in resp.iter_content(MIB):
             out.write(piece)
     t1 = time.monotonic()
@@ -315,12 +315,12 @@ def plain_copy(stack: Stack, fake: FakeDriveProcess, disk_id: int, size: int) ->
                           json={"name": "plain-copy.bin"}, timeout=30,
                           headers={**headers, "X-Upload-Content-Length": str(size),
                                    "X-Upload-Content-Type": "application/octet-stream"})
-    start.raise_forstatus()
+    start.raise_for_status()
     with path.open("rb") as body:
         put = requests.put(start.headers["Location"], data=body, timeout=600,
                            headers={**headers, "Content-Length": str(size),
                                     "Content-Range": f"bytes 0-{size - 1}/{size}"})
-    put.raise_forstatus()
+    put.raise_for_status()
     t2 = time.monotonic()
     path.unlink()
     seconds = t2 - t0

@@ -11,7 +11,8 @@ robot answers) and the fake Drive (files by their source tag), never from the ap
   redis_restart           redis-server (AOF) stopped and started on its port, timers pending
   rest_storms             every REST call answers 503, then 429, for a while
   web_down                gunicorn stopped while deals are made; the offline queue catches up
-  drive_storms            the fake Drive answers 429, then 503, to a deal's files' copies
+  drive_storms            the fake Drive answers 429, then 503, for a while, to a deal's files
+  drive_burst             the next 12 Drive requests answer 429, the 12 after them 503
 
 Run: .venv/bin/python -m bench.faults [--quick] [--only name,name]
 """
@@ -204,11 +205,12 @@ def connect_google(r: Rig, drive: Any) -> None:
         raise RuntimeError(f"Google connect failed: HTTP {resp.status_code}, {state!r}")
 
 
-def drive_storms(files: int = 4, faults: int = 12) -> dict[str, Any]:
-    """The fake Drive answers `faults` requests with 429, then as many with 503, while a
-    deal's Disk files are copied: each file must be on the Drive exactly once."""
-    import requests
-
+def _drive_rig(files: int, fault: Callable[[Any, Callable[[], None]], float]
+               ) -> dict[str, Any]:
+    """A deal with `files` Disk files on a portal mirroring to the fake Drive; `fault(fake,
+    touch)` breaks the Drive, has the deal's files copied (`touch()`) and returns the time
+    the fault ended. Returns the counts, `recovery_s` from that end to the last file on the
+    Drive, how many requests the fake failed and the app's 5xx answers."""
     from bench.drive_mirror import App, FakeDriveProcess, b24_tag, touch
 
     fake = FakeDriveProcess()
@@ -226,39 +228,69 @@ def drive_storms(files: int = 4, faults: int = 12) -> dict[str, Any]:
             disk = [r.stack.control("POST", "disk/files", {
                 "folder_id": folder_id, "name": f"scan-{i}.pdf", "size": 256 * 1024,
                 "seed": i})["id"] for i in range(files)]
-            for status, reason in ((429, "rateLimitExceeded"), (503, "backendError")):
-                requests.post(fake.url + "_fake/fail_next", json={
-                    "n": faults, "status": status, "reason": reason}, timeout=10)
-            started = time.time()
-            touch(r.stack, deal_id, "files added")
-
-            def copies(disk_id: int) -> int:
-                """Drive files of that source (appProperties src=b24:<account16>:disk:<id>)."""
-                return len(fake.tagged(b24_tag(r.member_id, disk_id)))
 
             def count() -> dict[str, int]:
-                tagged = [copies(d) for d in disk]
+                """Per file, the Drive files of that source (src=b24:<account16>:disk:<id>)."""
+                tagged = [len(fake.tagged(b24_tag(r.member_id, d))) for d in disk]
                 return {"sent": files, "completed": sum(1 for n in tagged if n == 1),
                         "lost": sum(1 for n in tagged if n == 0),
                         "duplicated": sum(1 for n in tagged if n > 1)}
 
-            done_at = wait_until(_all_done(count), 200, "every file on the Drive")
+            ended_at = fault(fake, lambda: touch(r.stack, deal_id, "files added"))
+            done_at = wait_until(_all_done(count), 300, "every file on the Drive")
             r.quiet(120)
-            return _line("drive_storms", r, count(), done_at - started,
-                         faults_served=fake.state().get("counters", {}).get("faults"))
+            return {**count(), "recovery_s": round(done_at - ended_at, 2),
+                    "http_5xx": app_5xx(r.stack),
+                    "faults_served": fake.state().get("counters", {}).get("faults")}
         finally:
             fake.stop()
+
+
+def _fail_next(fake: Any, **fault: Any) -> None:
+    import requests
+
+    requests.post(fake.url + "_fake/fail_next", json=fault, timeout=10).raise_for_status()
+
+
+def drive_storms(files: int = 4, storm_s: float = 15.0) -> dict[str, Any]:
+    """The fake Drive answers every request with 429 (Retry-After: 2 s) for `storm_s`, then
+    with 503 for as long, while a deal's files are copied: each file must be on the Drive
+    exactly once, soon after the storm ends (recovery_s counts from its end)."""
+    def storm(fake: Any, touch: Callable[[], None]) -> float:
+        _fail_next(fake, seconds=storm_s, status=429, reason="rateLimitExceeded",
+                   retry_after=2)
+        touch()
+        time.sleep(storm_s)
+        _fail_next(fake, seconds=storm_s, status=503, reason="backendError")
+        time.sleep(storm_s)
+        return time.time()
+
+    return {"scenario": "drive_storms", **_drive_rig(files, storm), "storm_s": storm_s}
+
+
+def drive_burst(files: int = 4, faults: int = 12) -> dict[str, Any]:
+    """The next `faults` Drive requests answer 429 (Retry-After: 1 s), the `faults` after
+    them 503, while a deal's files are copied (the issue's figure: recovery_s counts from
+    the copies' start, so it is how long the client takes to get through the failures)."""
+    def burst(fake: Any, touch: Callable[[], None]) -> float:
+        _fail_next(fake, n=faults, status=429, reason="rateLimitExceeded", retry_after=1)
+        _fail_next(fake, n=faults, status=503, reason="backendError")
+        touch()
+        return time.time()
+
+    return {"scenario": "drive_burst", **_drive_rig(files, burst)}
 
 
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "concurrent_first_deals": concurrent_first_deals, "worker_kill": worker_kill,
     "redis_restart": redis_restart, "rest_storms": rest_storms, "web_down": web_down,
-    "drive_storms": drive_storms}
+    "drive_storms": drive_storms, "drive_burst": drive_burst}
 QUICK: dict[str, dict[str, Any]] = {  # sizes for --quick (about a minute less in all)
     "concurrent_first_deals": {"deals": 8}, "worker_kill": {"deals": 2, "robots": 2},
     "redis_restart": {"timers": 10, "deals": 2, "down_s": 3.0},
     "rest_storms": {"storm_s": 6.0, "deals": 2, "robots": 2},
-    "web_down": {"down_s": 6.0, "deals": 3}, "drive_storms": {"files": 3, "faults": 6}}
+    "web_down": {"down_s": 6.0, "deals": 3}, "drive_storms": {"files": 3, "storm_s": 6.0},
+    "drive_burst": {"files": 3, "faults": 6}}
 FULL: dict[str, dict[str, Any]] = {
     "concurrent_first_deals": {"deals": 16, "workers": 3}}
 

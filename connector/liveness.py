@@ -91,6 +91,8 @@ class Liveness:
                 pipe.delete(alive_key(self.prefix, self.name))
                 pipe.srem(beaters_key(self.prefix), self.name)
                 pipe.execute()
+        if _ME["name"] == self.name:
+            _ME.update(prefix="", name="")
 
 
 def gone(redis: redis.Redis, prefix: str, names: Iterable[str]) -> set[str]:

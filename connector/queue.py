@@ -61,10 +61,22 @@ def job_id(kind: str, member_id: str, *parts: Any) -> str:
 
 def stop_retrying_permanent(job: Job, connection: Redis, exc_type: type, exc: BaseException,
                             tb: Any) -> None:
-    """RQ failure callback: a Permanent error goes to the failed registry without retries."""
+    """RQ failure callback: a Permanent error goes to the failed registry without retries; a
+    failure that says when to try again (`retry_after_s`: a server's Retry-After longer than
+    the in-process retries wait) has its next retry wait at least that long.
+
+    (Jobs in Redis name this callback by its path: it keeps its name.)"""
     if isinstance(exc, Permanent):
         job.retries_left = 0
         log.warning("job %s failed permanently: %s", job.id, exc)
+        return
+    wait = getattr(exc, "retry_after_s", None)
+    if wait and job.retries_left and job.retry_intervals:
+        intervals = list(job.retry_intervals)
+        index = max(len(intervals) - job.retries_left, 0)  # RQ's get_retry_interval
+        if intervals[index] < wait:
+            intervals[index] = math.ceil(wait)
+            job.retry_intervals = intervals
 
 
 @dataclass

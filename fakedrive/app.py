@@ -142,7 +142,10 @@ def create_app(state: State) -> Flask:
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError) -> tuple[Response, int]:
         _drain()
-        return jsonify(err.body), err.code
+        resp = jsonify(err.body)
+        if getattr(g, "retry_after", None) is not None:
+            resp.headers["Retry-After"] = str(g.retry_after)
+        return resp, err.code
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> tuple[Response, int]:
@@ -165,6 +168,7 @@ def create_app(state: State) -> Flask:
             g.who = state.authenticate(request.headers.get("Authorization"))
         fault = state.take_fault(request.method, request.path)
         if fault is not None:
+            g.retry_after = fault.retry_after
             raise ApiError(fault.status, fault.reason, fault.message)
         return None
 
@@ -528,11 +532,16 @@ def create_app(state: State) -> Flask:
         body = request.get_json(force=True)
         methods = body.get("methods")
         with state.lock:
+            storm = body.get("seconds")  # a storm: every matching request for that long
             state.faults.append(Fault(
-                remaining=int(body.get("n", 1)), status=int(body.get("status", 500)),
+                remaining=10**9 if storm is not None else int(body.get("n", 1)),
+                until=None if storm is None else time.time() + float(storm),
+                status=int(body.get("status", 500)),
                 reason=body.get("reason"), message=body.get("message"),
                 methods=frozenset(m.upper() for m in methods) if methods else None,
-                path=body.get("path"), after=int(body.get("after", 0))))
+                path=body.get("path"), after=int(body.get("after", 0)),
+                retry_after=None if body.get("retry_after") is None
+                else int(body["retry_after"])))
         return jsonify({"ok": True})
 
     @app.post("/_fake/break_upload_after")
@@ -595,7 +604,9 @@ def state_json(state: State) -> dict[str, Any]:
                                 "done": s.result is not None}
                          for s in state.sessions.values()},
             "pending_faults": [{"n": f.remaining, "status": f.status, "reason": f.reason,
-                                "after": f.after} for f in state.faults],
+                                "after": f.after, "retry_after": f.retry_after,
+                                "until": f.until}
+                               for f in state.faults],
             "pending_breaks": list(state.breaks),
             "revoked_refresh_tokens": len(state.revoked_refresh),
             "log_size": len(state.log),

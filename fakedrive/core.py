@@ -14,6 +14,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -183,6 +184,8 @@ class Fault:
     methods: frozenset[str] | None = None
     path: str | None = None
     after: int = 0
+    retry_after: int | None = None  # seconds, sent as Retry-After
+    until: float | None = None  # a storm: every matching request fails until this time.time()
 
     def matches(self, method: str, path: str) -> bool:
         if self.methods is not None and method.upper() not in self.methods:
@@ -279,6 +282,8 @@ class State:
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
+            now = time.time()
+            self.faults = [f for f in self.faults if f.until is None or f.until > now]
             for fault in self.faults:
                 if fault.remaining > 0 and fault.matches(method, path):
                     if fault.after > 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -102,18 +103,23 @@ class FakeDrive:
 
     def fail_next(self, n: int = 1, status: int = 500, reason: str | None = None,
                   methods: list[str] | tuple[str, ...] | None = None, *,
-                  message: str | None = None, path: str | None = None, after: int = 0) -> None:
+                  message: str | None = None, path: str | None = None, after: int = 0,
+                  retry_after: int | None = None, seconds: float | None = None) -> None:
         """Answer the next `n` matching Drive requests with a Google-shaped error.
 
         `methods` limits it to HTTP methods (e.g. ["PUT"] = resumable chunks), `path` to URLs
         containing that text (default: every /drive/ and /upload/ URL; use "/token" to fail the
-        token endpoint), `after` lets that many matching requests through first.
+        token endpoint), `after` lets that many matching requests through first,
+        `retry_after` sends that many seconds as Retry-After; `seconds` makes it a storm: every
+        matching request fails for that long, however many there are (`n` is ignored).
         """
         with self.state.lock:
             self.state.faults.append(Fault(
-                remaining=n, status=status, reason=reason, message=message,
+                remaining=10**9 if seconds is not None else n, status=status, reason=reason,
+                message=message,
                 methods=frozenset(m.upper() for m in methods) if methods else None,
-                path=path, after=after))
+                path=path, after=after, retry_after=retry_after,
+                until=None if seconds is None else time.time() + seconds))
 
     def break_upload_after(self, nbytes: int, times: int = 1) -> None:
         """Drop the TCP connection once `nbytes` more upload bytes have been read (mid-chunk).

@@ -31,6 +31,7 @@ from connector.bitrix.errors import (
 from connector.bitrix.forms import encode
 from connector.bitrix.oauth import TokenManager
 from connector.bitrix.ratelimit import STANDARD, LeakyBucket, Plan
+from connector.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +66,6 @@ class BatchResult:
         if key in self.errors:
             raise self.errors[key]
         return self.result.get(key)
-
-
-@dataclass
-class RetryPolicy:
-    """In-process retries for blips; longer outages surface to the job's own retry."""
-
-    max_retries: int = 4
-    backoff_s: float = 0.5
-    max_backoff_s: float = 8.0
-
-    def pause(self, attempt: int) -> float:
-        return min(self.max_backoff_s, self.backoff_s * (2**attempt))
 
 
 class BitrixClient:

@@ -18,6 +18,7 @@ from google.auth import exceptions as auth_exceptions
 from googleapiclient.errors import HttpError
 
 from connector.errors import ConnectorError, Permanent, Retryable
+from connector.retry import retry_after_s
 
 RATE_LIMIT_REASONS = frozenset({"userRateLimitExceeded", "rateLimitExceeded"})
 
@@ -36,13 +37,15 @@ HINTS = {
 
 
 class DriveRetryable(Retryable):
-    """A transient Drive failure; `status`/`reason` keep Google's own words for the logs."""
+    """A transient Drive failure; `status`/`reason` keep Google's own words for the logs,
+    `retry_after_s` the wait Google asked for (Retry-After), if it did."""
 
     def __init__(self, message: str, *, status: int | None = None,
-                 reason: str | None = None) -> None:
+                 reason: str | None = None, retry_after_s: float | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.reason = reason
+        self.retry_after_s = retry_after_s
 
 
 class DrivePermanent(Permanent):
@@ -108,7 +111,8 @@ def classify(exc: BaseException, action: str = "calling Google Drive") -> Connec
         if hint:
             text += f" — {hint}"
         if status >= 500 or status == 429 or (status == 403 and reason in RATE_LIMIT_REASONS):
-            return DriveRetryable(text, status=status, reason=reason)
+            wait = retry_after_s((getattr(exc, "resp", None) or {}).get("retry-after"))
+            return DriveRetryable(text, status=status, reason=reason, retry_after_s=wait)
         if status == 401:
             return GoogleAccessRevoked(f"Google refused the credentials while {action}: "
                                        "reconnect the Google account", status=status,

@@ -27,6 +27,7 @@ from connector.gdrive.errors import (
     classify,
     translated,
 )
+from connector.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -127,34 +128,56 @@ class StreamMedia(MediaUpload):
         return bytes(self._buf[:want])
 
 
+DRIVE_RETRY = RetryPolicy(max_retries=6, backoff_s=1.0, max_backoff_s=8.0, max_wait_s=60.0)
+
+
 class DriveStore:
     """Folders and files in one Drive space: My Drive ("root") or the shared drive `drive_id`.
 
-    `num_retries` goes to every `execute`/`next_chunk` (googleapiclient's own backoff for 5xx,
-    429 and rate-limit 403); `chunk_retries` bounds our retries of a failed chunk (network
-    drops included) that resume the session instead of starting over.
+    One layer of retries: every request, and every chunk of an upload (which resumes the
+    session instead of starting over), is retried here by `retry` (connector.retry: Retry-After
+    honoured, else exponential pauses) on 5xx, 429, rate-limit 403 and network trouble.
+    googleapiclient's own retries are off (`num_retries=0`): they did not honour Retry-After
+    and multiplied with these and with the job's retries.
     """
 
-    def __init__(self, service: Resource, drive_id: str | None = None, *, num_retries: int = 5,
-                 chunk_retries: int = 5, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, service: Resource, drive_id: str | None = None, *,
+                 retry: RetryPolicy = DRIVE_RETRY,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.service = service
         self.drive_id = drive_id
-        self.num_retries = num_retries
-        self.chunk_retries = chunk_retries
+        self.retry = retry
         self._sleep = sleep
 
     @property
     def root_id(self) -> str:
         return self.drive_id or "root"
 
-    def _prepare(self, request: HttpRequest) -> HttpRequest:
-        # googleapiclient sleeps via this attribute between its retries; routing it through our
-        # `sleep` keeps one backoff clock (and lets tests run without waiting).
-        request._sleep = self._sleep
-        return request
+    def _pause(self, err: ConnectorError, attempt: int, action: str) -> bool:
+        """Sleep before the next try of a failed call; False when it is not to be retried
+        here (not transient, out of attempts, or Google asked for a longer wait)."""
+        if not isinstance(err, Retryable):
+            return False
+        wait = self.retry.wait(attempt, getattr(err, "retry_after_s", None))
+        if wait is None:
+            return False
+        wait *= 1.0 if getattr(err, "retry_after_s", None) is not None else \
+            0.5 + random.random() / 2
+        log.warning("%s; %s in %.1fs (attempt %d of %d)", err, action, wait, attempt + 1,
+                    self.retry.max_retries)
+        self._sleep(wait)
+        return True
 
     def _execute(self, request: HttpRequest) -> Any:
-        return self._prepare(request).execute(num_retries=self.num_retries)
+        attempt = 0
+        while True:
+            try:
+                return request.execute(num_retries=0)
+            except Exception as exc:
+                err = classify(exc, "calling Google Drive")
+                if err is None or not self._pause(err, attempt, "retrying"):
+                    raise
+                attempt += 1
 
     def _search(self, clauses: list[str], fields: str) -> list[dict[str, Any]]:
         scope: dict[str, Any] = {"supportsAllDrives": True, "includeItemsFromAllDrives": True}
@@ -241,7 +264,7 @@ class DriveStore:
                     "appProperties": props}
             request = files.create(body=body, media_body=media, fields=FILE_FIELDS,
                                    supportsAllDrives=True)
-        result = self._run_resumable(self._prepare(request), action)
+        result = self._run_resumable(request, action)
         self._verify(result, media, size, existing_file_id, action)
         if existing_file_id and props:
             with translated(f"tagging {name!r}"):
@@ -255,7 +278,7 @@ class DriveStore:
         progress = -1
         while True:
             try:
-                _status, response = request.next_chunk(num_retries=self.num_retries)
+                _status, response = request.next_chunk(num_retries=0)
             except ConnectorError:
                 raise  # the source stream's own problem: resuming cannot fix it
             except Exception as exc:
@@ -267,13 +290,9 @@ class DriveStore:
                     raise DriveRetryable(f"Drive forgot the upload session while {action}: "
                                          "the upload starts over", status=exc.resp.status
                                          ) from exc
-                if not isinstance(err, Retryable) or failures >= self.chunk_retries:
+                if not self._pause(err, failures, "resuming"):
                     raise err from exc
                 failures += 1
-                delay = min(2.0 ** failures, 32.0) * (0.5 + random.random() / 2)
-                log.warning("%s; resuming in %.1fs (attempt %d of %d)", err, delay, failures,
-                            self.chunk_retries)
-                self._sleep(delay)
                 continue
             if response is not None:
                 return dict(response)

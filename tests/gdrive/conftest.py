@@ -38,8 +38,8 @@ def service(fake: FakeDrive) -> Any:
 
 @pytest.fixture
 def store(service: Any, sleeps: list[float]) -> DriveStore:
-    """No in-library retries: classification and our own chunk resumption are visible."""
-    return DriveStore(service, num_retries=0, sleep=sleeps.append)
+    """The production retries, with their sleeps recorded: every retry is visible."""
+    return DriveStore(service, sleep=sleeps.append)
 
 
 @pytest.fixture(scope="session")

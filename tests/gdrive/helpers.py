@@ -6,6 +6,8 @@ import hashlib
 import os
 from collections.abc import Iterator
 
+from connector.retry import RetryPolicy
+
 REFRESH_TOKEN = "1//test-refresh-token"
 SA_EMAIL = "mirror@crm-connector-test.iam.gserviceaccount.com"
 KIB = 1024
@@ -24,3 +26,8 @@ def payload(size: int) -> bytes:
 
 def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
+
+
+def retries(n: int) -> RetryPolicy:
+    """Our one layer of retries, `n` per request or chunk (sleeps are recorded, not slept)."""
+    return RetryPolicy(max_retries=n, backoff_s=1.0, max_backoff_s=16.0, max_wait_s=60.0)

@@ -21,7 +21,7 @@ from connector.gdrive.errors import DrivePermanent, GoogleAccessRevoked
 from connector.gdrive.mirror import DriveStore
 from connector.gdrive.service import build_drive, discovery_document
 from fakedrive import FakeDrive
-from tests.gdrive.helpers import REFRESH_TOKEN, SA_EMAIL, pieces
+from tests.gdrive.helpers import REFRESH_TOKEN, SA_EMAIL, pieces, retries
 
 
 def bearer_calls(fake: FakeDrive) -> list[str]:
@@ -39,7 +39,7 @@ def test_service_account_uses_the_jwt_grant_and_a_shared_drive(
         fake: FakeDrive, sa_info: dict[str, str], sleeps: list[float]) -> None:
     creds = service_account_credentials(sa_info, token_uri=fake.token_uri)
     drive_id = fake.add_shared_drive("Mirror")
-    store = DriveStore(build_drive(creds, root_url=fake.url), drive_id, num_retries=0,
+    store = DriveStore(build_drive(creds, root_url=fake.url), drive_id, retry=retries(0),
                        sleep=sleeps.append)
     folder = store.ensure_folder("42", None, {"b24_deal": "42"})
     store.upload_stream(pieces(b"data"), 4, "a.txt", folder, {"b24_file": "1"})
@@ -51,7 +51,7 @@ def test_service_account_uses_the_jwt_grant_and_a_shared_drive(
 def test_service_account_cannot_store_in_my_drive(fake: FakeDrive, sa_info: dict[str, str],
                                                   sleeps: list[float]) -> None:
     creds = service_account_credentials(sa_info, token_uri=fake.token_uri)
-    store = DriveStore(build_drive(creds, root_url=fake.url), None, num_retries=3,
+    store = DriveStore(build_drive(creds, root_url=fake.url), None, retry=retries(3),
                        sleep=sleeps.append)
     with pytest.raises(DrivePermanent) as caught:
         store.upload_stream(pieces(b"data"), 4, "a.txt", None, {"b24_file": "1"})
@@ -69,7 +69,7 @@ def test_revoked_refresh_token_asks_to_reconnect(fake: FakeDrive, store: DriveSt
 def test_revoked_before_first_use(fake: FakeDrive, sleeps: list[float]) -> None:
     fake.revoke_refresh_token("1//gone")
     creds = user_credentials("1//gone", "cid", "secret", token_uri=fake.token_uri)
-    store = DriveStore(build_drive(creds, root_url=fake.url), num_retries=2,
+    store = DriveStore(build_drive(creds, root_url=fake.url), retry=retries(2),
                        sleep=sleeps.append)
     with pytest.raises(GoogleAccessRevoked):
         store.find_file("b24_file", "1")
@@ -80,7 +80,7 @@ def test_revoked_service_account_key(fake: FakeDrive, sa_info: dict[str, str]) -
     fake.revoke_service_account(SA_EMAIL)
     creds = service_account_credentials(sa_info, token_uri=fake.token_uri)
     store = DriveStore(build_drive(creds, root_url=fake.url), fake.add_shared_drive("D"),
-                       num_retries=0)
+                       retry=retries(0))
     with pytest.raises(GoogleAccessRevoked):
         store.ensure_folder("x", None, {"k": "v"})
 
@@ -109,7 +109,7 @@ def test_consent_and_code_exchange_against_the_fake(fake: FakeDrive) -> None:
     grant = exchange_code(back["code"], "cid", "secret", redirect, token_uri=fake.token_uri)
     assert grant.refresh_token and grant.access_token
     creds = user_credentials(grant.refresh_token, "cid", "secret", token_uri=fake.token_uri)
-    DriveStore(build_drive(creds, root_url=fake.url), num_retries=0).ensure_folder("x", None)
+    DriveStore(build_drive(creds, root_url=fake.url), retry=retries(0)).ensure_folder("x", None)
     with pytest.raises(GoogleAccessRevoked):  # a code works once
         exchange_code(back["code"], "cid", "secret", redirect, token_uri=fake.token_uri)
 

@@ -16,7 +16,7 @@ from connector.gdrive.errors import (
 )
 from connector.gdrive.mirror import FOLDER_MIME, DriveStore
 from fakedrive import FakeDrive
-from tests.gdrive.helpers import KIB, MIB, md5, payload, pieces
+from tests.gdrive.helpers import KIB, MIB, md5, payload, pieces, retries
 
 FOLDER_PROPS = {"b24": "deal", "b24_deal": "42"}
 
@@ -93,15 +93,54 @@ def test_5xx_mid_upload_resumes_the_session(fake: FakeDrive, store: DriveStore,
     assert len(fake.files) == 1
 
 
-def test_5xx_chunk_retried_by_library_backoff(fake: FakeDrive, service: Any,
-                                              sleeps: list[float]) -> None:
-    store = DriveStore(service, num_retries=3, sleep=sleeps.append)
+def test_5xx_chunk_is_retried_by_our_backoff_alone(fake: FakeDrive, service: Any,
+                                                   sleeps: list[float]) -> None:
+    store = DriveStore(service, retry=retries(3), sleep=sleeps.append)
     data = payload(600 * KIB)
     fake.fail_next(2, 500, methods=["PUT"], after=1)
     result = store.upload_stream(pieces(data), len(data), "f.bin", None, {"b24_file": "3"},
                                  chunk_size=256 * KIB)
     assert result["md5Checksum"] == md5(data)
-    assert len(sleeps) == 2  # the library's own backoff, routed through our sleep
+    assert len(sleeps) == 2  # one pause per failure: googleapiclient retries nothing itself
+    assert [e["status"] for e in puts(fake)].count(500) == 2
+
+
+def test_one_layer_of_retries_per_request(fake: FakeDrive, service: Any,
+                                          sleeps: list[float]) -> None:
+    """Three 503s, three pauses, four requests: no library retry hides behind ours."""
+    store = DriveStore(service, retry=retries(5), sleep=sleeps.append)
+    fake.fail_next(3, 503, "backendError", methods=["GET"])
+    assert store.find_file("b24_file", "nothing") is None
+    assert len(sleeps) == 3 and all(0.5 <= s <= 4 for s in sleeps), sleeps
+    lists = [e for e in fake.log if e["method"] == "GET" and e["path"] == "/drive/v3/files"]
+    assert [e["status"] for e in lists] == [503, 503, 503, 200]
+
+
+def test_retry_after_is_honoured(fake: FakeDrive, service: Any, sleeps: list[float]) -> None:
+    store = DriveStore(service, retry=retries(5), sleep=sleeps.append)
+    fake.fail_next(2, 429, "rateLimitExceeded", retry_after=7)
+    store.ensure_folder("x", None, {"k": "v"})
+    assert sleeps == [7.0, 7.0]  # exactly Google's word, no jitter, no growth
+
+
+def test_a_longer_retry_after_goes_to_the_job(fake: FakeDrive, service: Any,
+                                              sleeps: list[float]) -> None:
+    """Waiting over a minute inside the job would hold a worker: the job's retry waits."""
+    store = DriveStore(service, retry=retries(5), sleep=sleeps.append)
+    fake.fail_next(1, 429, "rateLimitExceeded", retry_after=120)
+    with pytest.raises(DriveRetryable) as caught:
+        store.ensure_folder("x", None, {"k": "v"})
+    assert caught.value.retry_after_s == 120 and sleeps == []
+
+
+def test_a_chunk_retried_after_retry_after(fake: FakeDrive, service: Any,
+                                           sleeps: list[float]) -> None:
+    store = DriveStore(service, retry=retries(5), sleep=sleeps.append)
+    data = payload(600 * KIB)
+    fake.fail_next(1, 503, methods=["PUT"], after=1, retry_after=2)
+    result = store.upload_stream(pieces(data), len(data), "f.bin", None, {"b24_file": "ra"},
+                                 chunk_size=256 * KIB)
+    assert result["md5Checksum"] == md5(data) and sleeps == [2.0]
 
 
 def test_dropped_connection_resumes(fake: FakeDrive, store: DriveStore) -> None:
@@ -117,7 +156,7 @@ def test_dropped_connection_resumes(fake: FakeDrive, store: DriveStore) -> None:
 
 
 def test_rate_limits_are_retried(fake: FakeDrive, service: Any, sleeps: list[float]) -> None:
-    store = DriveStore(service, num_retries=3, sleep=sleeps.append)
+    store = DriveStore(service, retry=retries(3), sleep=sleeps.append)
     fake.fail_next(1, 403, "userRateLimitExceeded")
     fake.fail_next(1, 429, "rateLimitExceeded")
     folder = store.ensure_folder("x", None, {"k": "v"})
@@ -125,7 +164,8 @@ def test_rate_limits_are_retried(fake: FakeDrive, service: Any, sleeps: list[flo
     assert len(sleeps) == 2
 
 
-def test_rate_limit_without_retries_is_retryable(fake: FakeDrive, store: DriveStore) -> None:
+def test_rate_limit_without_retries_is_retryable(fake: FakeDrive, service: Any) -> None:
+    store = DriveStore(service, retry=retries(0))
     fake.fail_next(1, 403, "userRateLimitExceeded")
     with pytest.raises(DriveRetryable) as caught:
         store.ensure_folder("x", None, {"k": "v"})
@@ -140,7 +180,7 @@ def test_rate_limit_without_retries_is_retryable(fake: FakeDrive, store: DriveSt
 ])
 def test_permanent_errors_are_not_retried(fake: FakeDrive, service: Any, sleeps: list[float],
                                           status: int, reason: str, words: str) -> None:
-    store = DriveStore(service, num_retries=5, sleep=sleeps.append)
+    store = DriveStore(service, retry=retries(5), sleep=sleeps.append)
     fake.fail_next(1, status, reason, methods=["POST"], path="/upload/")
     data = b"abc"
     with pytest.raises(DrivePermanent) as caught:
@@ -218,7 +258,7 @@ def test_upload_streams_without_buffering_the_source(fake: FakeDrive,
 
 def test_shared_drive_scope_is_sent(fake: FakeDrive, service: Any, sleeps: list[float]) -> None:
     drive_id = fake.add_shared_drive("Archive")
-    store = DriveStore(service, drive_id, num_retries=0, sleep=sleeps.append)
+    store = DriveStore(service, drive_id, retry=retries(0), sleep=sleeps.append)
     folder = store.ensure_folder("42", None, FOLDER_PROPS)
     data = b"x" * 1000
     store.upload_stream(pieces(data), len(data), "a", folder, {"b24_file": "1"})
