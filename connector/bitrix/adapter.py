@@ -353,6 +353,19 @@ class BitrixCrm:
                 return [item_from(p.ItemRef(q.kind, _int((r.get("item") or r).get(
                     "id") or r.get("ID"))), r) for r in rows[:q.limit]]
             plan.parse[key] = latest
+        elif isinstance(q, p.FindComment):
+            # crm-timeline-comment-list.md: the item's comments since then, newest first
+            cmds[f"{key}_c"] = ("crm.timeline.comment.list", {
+                "filter": {"ENTITY_ID": q.of.id, "ENTITY_TYPE": timeline_entity(q.of.kind),
+                           ">=CREATED": q.since}, "order": {"ID": "DESC"},
+                "select": ["ID", "COMMENT", "CREATED"]})
+
+            def comment(raw: dict, errs: dict, key: str = key, q: p.FindComment = q) -> int:
+                if f"{key}_c" in errs:
+                    raise neutral(errs[f"{key}_c"], f"comments on {q.of.label}")
+                return next((_int(r.get("ID")) for r in _rows(raw.get(f"{key}_c"))
+                             if str(r.get("COMMENT") or "") == q.text), 0)
+            plan.parse[key] = comment
         elif not self._plan_watch(plan, key, q):
             raise TypeError(f"the Bitrix24 adapter cannot answer {type(q).__name__}")
 

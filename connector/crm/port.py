@@ -239,6 +239,17 @@ class Reactions(Query):
 
 
 @dataclass(frozen=True)
+class FindComment(Query):
+    """The id of the item's timeline comment with exactly this text, written at or after
+    `since` (ISO 8601); 0 when none. How a retried note finds the one its first attempt
+    wrote before it could record it: a timeline comment has no idempotency key."""
+
+    of: ItemRef
+    text: str
+    since: str
+
+
+@dataclass(frozen=True)
 class OpenActivities(Query):
     """The item's activities and to-dos not yet completed, as
     [{"id", "kind", "deadline": iso or "", "responsible": user id, "task_id": the task of a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 
@@ -199,3 +200,33 @@ def test_a_retried_note_answers_with_the_comment_it_wrote(installed: Stack):
     assert len(notes) == 1
     other = timeline_note.run(ctx, RobotCall(**{**call.__dict__, "event_token": "another"}))
     assert other != first  # another run of the rule is another note
+
+
+def test_a_note_killed_while_the_portal_wrote_it_is_found_not_written_again(installed: Stack):
+    """The worker died inside crm.timeline.comment.add: the portal wrote the note, the app
+    never learnt its id. The retry finds it on the item's timeline and answers with it."""
+    from connector.context import JobContext
+    from connector.triggers import RobotCall
+    from robots import timeline_note
+
+    ctx = JobContext.load(services(installed), installed.portal()["member_id"], "test",
+                          "timeline_note")
+    call = RobotCall("timeline_note", "token-killed-mid-write", "wf1",
+                     ["crm", "CCrmDocumentDeal", "DEAL_1"], ["crm", "CCrmDocumentDeal", "DEAL"],
+                     {"text": "Send the contract"})
+    first = timeline_note.run(ctx, call)
+    run = ctx.key("written", hashlib.sha256(call.event_token.encode()).hexdigest()[:32])
+    ctx.redis.delete(run)  # as if killed after the portal wrote it, before the app recorded it
+    again = timeline_note.run(ctx, call)
+    assert again == first
+    notes = [c for c in installed.control("GET", "notifications")["timeline"]
+             if c.get("COMMENT") == "Send the contract"]
+    assert len(notes) == 1
+    # a first attempt killed before the portal wrote anything: the retry writes the note
+    lost = RobotCall(**{**call.__dict__, "event_token": "token-killed-before-write",
+                        "properties": {"text": "Call the client"}})
+    run = hashlib.sha256(lost.event_token.encode()).hexdigest()[:32]
+    ctx.redis.set(ctx.key("writing", run), time.time())
+    assert timeline_note.run(ctx, lost) != first
+    assert [c["COMMENT"] for c in installed.control("GET", "notifications")["timeline"]
+            ].count("Call the client") == 1
