@@ -330,11 +330,24 @@ def lost_on(r: Rig, fake_files: Counter[str], sent: Sent, member: str) -> Counte
     return lost
 
 
-def drain(r: Rig, timeout: float) -> float:
-    """Wait until nothing waits to run now (periodic chains and timers stay scheduled)."""
+def drain(r: Rig, timeout: float, settle_s: float = 5.0) -> float:
+    """Wait until no job waits in a queue or runs for `settle_s` (periodic chains, timers
+    and retries stay scheduled: with 50 portals something is always due within seconds)."""
+    from rq.registry import StartedJobRegistry
+
     started = time.monotonic()
-    with contextlib.suppress(TimeoutError):
-        r.quiet(timeout)
+    quiet_since = None
+    while time.monotonic() - started < timeout:
+        r.stack.control("GET", "deliveries?wait=5&since=999999999")
+        queues = r.app.services.queues.queues.values()
+        busy = sum(q.count + StartedJobRegistry(queue=q).count for q in queues)
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= settle_s:
+            break
+        time.sleep(0.5)
     return time.monotonic() - started
 
 
@@ -354,7 +367,7 @@ def run(minutes: float, portals: int, rate: float, workers: int) -> dict[str, An
                                                   start_new_session=True))
             set_up = time.monotonic()
             members = add_portals(r, portals)
-            r.quiet(300)
+            drain(r, 600)
             emit(BENCH, "environment", portals=len(members), workers=workers, rate=rate,
                  minutes=minutes, cpus=cpu_count(), load_1m=load_average(),
                  set_up_s=round(time.monotonic() - set_up, 1))
@@ -377,7 +390,7 @@ def run(minutes: float, portals: int, rate: float, workers: int) -> dict[str, An
             done = sum(w.successful_job_count + w.failed_job_count
                        for w in Worker.all(connection=r.redis()))
             time.sleep(DEAL_DUE_S + 15)  # the last deals' reminders come due
-            drained_s = drain(r, 300)
+            drained_s = drain(r, 600)
             fake_files = Counter(str((f.get("appProperties") or {}).get("src"))
                                  for f in fake.state()["files"])
             lost: Counter[str] = Counter()
