@@ -191,8 +191,8 @@ def mirror_file(ctx: JobContext, deal_id: int, source: Source) -> dict[str, Any]
     """Copy one file to the deal's Drive folder unless this version is already there.
 
     One copy of a given file at a time (a per-file lock), so two file workers can never
-    upload the same file twice. The lock is short-lived and renewed while bytes flow, so a
-    worker killed mid-copy frees the file within a couple of minutes.
+    upload the same file twice. The lock is renewed while bytes flow and names its worker
+    (connector.liveness), so the lock of a worker killed mid-copy is broken by the retry.
     """
     lock = ctx.redis.lock(ctx.key("lock", source.key), timeout=LOCK_TTL_S,
                           blocking_timeout=5)
