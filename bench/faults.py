@@ -268,12 +268,14 @@ def drive_storms(files: int = 4, storm_s: float = 15.0) -> dict[str, Any]:
     return {"scenario": "drive_storms", **_drive_rig(files, storm), "storm_s": storm_s}
 
 
-def drive_burst(files: int = 4, faults: int = 12) -> dict[str, Any]:
-    """The next `faults` Drive requests answer 429 (Retry-After: 1 s), the `faults` after
-    them 503, while a deal's files are copied (the issue's figure: recovery_s counts from
-    the copies' start, so it is how long the client takes to get through the failures)."""
+def drive_burst(files: int = 4, faults: int = 12, retry_after: int | None = 1
+                ) -> dict[str, Any]:
+    """The next `faults` Drive requests answer 429 (with `Retry-After: retry_after` s), the
+    `faults` after them 503, while a deal's files are copied (the issue's figure: recovery_s
+    counts from the copies' start: how long the client takes to get through the failures)."""
     def burst(fake: Any, touch: Callable[[], None]) -> float:
-        _fail_next(fake, n=faults, status=429, reason="rateLimitExceeded", retry_after=1)
+        _fail_next(fake, n=faults, status=429, reason="rateLimitExceeded",
+                   retry_after=retry_after)
         _fail_next(fake, n=faults, status=503, reason="backendError")
         touch()
         return time.time()

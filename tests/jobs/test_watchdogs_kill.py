@@ -1,7 +1,7 @@
 """A worker killed with SIGKILL in the middle of a watchdog's step (its task made, the step not
-yet recorded) leaves exactly one task: RQ gives the job back once its heartbeat expires, and
-the retry finds the task by its tag. Slow by nature (~70 s of RQ's heartbeat), so apart from
-tests/jobs/test_watchdogs.py."""
+yet recorded) leaves exactly one task: the job comes back once the worker's alive key expires
+(connector.liveness, ~10 s; its work-horse died with it), and the retry finds the task by its
+tag. Slow by nature, so apart from tests/jobs/test_watchdogs.py."""
 
 from __future__ import annotations
 
