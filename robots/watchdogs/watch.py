@@ -25,12 +25,14 @@ from connector.crm import port as crm
 from connector.i18n import N_, Msg, t
 from robots.watchdogs import audit, config, steps
 from robots.watchdogs.config import NAME
-from robots.watchdogs.plan import PROBLEMS, Due, Facts, Memory, Plan, plan
+from robots.watchdogs.plan import PROBLEMS, Due, Facts, Memory, Plan, parse_time, plan
 from robots.watchdogs.worktime import WorkTime, from_settings
 
 MEMORY_TTL_S = 400 * 86400
 CALENDAR_TTL_S = 12 * 3600
 LOCK_S = 120
+NOTE_SKEW_S = 300  # the portal's clock may lag ours: a killed step's note is looked for
+WRITING_TTL_S = 7 * 24 * 3600  # longer than any retry of a step
 REACTION_WINDOW_S = 60 * 86400  # reactions older than this never matter to a new item's watch
 # neutral owner types of activities (Bitrix24 OWNER_TYPE_ID: 1 lead, 2 deal; 3, 4 are people)
 OWNER_KINDS = {1: "lead", 2: "deal"}
@@ -229,8 +231,29 @@ def _facts(ctx: JobContext, reading: crm.Reading) -> tuple[Facts, WorkTime]:
         item = reading.get("item")
     except crm.NotFound:
         item = None
-    return (Facts(item, time.time(), _soft(ctx, reading, "reactions"),
-                  _soft(ctx, reading, "open")), worktime(ctx, reading))
+    reactions = _soft(ctx, reading, "reactions")
+    if item is not None and reactions:
+        reactions = _without_notes_in_flight(ctx, item.ref, reactions)
+    return (Facts(item, time.time(), reactions, _soft(ctx, reading, "open")),
+            worktime(ctx, reading))
+
+
+def _writing_key(ctx: JobContext, ref: crm.ItemRef) -> str:
+    return _ctx(ctx).key("writing", ref.kind, ref.id)
+
+
+def _without_notes_in_flight(ctx: JobContext, ref: crm.ItemRef,
+                             reactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A step killed while its write ran may have left its note (a comment by the app's
+    user) without the app learning the note's id: until a step of the item is written, such
+    comments since then are that note, not a reaction."""
+    began = ctx.redis.get(_writing_key(ctx, ref))
+    if began is None:
+        return reactions
+    since, author = float(began) - NOTE_SKEW_S, int(ctx.portal.user_id or 0)
+    return [r for r in reactions if not (
+        r.get("kind") == "comment" and (not author or int(r.get("author") or 0) == author)
+        and (parse_time(r.get("at"), "UTC") or 0.0) >= since)]
 
 
 def _soft(ctx: JobContext, reading: crm.Reading, key: str) -> Any:
@@ -326,7 +349,16 @@ def _act(ctx: JobContext, kind: str, rule: dict[str, Any], due: Due, item: crm.I
         note = t(ctx.lang, N_("Watchdog «{rule}»: {what}"), rule=rule["name"],
                  what=t(ctx.lang, step.msgid, **step.params))
         ops = {**step.ops, "note": crm.AddComment(item.ref, note)}
+        writing = _writing_key(ctx, item.ref)
+        if (began := ctx.redis.get(writing)) is not None:  # a killed attempt's note landed?
+            since = _iso(float(began) - NOTE_SKEW_S)
+            if noted := ctx.crm.read({"c": crm.FindComment(item.ref, note, since)}).get("c"):
+                ours.add(f"comment:{noted}")
+                del ops["note"]
+        else:
+            ctx.redis.set(writing, time.time(), ex=WRITING_TTL_S)
         applied = ctx.crm.apply(ops)
+        ctx.redis.delete(writing)
         failed = {k: e for k, e in applied.errors.items() if k != "note"}
         if failed:
             first = next(iter(failed.values()))

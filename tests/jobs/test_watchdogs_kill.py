@@ -54,3 +54,9 @@ def test_a_worker_killed_mid_step_leaves_exactly_one_task(installed: Stack):
     wait_for(retried, 150, 5, "the killed step retried")
     assert len(tasks_of(s, f"L_{lead_id}")) == 1
     assert audit_of(s, f"lead/{lead_id}")[0][:2] == ("0", "done")
+    # the killed attempt's note landed on the portal: it was found, not taken for a reaction
+    # nor written again
+    notes = [c for c in s.control("GET", "notifications")["timeline"]
+             if int(c.get("ENTITY_ID") or 0) == lead_id
+             and str(c.get("ENTITY_TYPE") or "").lower() == "lead"]
+    assert len(notes) == 1, notes
