@@ -23,6 +23,7 @@ put in recent deals' folders.
                            portals' QUERY_LIMIT_EXCEEDED answers, the app's 5xx answers
   keys_without_ttl         Redis keys that never expire, by key pattern (ids as *): what can
                            grow for ever
+  memory_by_pattern_mib    where Redis' memory is, by the same patterns
 
 Run: .venv/bin/python -m bench.soak --minutes N [--portals 50] [--rate 2] [--workers 3]
 """
@@ -250,17 +251,24 @@ def key_pattern(key: str) -> str:
     return "".join("*" if ID_SEGMENT.match(p) else p for p in parts)
 
 
-def keys_without_ttl(redis: Any, top: int = 10) -> dict[str, int]:
-    counts: Counter[str] = Counter()
+def key_census(redis: Any, top: int = 10) -> dict[str, dict[str, float]]:
+    """By key pattern: the keys that never expire (count), and where the memory is (MiB, by
+    MEMORY USAGE), the largest patterns first."""
+    forever: Counter[str] = Counter()
+    size: Counter[str] = Counter()
     batch: list[bytes] = []
 
     def flush() -> None:
         with redis.pipeline(transaction=False) as pipe:
             for k in batch:
                 pipe.ttl(k)
-            for k, ttl in zip(batch, pipe.execute(), strict=True):
-                if ttl == -1:
-                    counts[key_pattern(k.decode(errors="replace"))] += 1
+                pipe.memory_usage(k, samples=0)
+            answers = pipe.execute()
+        for k, ttl, used in zip(batch, answers[::2], answers[1::2], strict=True):
+            pattern = key_pattern(k.decode(errors="replace"))
+            size[pattern] += used or 0
+            if ttl == -1:
+                forever[pattern] += 1
         batch.clear()
 
     for key in redis.scan_iter(count=1000):
@@ -268,7 +276,8 @@ def keys_without_ttl(redis: Any, top: int = 10) -> dict[str, int]:
         if len(batch) >= 1000:
             flush()
     flush()
-    return dict(counts.most_common(top))
+    return {"keys_without_ttl": dict(forever.most_common(top)),
+            "memory_by_pattern_mib": {k: round(v / MIB, 1) for k, v in size.most_common(top)}}
 
 
 # what the portals show ----------------------------------------------------------------------
@@ -421,7 +430,7 @@ def run(minutes: float, portals: int, rate: float, workers: int) -> dict[str, An
                          "files": sum(map(len, sent.files.values()))},
                 "stream_errors": dict(sent.errors),
                 "memory_mib": {k: round(v, 1) for k, v in rows[-1].items() if k != "t"},
-                "keys_without_ttl": keys_without_ttl(r.redis()),
+                **key_census(r.redis()),
                 "drained_s": round(drained_s, 1), "load_1m": load_average(),
             }
         finally:
