@@ -11,7 +11,7 @@ put in recent deals' folders.
 
   rss_growth_mib           per process kind (web: gunicorn's tree, worker: the workers' own
                            processes, not their short-lived work-horses, emulator, fakedrive):
-                           proportional set size, the median of the last samples minus the
+                           resident memory (VmRSS), the median of the last samples minus the
                            median of the samples just after the warm-up
   redis_memory_growth_mib  Redis `used_memory`, the same windows
   lost                     after the stream stops and the work drains, what the portals do
@@ -47,7 +47,7 @@ import requests
 from bench.common import cpu_count, emit, load_average
 from bench.deal_setup import as_list
 from bench.faults_rig import Rig, rig
-from bench.procs import pss_kb, tree_pids
+from bench.procs import status, tree_pids
 from devstack.processes import ROOT, wait_for, worker_args
 
 BENCH = "soak"
@@ -218,7 +218,9 @@ def process_kinds(r: Rig, fake: Any) -> dict[str, list[int]]:
 
 
 def sample(r: Rig, fake: Any) -> dict[str, float]:
-    row = {kind: sum(pss_kb(pid) for pid in pids) / 1024
+    """Resident memory (VmRSS) of each kind's long-lived processes, MiB. Not PSS: a worker's
+    PSS falls and rises as work-horses share its pages, which would read as growth."""
+    row = {kind: sum(status(pid).get("VmRSS", 0) for pid in pids) / 1024
            for kind, pids in process_kinds(r, fake).items()}
     row["redis"] = int(r.redis().info("memory")["used_memory"]) / MIB
     row["t"] = time.time()

@@ -51,6 +51,10 @@ DEDUP_TTL_S = 3 * 24 * 3600
 JOB_TIMEOUT_S = 600
 FILE_JOB_TIMEOUT_S = 6 * 3600  # a multi-GB copy on a slow link
 FAILED_TTL_S = 30 * 24 * 3600
+# a finished job (its hash and RQ's result stream) is read only by the deal tab following
+# the job its button queued, for a minute or two: kept an hour, a busy deployment held an
+# hour of jobs in Redis (~200 MiB per 30 minutes in bench.soak)
+RESULT_TTL_S = 600
 
 
 def job_id(kind: str, member_id: str, *parts: Any) -> str:
@@ -195,7 +199,7 @@ class Queues:
         how long its result and its dead letter are kept, and whose job it is."""
         intervals = self.retry_intervals
         return {
-            "failure_ttl": FAILED_TTL_S, "result_ttl": 3600,
+            "failure_ttl": FAILED_TTL_S, "result_ttl": RESULT_TTL_S,
             "retry": Retry(max=len(intervals), interval=intervals) if retry and intervals
             else None,
             "on_failure": Callback(stop_retrying_permanent),
