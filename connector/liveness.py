@@ -87,10 +87,13 @@ class Liveness:
         if self._thread is not None:
             self._thread.join(5)
         if self.name:
-            with self.redis.pipeline(transaction=False) as pipe:
-                pipe.delete(alive_key(self.prefix, self.name))
-                pipe.srem(beaters_key(self.prefix), self.name)
-                pipe.execute()
+            try:
+                with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.delete(alive_key(self.prefix, self.name))
+                    pipe.srem(beaters_key(self.prefix), self.name)
+                    pipe.execute()
+            except redis.RedisError:  # Redis is down: the key expires by itself
+                log.warning("could not remove the alive key of %s", self.name, exc_info=True)
         if _ME["name"] == self.name:
             _ME.update(prefix="", name="")
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from redis import Redis
 from redis.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Callback, Queue, Retry
 from rq import Worker as RQWorker
 from rq.exceptions import NoSuchJobError
@@ -439,6 +440,41 @@ class Worker(RQWorker):
         if self.liveness is not None:
             self.liveness.stop()
         super().register_death()
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ quits its work loop on any error outside its dequeue, a heartbeat that meets a
+        Redis outage included: a heartbeat is best effort (the alive key and the reaper's
+        grace cover an outage), so a worker outlives Redis restarting."""
+        try:
+            super().heartbeat(timeout, pipeline)
+        except RedisConnectionError as exc:
+            log.warning("worker %s: heartbeat failed (%s); carrying on", self.name, exc)
+
+    def maintain_heartbeats(self, job: Job, execution: Execution) -> None:
+        try:
+            super().maintain_heartbeats(job, execution)
+        except RedisConnectionError as exc:
+            log.warning("worker %s: job heartbeat failed (%s); carrying on", self.name, exc)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """A job that ends while Redis is away (its horse could not record how it ended, RQ
+        cannot read its status) is handed to the reaper once Redis is back, and the worker
+        carries on: RQ alone would quit its work loop."""
+        try:
+            super().execute_job(job, queue)
+        except RedisConnectionError as exc:
+            log.warning("worker %s: Redis went away while job %s ran (%s); the job is retried "
+                        "once Redis is back", self.name, job.id, exc)
+            while True:
+                time.sleep(1.0)
+                try:
+                    held = [m.decode() for m in self.connection.smembers(self.executions_key)]
+                    break
+                except RedisConnectionError:
+                    continue
+            mine = [e for e in held if e.startswith(f"{job.id}:")]
+            key = StartedJobRegistry(queue.name, connection=self.connection).key
+            expire_executions(self.connection, {key: mine})
 
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         liveness.die_with_parent(self._worker_pid)
