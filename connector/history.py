@@ -110,3 +110,12 @@ def item_label(lang: str, ref: ItemRef) -> str:
     if ref.kind == "deal":
         return t(lang, N_("deal #{id}"), id=ref.id)
     return t(lang, N_("item #{id} of type {type}"), id=ref.id, type=ref.kind.split(":")[-1])
+
+
+def kind_label(lang: str, kind: str) -> str:
+    """A kind of item as a heading: "Leads", "Deals", "Smart-process items (type 128)"."""
+    if kind == "lead":
+        return t(lang, N_("Leads"))
+    if kind == "deal":
+        return t(lang, N_("Deals"))
+    return t(lang, N_("Smart-process items (type {type})"), type=kind.split(":")[-1])

@@ -17,6 +17,7 @@ from connector.capability import AdminView, Panel, whole
 from connector.context import JobContext
 from connector.crm import port as crm
 from connector.errors import ConnectorError
+from connector.history import kind_label
 from connector.i18n import N_, t
 from robots.distribution import config, policy
 from robots.distribution.engine import (
@@ -34,16 +35,6 @@ AUDIT_SCAN = 2000  # entries of the date range read before the other filters
 AUDIT_SHOWN = 100
 STATUSES = ("assigned", "pending", "skipped", "kept")  # kept: a reassignment nobody took
 DAY_WORKING = N_("working")
-
-
-
-
-def kind_label(lang: str, kind: str) -> str:
-    if kind == "lead":
-        return t(lang, N_("Leads"))
-    if kind == "deal":
-        return t(lang, N_("Deals"))
-    return t(lang, N_("Smart-process items (type {type})"), type=kind.split(":")[-1])
 
 
 def day_text(lang: str, day: str) -> str:

@@ -19,6 +19,7 @@ from connector.capability import AdminView, Outcome, Panel, whole
 from connector.context import JobContext
 from connector.crm import port as crm
 from connector.errors import ConnectorError
+from connector.history import kind_label
 from connector.i18n import N_, Msg, t, when
 from robots.watchdogs import audit, config, steps, watch
 from robots.watchdogs.config import NAME
@@ -39,8 +40,6 @@ STEP_WORDS = {"offer": N_("offer to the first who reacts"),
               "-": N_("the watch ended")}
 DAY_AND_TIME = "EEEE, d MMMM y, HH:mm"  # "Monday, 7 December 2026, 09:00": the weekday shows
 MENTION = re.compile(r"\[USER=(\d+)\](.*?)\[/USER\]", re.I)
-
-
 
 
 # words ------------------------------------------------------------------------------------
@@ -167,14 +166,6 @@ def watched_kinds(settings: Mapping[str, Any]) -> list[str]:
     kinds = ["deal"] if any(k != "reaction" for k, _ in config.all_rules(settings)) else []
     kinds += [r["entity"] for k, r in config.all_rules(settings) if k == "reaction"]
     return list(dict.fromkeys(kinds))
-
-
-def kind_label(lang: str, kind: str) -> str:
-    if kind == "lead":
-        return t(lang, N_("Leads"))
-    if kind == "deal":
-        return t(lang, N_("Deals"))
-    return t(lang, N_("Smart-process items (type {type})"), type=kind.split(":")[-1])
 
 
 def check(ctx: JobContext, ref: crm.ItemRef, lang: str, name: Callable[[int], str]

@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from connector.context import JobContext
@@ -187,8 +188,6 @@ def queries(ctx: JobContext, ref: crm.ItemRef, fire: str = "") -> dict[str, crm.
 
 
 def _iso(ts: float) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
@@ -372,8 +371,7 @@ def _act(ctx: JobContext, kind: str, rule: dict[str, Any], due: Due, item: crm.I
     _audit(ctx, rule, kind, item.ref, due.step, "skipped" if step.skipped else "done",
            step.msgid, step.params)
     ctx.remember(item.ref, step.msgid, identity=f"wd:{rule['id']}:{due.key}", **step.params)
-    return Memory(mem.first_stage, mem.since, mem.stage_since, mem.stage,
-                  mem.done | {due.key}, frozenset(ours))
+    return replace(mem, done=mem.done | {due.key}, ours=frozenset(ours))
 
 
 def _reassign(ctx: JobContext, item: crm.Item, rule: Mapping[str, Any],
@@ -416,8 +414,7 @@ def _take(ctx: JobContext, rule: dict[str, Any], item: crm.Item, p: Plan, mem: M
                  identity=f"wd:{rule['id']}:taken", user=who)
     note_id = applied.values.get("note")
     ours = set(mem.ours) | ({f"comment:{note_id}"} if note_id else set())
-    return Memory(mem.first_stage, mem.since, mem.stage_since, mem.stage,
-                  mem.done | {done_key}, frozenset(ours))
+    return replace(mem, done=mem.done | {done_key}, ours=frozenset(ours))
 
 
 def _audit(ctx: JobContext, rule: Mapping[str, Any], kind: str, ref: crm.ItemRef, step: str,
