@@ -5,6 +5,7 @@ stamps while shifted back is "two hours ago"."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -92,8 +93,13 @@ def audit_of(s: Stack, ref: str) -> list[tuple[str, str, str]]:
 
 
 def work(s: Stack, runs: int = 2) -> None:
-    """Burst workers in turn: each first moves the timers due by then (set by the one before)."""
-    for _ in range(runs):
+    """Burst workers in turn: each first moves the timers due by then (set by the one before).
+
+    RQ keeps whole seconds and a timer is rounded up, so one set for "now" is due from the
+    next second: a run after the first waits for it."""
+    for n in range(runs):
+        if n:
+            time.sleep(math.ceil(time.time()) - time.time() + 0.05)
         out = s.run_worker()
         assert out.returncode == 0, out.stderr[-3000:]
 
