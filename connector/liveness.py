@@ -37,6 +37,11 @@ JUDGE_EVERY_S = 1.0  # how often a waiting lock asks whether its holder is still
 _ME = {"prefix": "", "name": ""}  # this worker (inherited by its work-horses through fork)
 
 
+def whoami() -> tuple[str, str] | None:
+    """(prefix, name) of the beating worker this process is (or is a horse of), else None."""
+    return (_ME["prefix"], _ME["name"]) if _ME["name"] else None
+
+
 def alive_key(prefix: str, name: str) -> str:
     return f"{prefix}:alive:{name}"
 

@@ -37,7 +37,7 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import TimerDeathPenalty
 from rq.utils import parse_composite_key, utcformat
 
-from connector import liveness
+from connector import claims, liveness
 from connector.errors import Permanent
 from connector.inbox import JOB_FUNC, Inbox, Record
 from connector.liveness import Liveness
@@ -125,8 +125,9 @@ class Queues:
         self.redis = redis
         self.prefix = prefix
         self.retry_intervals = list(retry_intervals)
-        self.queues = {name: Queue(f"{prefix}-{name}", connection=redis,
-                                   serializer=JSONSerializer) for name in QUEUE_NAMES}
+        self.queues: dict[str, Queue] = {
+            name: claims.ClaimingQueue(f"{prefix}-{name}", connection=redis,
+                                       serializer=JSONSerializer) for name in QUEUE_NAMES}
         self.inbox = Inbox(redis, prefix)
 
     def __getitem__(self, name: str) -> Queue:
@@ -425,7 +426,7 @@ class Worker(RQWorker):
     """
 
     def __init__(self, *args: Any, liveness: Liveness | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, queue_class=claims.ClaimingQueue, **kwargs)
         self.liveness = liveness
         self._worker_pid = os.getpid()
 
@@ -476,6 +477,11 @@ class Worker(RQWorker):
             key = StartedJobRegistry(queue.name, connection=self.connection).key
             expire_executions(self.connection, {key: mine})
 
+    def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False
+                              ) -> None:
+        super().prepare_job_execution(job, remove_from_intermediate_queue)
+        claims.started(self.connection, job.id)  # in the started registry: the reaper's now
+
     def main_work_horse(self, job: Job, queue: Queue) -> None:
         liveness.die_with_parent(self._worker_pid)
         super().main_work_horse(job, queue)
@@ -498,6 +504,7 @@ class Worker(RQWorker):
                 key = StartedJobRegistry(origin.decode(), connection=conn).key
                 by_registry.setdefault(key, []).append(entry)
         marked = expire_executions(conn, by_registry)
+        marked += len(claims.give_back(conn, prefix, [self.name]))
         conn.hset(self.key, "death", utcformat(datetime.now(UTC)))
         log.warning("worker %s was dead (its alive key expired): took its name over, %d job(s) "
                     "it held are retried", self.name, marked)
@@ -574,9 +581,20 @@ class Scheduler:
                     registry.cleanup()
                 finally:
                     release_lock(conn, queue.registry_cleaning_key, self.rq.name)
+        if judge and self.owned:
+            self._give_back_claims()
         if judge and time.monotonic() - self._last_forget > 60:
             self._last_forget = time.monotonic()
             self._forget_departed()
+
+    def _give_back_claims(self) -> None:
+        """Jobs that dead workers had taken and never started go back to their queues."""
+        conn, prefix = self.queues.redis, self.queues.prefix
+        names = [m.decode() for m in conn.smembers(liveness.beaters_key(prefix))]
+        back = claims.give_back(conn, prefix, liveness.gone(conn, prefix, names))
+        if back:
+            log.warning("%d job(s) taken by dead workers and never started are queued again: "
+                        "%s", len(back), ", ".join(back))
 
     def _cleaning_lock(self, queue: Queue) -> bool:
         """RQ's lock on a queue's registry clean-up, for CLEANING_LOCK_S (so a reaper killed
