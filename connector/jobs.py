@@ -115,7 +115,8 @@ def deliver(ctx: JobContext, name: str, payload: dict[str, Any]) -> dict[str, An
         res = services.queues.enqueue(
             "connector.jobs.run_subscriber", args,
             q.job_id("sub", ctx.member_id, delivery, cap.name, sub.name),
-            member_id=ctx.member_id, after=[made[n] for n in sub.after if n in made])
+            member_id=ctx.member_id, after=[made[n] for n in sub.after if n in made],
+            dedup_ttl_s=services.queues.fanout_dedup_ttl_s)
         if res.created:
             made[f"{cap.name}.{sub.name}"] = res.job_id
     return {"handled": name, "subscribers": list(made)}

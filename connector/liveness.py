@@ -8,9 +8,9 @@ a name in the set whose key has expired is a worker that is gone, seen by Redis'
 within seconds. Workers that never beat (another version, a plain `rq worker`) are not in
 the set and are never judged here; RQ's own expiry still covers them.
 
-The app's Redis locks (per deal, per robot call, per file: TTLs up to 120 s) name the worker
-that holds them, and one held by a dead worker is broken by the next that wants it, so a
-retried job is not held back by the lock its killed first run left behind.
+The app's Redis locks (per deal, per robot call, per file: TTLs up to 120 s) name the run
+that holds them (worker, job, horse), and one whose run is gone is broken by the next that
+wants it, so a retried job is not held back by the lock its killed first run left behind.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 
 import redis
 from redis.lock import Lock
+from rq.job import Job
 
 log = logging.getLogger(__name__)
 
@@ -142,16 +143,21 @@ def die_with_parent(parent: int) -> None:
 
 
 class WorkerLock(Lock):
-    """redis-py's lock, whose token names the worker holding it: a lock whose worker is
-    dead is broken (compare-and-delete) by a process that wants it, checked at most once
-    per JUDGE_EVERY_S while it waits."""
+    """redis-py's lock, whose token names the run holding it — the worker, the job and the
+    work-horse's pid — so a waiter can tell a holder that is gone and break its lock
+    (compare-and-delete), checked at most once per JUDGE_EVERY_S while it waits:
+    - the holder's worker is dead (its alive key expired);
+    - the holder was an earlier run of the waiter's own job (a retry waits on the lock its
+      killed first run left: a job runs once at a time);
+    - the holder's job is no longer running (its horse died, e.g. while Redis was away,
+      and the job was handed back: the worker itself lives on)."""
 
     _judged = 0.0
 
     def acquire(self, sleep: float | None = None, blocking: bool | None = None,
                 blocking_timeout: float | None = None, token: Any = None) -> bool:
         if token is None and _ME["name"]:
-            token = f"{_ME['name']}|{uuid.uuid4().hex}"
+            token = "|".join((_ME["name"], _current_job(), str(os.getpid()), uuid.uuid4().hex))
         self._judged = 0.0
         return bool(super().acquire(sleep, blocking, blocking_timeout, token))
 
@@ -163,14 +169,39 @@ class WorkerLock(Lock):
             return False
         self._judged = now
         holder = self.redis.get(self.name)
-        worker = holder.split(b"|", 1)[0].decode(errors="replace") if holder and \
-            b"|" in holder else ""
-        if not worker or not gone(self.redis, prefix, [worker]):
+        why = _holder_gone(self.redis, prefix, holder) if holder else ""
+        if not why:
             return False
         if self.lua_release(keys=[self.name], args=[holder], client=self.redis):
-            log.warning("lock %s was held by worker %s, which is dead: broken", self.name,
-                        worker)
+            log.warning("lock %s was held by %s: broken", self.name, why)
         return bool(super().do_acquire(token))
+
+
+def _current_job() -> str:
+    from rq import get_current_job
+
+    job = get_current_job()
+    return job.id if job is not None else ""
+
+
+def _holder_gone(conn: redis.Redis, prefix: str, holder: bytes) -> str:
+    """Why the run named by a lock token cannot be holding it any more, or ""."""
+    parts = holder.decode(errors="replace").split("|")
+    if len(parts) == 2:  # a token of the version before: worker|random
+        parts = [parts[0], "", "", parts[1]]
+    if len(parts) != 4:
+        return ""
+    worker, job, pid, _ = parts
+    if worker and gone(conn, prefix, [worker]):
+        return f"worker {worker}, which is dead"
+    if not job:
+        return ""
+    if job == _current_job() and pid != str(os.getpid()):
+        return f"an earlier run of this job ({job}, pid {pid})"
+    status = conn.hget(Job.key_for(job), "status")
+    if status != b"started":
+        return f"job {job}, which is not running ({(status or b'gone').decode()})"
+    return ""
 
 
 class LockingRedis(redis.Redis):

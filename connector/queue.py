@@ -129,6 +129,9 @@ class Queues:
             name: claims.ClaimingQueue(f"{prefix}-{name}", connection=redis,
                                        serializer=JSONSerializer) for name in QUEUE_NAMES}
         self.inbox = Inbox(redis, prefix)
+        # a fan-out's markers only have to outlive the retries of the delivery that made them
+        self.fanout_dedup_ttl_s = (sum(self.retry_intervals) + 3600
+                                   + (len(self.retry_intervals) + 1) * JOB_TIMEOUT_S)
 
     def __getitem__(self, name: str) -> Queue:
         return self.queues[name]
@@ -142,8 +145,10 @@ class Queues:
 
     def enqueue(self, func: str, args: list[Any], key: str, queue: str = INBOUND,
                 member_id: str = "", retry: bool = True, at_front: bool = False,
-                until_started: bool = False, after: Sequence[str] = ()) -> Enqueued:
-        """Queue `func(*args)` once per business key; later calls with the same key do nothing.
+                until_started: bool = False, after: Sequence[str] = (),
+                dedup_ttl_s: int = DEDUP_TTL_S) -> Enqueued:
+        """Queue `func(*args)` once per business key; later calls with the same key do nothing
+        (for `dedup_ttl_s`).
 
         until_started=True merges duplicates only while the job waits: once it starts (and
         re-reads the CRM), a new delivery of the same key is new work. That is right for
@@ -154,7 +159,7 @@ class Queues:
         they have ended, failed ones included.
         """
         jid = f"{key}-{secrets.token_hex(4)}" if until_started else key
-        if not self.redis.set(self.dedup_key(key), jid, nx=True, ex=DEDUP_TTL_S):
+        if not self.redis.set(self.dedup_key(key), jid, nx=True, ex=dedup_ttl_s):
             return Enqueued(key, False)
         if after:  # runs once those jobs ended, however they ended, ahead of the queue
             self.queues[queue].enqueue_call(

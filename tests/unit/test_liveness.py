@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from redis import Redis
 
 from connector import liveness
@@ -53,6 +54,36 @@ def test_a_lock_of_a_dead_worker_is_broken_and_of_a_live_one_kept(redis_url: str
         kept = client.lock("t:lock:live", timeout=120, blocking_timeout=1.5)
         assert not kept.acquire()
         assert redis.get("t:lock:live") == b"w-live|4567"
+    finally:
+        me.stop()
+        client.close()
+
+
+def test_a_lock_of_a_run_that_ended_is_broken_though_its_worker_lives(
+        redis_url: str, redis: Redis, monkeypatch: pytest.MonkeyPatch):
+    """A horse that died while Redis was away leaves its lock behind a worker that lives on:
+    its job was handed back (not "started"), or it is the very job now retried."""
+    client = LockingRedis.from_url(redis_url)
+    me = Liveness(client, "t")
+    me.start("w-me")
+    redis.set(alive_key("t", "w-other"), 1, px=60_000)
+    redis.sadd(beaters_key("t"), "w-other")
+    try:
+        for job, status in (("j-running", b"started"), ("j-handed-back", b"scheduled")):
+            redis.hset(f"rq:job:{job}", "status", status)
+            redis.set(f"t:lock:{job}", f"w-other|{job}|4242|abcd", px=120_000)
+        kept = client.lock("t:lock:j-running", timeout=120, blocking_timeout=1.5)
+        assert not kept.acquire()
+        broken = client.lock("t:lock:j-handed-back", timeout=120, blocking_timeout=5)
+        assert broken.acquire()
+        broken.release()
+        # the retry of j-running itself (another horse) breaks what its first run left
+        monkeypatch.setattr(liveness, "_current_job", lambda: "j-running")
+        retry = client.lock("t:lock:j-running", timeout=120, blocking_timeout=5)
+        started = time.monotonic()
+        assert retry.acquire() and time.monotonic() - started < 1.5
+        assert redis.get("t:lock:j-running").startswith(b"w-me|j-running|")
+        retry.release()
     finally:
         me.stop()
         client.close()
