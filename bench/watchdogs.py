@@ -6,6 +6,9 @@ before a date field whose values are spread over a window, at the emulator's rea
                              per reminder (reads of the item, people and task tag; the write)
   duplicates                 deals with more than one reminder task (target 0)
   missed                     deals with none by the end (target 0)
+  watch_set_s                the deals made → every one of them under watch (its reminder's
+                             timer set from its creation event); watched_at_first_due: how
+                             many were by the first due time
 
 The second run is the same across a kill -9 of every worker (new ones at once) at 30 % of the
 window and the web tier down for `--outage-s` from 40 %.
@@ -79,6 +82,23 @@ def reminders(r: Rig, members: list[str]) -> dict[tuple[str, int], list[float]]:
     return out
 
 
+def watching(r: Rig, due: dict[tuple[str, int], float]) -> int:
+    """How many of the deals have their reminder pending (the engine's due set)."""
+    from connector.context import JobContext
+    from robots.watchdogs import watch
+
+    by_member: dict[str, list[int]] = {}
+    for m, deal_id in due:
+        by_member.setdefault(m, []).append(deal_id)
+    redis, n = r.app.services.redis, 0
+    for m, ids in by_member.items():
+        ctx = JobContext.load(r.app.services, m, capability="watchdogs")
+        assert ctx is not None
+        scores = redis.zmscore(watch.due_key(ctx), [f"due|deal|{i}" for i in ids])
+        n += sum(1 for s in scores if s is not None)
+    return n
+
+
 def one_run(r: Rig, members: list[str], count: int, window_s: float, lead_s: float,
             tag: str, outage_s: float = 0.0) -> dict[str, Any]:
     first_due = time.time() + lead_s
@@ -86,10 +106,17 @@ def one_run(r: Rig, members: list[str], count: int, window_s: float, lead_s: flo
     made_at = time.time()
     r.stack.reset_stats()
     faulted = outage_s > 0
-    killed_at = down_at = None
+    killed_at = down_at = watch_set_at = None
+    watched_at_first_due = None
     deadline = first_due + window_s + 120 + outage_s
     while time.time() < deadline:
         now = time.time()
+        if watch_set_at is None and watched_at_first_due is None:  # before reminders fire
+            watched = watching(r, due)
+            if watched == count:
+                watch_set_at = now
+            elif now >= first_due:
+                watched_at_first_due = watched
         if faulted and killed_at is None and now >= first_due + 0.3 * window_s:
             r.kill_workers()
             r.start_workers(WORKERS)
@@ -112,6 +139,8 @@ def one_run(r: Rig, members: list[str], count: int, window_s: float, lead_s: flo
         "faults": {"worker_kill_at_s": round(killed_at - first_due, 1) if killed_at else None,
                    "web_down_s": outage_s if down_at else 0},
         "set_up_s": round(made_at - (first_due - lead_s), 1),
+        "watch_set_s": round(watch_set_at - made_at, 1) if watch_set_at else None,
+        "watched_at_first_due": count if watch_set_at else watched_at_first_due,
         "lateness_p50_s": round(percentile(lateness, 50), 1),
         "lateness_p99_s": round(percentile(lateness, 99), 1),
         "lateness_max_s": round(lateness[-1], 1) if lateness else None,

@@ -239,6 +239,34 @@ def test_a_reminder_before_a_date_follows_the_date_and_is_dropped_when_the_deal_
     assert len(tasks_of(s, f"D_{deal_id}")) == 1
 
 
+def test_reminders_due_together_are_read_in_one_request_and_made_once_each(
+        installed: Stack):
+    """A backlog (here: five loadings at the same minute) drains at less than two requests
+    a reminder: the first timer to fire reads all five items at once; the others' timers,
+    moved on by it, do nothing."""
+    s = installed
+    configure(s, date_reminders=[{"id": "loading", "name": "Погрузка",
+                                  "field": "UF_CRM_LOADING", "before_minutes": 120}])
+    when = stamp(s, 2 * HOUR + 2)
+    deals = [deal(s, f"Рейс {n}", UF_CRM_LOADING=when) for n in range(5)]
+    work(s, 1)
+    due = [timer_at(s, "loading", "deal", d) for d in deals]
+    assert all(due)
+    time.sleep(max(0.0, max(due) - time.time()) + 0.2)  # type: ignore[type-var]
+    s.control("POST", "reset-stats")
+    work(s, 1)
+    for d in deals:
+        (task,) = tasks_of(s, f"D_{d}")
+        assert "Погрузка" in task["title"]
+        assert timer_at(s, "loading", "deal", d) is None
+        assert audit_of(s, f"deal/{d}") == [  # as if its own timer had fired
+            ("remind", "done", "Reminded {people} of the date"),
+            ("-", "stopped", "all its steps are done")]
+    by_method = s.stats()["http_by_method"]
+    assert by_method.get("batch", 0) + by_method.get("crm.deal.get", 0) == 1 + 5, by_method
+    assert sum(by_method.values()) <= 6, by_method  # one read, one write a reminder
+
+
 def test_check_ins_by_route_length_and_follow_ups_after_a_stage_and_on_a_date(
         installed: Stack):
     s = installed
