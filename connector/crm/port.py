@@ -114,6 +114,71 @@ class FileEntry:
     is_folder: bool = False
 
 
+@dataclass
+class BankAccount:
+    """A party's bank details (Bitrix24: crm.requisite.bankdetail RQ_* fields)."""
+
+    bank: str = ""
+    bik: str = ""
+    account: str = ""  # расчётный счёт
+    corr_account: str = ""  # корреспондентский счёт
+    bank_address: str = ""
+    swift: str = ""
+    iban: str = ""
+    currency: str = ""
+
+
+@dataclass
+class Party:
+    """A side of a document: a company (our own or the client's) or a person, with the
+    requisites the CRM holds for it. Strings as the CRM has them, "" when not filled in."""
+
+    ref: ItemRef  # company/<id> or contact/<id>
+    title: str = ""  # the company's or person's name as the CRM shows it
+    is_person: bool = False  # a private person or an individual entrepreneur (ИП)
+    requisite_id: int = 0  # 0: the party has no requisites
+    preset: str = ""  # the requisite's template name ("Организация", "ИП", "Физ. лицо")
+    name: str = ""  # RQ_COMPANY_NAME, or the person's full name
+    full_name: str = ""  # RQ_COMPANY_FULL_NAME
+    inn: str = ""
+    kpp: str = ""
+    ogrn: str = ""  # RQ_OGRN, or RQ_OGRNIP for an ИП
+    okpo: str = ""
+    director: str = ""  # RQ_DIRECTOR, else RQ_CEO_NAME (nominative, as typed)
+    director_position: str = ""  # RQ_CEO_WORK_POS, "" when not given
+    accountant: str = ""
+    basis: str = ""  # RQ_BASE_DOC: «Устава», «доверенности № …»
+    vat_payer: bool | None = None  # RQ_VAT_PAYER; None: not said
+    legal_address: str = ""  # address type 6 (Юридический), else 4 (Адрес регистрации)
+    postal_address: str = ""  # address type 8, else 1 (Фактический)
+    phone: str = ""
+    email: str = ""
+    bank: BankAccount | None = None
+    fields: dict[str, Any] = field(default_factory=dict)  # every RQ_* / UF_CRM_* as read
+
+
+@dataclass
+class ProductRow:
+    """One product row of an item; prices are per unit, as decimal strings (Bitrix24:
+    api-reference/crm/data-types.md#crm_item_product_row)."""
+
+    name: str
+    quantity: str = "1"
+    price: str = "0"  # after the discount, with tax
+    price_exclusive: str = "0"  # after the discount, without tax
+    price_netto: str = "0"  # before the discount, without tax
+    price_brutto: str = "0"  # before the discount, with tax
+    discount_type: str = ""  # "amount" | "percent" | ""
+    discount_rate: str = "0"  # percent
+    discount_sum: str = "0"  # per unit
+    tax_rate: str | None = None  # percent; None: no VAT («Без НДС»)
+    tax_included: bool = True
+    measure: str = ""  # "шт", "ч", "усл. ед."
+    measure_code: str = ""  # OKEI code: 796 шт
+    sort: int = 0
+    service: bool = False
+
+
 # errors --------------------------------------------------------------------------------
 class CrmError(Exception):
     """A failed query or operation, in neutral terms; `original` is the adapter's error."""
@@ -271,6 +336,29 @@ class WorkCalendar(Query):
     """The portal's own working time where the CRM exposes it, as {"start": "09:00",
     "end": "18:00", "weekend": [6, 7] (ISO weekdays), "holidays": ["01.01", …] (day.month),
     "workdays": ["dd.mm", …]}; MissingScope when the app may not read it."""
+
+
+@dataclass(frozen=True)
+class DocumentParties(Query):
+    """The sides of a document about an item: {"client": Party | None (the requisite the
+    item's requisite link names, else the company's first, else the contact's),
+    "seller": Party | None (our company the link names, else `my_company`, else the
+    portal's first "my company")}."""
+
+    of: ItemRef
+    my_company: int = 0  # the admin's choice of our company when the item names none
+
+
+@dataclass(frozen=True)
+class MyCompanies(Query):
+    """The portal's own companies (our legal entities), as [Party] with their requisites."""
+
+
+@dataclass(frozen=True)
+class ProductRows(Query):
+    """An item's product rows, in their order, as [ProductRow]."""
+
+    of: ItemRef
 
 
 @dataclass
