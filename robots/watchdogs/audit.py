@@ -18,12 +18,17 @@ MAX_ENTRIES = 20000
 
 def record(redis: Any, key: str, rule_id: str, kind: str, ref: ItemRef, step: str,
            outcome: str, msgid: str, params: Mapping[str, Any], days: int,
-           now: float | None = None) -> None:
-    """outcome: "done" | "skipped" | "stopped" (the watch ended: reacted, closed, gone)."""
+           now: float | None = None, names: Mapping[int, str] | None = None) -> None:
+    """outcome: "done" | "skipped" | "stopped" (the watch ended: reacted, closed, gone).
+
+    `names`: the people the step reached as the CRM named them then, so a page that reads
+    no CRM (the deal tab) still says who."""
     entry = {"ts": time.time() if now is None else now, "rule": rule_id, "kind": kind,
              "ref": ref.label, "step": step, "outcome": outcome, "msgid": str(msgid),
              "params": {k: v if isinstance(v, int | float) else str(v)
                         for k, v in params.items()}}
+    if names:
+        entry["names"] = {str(uid): str(name) for uid, name in names.items()}
     with redis.pipeline() as pipe:
         pipe.lpush(key, json.dumps(entry, ensure_ascii=False))
         pipe.ltrim(key, 0, MAX_ENTRIES - 1)

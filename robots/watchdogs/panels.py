@@ -66,6 +66,12 @@ def named(text: str, name: Callable[[int], str]) -> str:
     return MENTION.sub(lambda m: name(int(m[1])) or m[2] or f"#{m[1]}", str(text))
 
 
+def _known(entry: Mapping[str, Any], name: Callable[[int], str]) -> Callable[[int], str]:
+    """A person's name as the step recorded it, else as the page can tell."""
+    names = entry.get("names") or {}
+    return lambda uid: str(names.get(str(uid)) or name(uid))
+
+
 def ref_of(label: str) -> crm.ItemRef:
     """"deal/7" (ItemRef.label) back to its ref."""
     kind, _, number = str(label).rpartition("/")
@@ -144,7 +150,7 @@ def audit_rows(ctx: JobContext, lang: str, entries: list[dict[str, Any]],
                     "step": step_words(lang, kind, rule, str(e.get("step", ""))),
                     "outcome": e["outcome"],
                     "outcome_words": t(lang, OUTCOMES.get(e["outcome"], e["outcome"])),
-                    "reason": named(history.render(e, lang), name)})
+                    "reason": named(history.render(e, lang), _known(e, name))})
     return out
 
 

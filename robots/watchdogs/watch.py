@@ -331,7 +331,8 @@ def _act(ctx: JobContext, kind: str, rule: dict[str, Any], due: Due, item: crm.I
     """Do one due step (once), note it in the timeline, the item's history and the audit."""
     assert item is not None
     ids = steps.recipients(kind, rule, due, item)
-    who = steps.audience(ids, _people(ctx, reading, ids))
+    people = _people(ctx, reading, ids)
+    who = steps.audience(ids, people)
     env = steps.Env(ctx.lang, ctx.tz, ctx.member_id,
                     ctx.crm.link(ctx.crm.item_link(item.ref), item.title or
                                  steps.item_words(ctx.lang, item.ref)),
@@ -376,7 +377,7 @@ def _act(ctx: JobContext, kind: str, rule: dict[str, Any], due: Due, item: crm.I
                  for k, v in applied.values.items()
                  if (k == "note" or k.startswith("task_")) and v}
     _audit(ctx, rule, kind, item.ref, due.step, "skipped" if step.skipped else "done",
-           step.msgid, step.params)
+           step.msgid, step.params, {uid: p.name for uid, p in people.items() if p.name})
     ctx.remember(item.ref, step.msgid, identity=f"wd:{rule['id']}:{due.key}", **step.params)
     return replace(mem, done=mem.done | {due.key}, ours=frozenset(ours))
 
@@ -425,9 +426,10 @@ def _take(ctx: JobContext, rule: dict[str, Any], item: crm.Item, p: Plan, mem: M
 
 
 def _audit(ctx: JobContext, rule: Mapping[str, Any], kind: str, ref: crm.ItemRef, step: str,
-           outcome: str, msgid: Msg, params: Mapping[str, Any]) -> None:
+           outcome: str, msgid: Msg, params: Mapping[str, Any],
+           names: Mapping[int, str] | None = None) -> None:
     audit.record(ctx.redis, audit_key(ctx), rule["id"], kind, ref, step, outcome,
-                 msgid, params, int(ctx.settings[NAME]["audit_days"]))
+                 msgid, params, int(ctx.settings[NAME]["audit_days"]), names=names)
 
 
 def preview(ctx: JobContext, ref: crm.ItemRef) -> list[dict[str, Any]]:

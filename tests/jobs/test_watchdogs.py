@@ -262,6 +262,13 @@ def test_reminders_due_together_are_read_in_one_request_and_made_once_each(
         assert audit_of(s, f"deal/{d}") == [  # as if its own timer had fired
             ("remind", "done", "Reminded {people} of the date"),
             ("-", "stopped", "all its steps are done")]
+    # the deal tab reads no CRM, yet says whom the step reached, by the name read then
+    from robots.watchdogs.card import Words
+
+    ctx = JobContext.load(s.app.extensions["connector"], member(s), capability="watchdogs")
+    assert ctx is not None
+    (line,) = [x for x in Words(ctx, deals[0]).last("ru") if x["outcome"] == "done"]
+    assert "Maria Sokolova" in line["reason"], line
     by_method = s.stats()["http_by_method"]
     assert by_method.get("batch", 0) + by_method.get("crm.deal.get", 0) == 1 + 5, by_method
     assert sum(by_method.values()) <= 6, by_method  # one read, one write a reminder
