@@ -373,6 +373,8 @@ class BitrixCrm:
         """What watchdogs read: reactions, open activities, a task by tag, working time."""
         cmds = plan.commands
         if isinstance(q, p.Reactions):
+            # one page (the 50 oldest since `since`) each: the rules ask who reacted first
+            # after the item appeared, and an item has no activities before it exists
             owner = {"OWNER_TYPE_ID": type_id(q.of.kind), "OWNER_ID": q.of.id}
             cmds[f"{key}_a"] = ("crm.activity.list", {
                 "filter": {**owner, ">=CREATED": q.since}, "order": {"CREATED": "ASC"},
@@ -391,6 +393,8 @@ class BitrixCrm:
                 return reactions_from(raw.get(f"{key}_a"), raw.get(f"{key}_c"), q.since)
             plan.parse[key] = reactions
         elif isinstance(q, p.OpenActivities):
+            # one page: the rules ask whether any open activity is not the app's own, and the
+            # app makes at most a rule's few steps of them per item
             cmds[f"{key}_a"] = ("crm.activity.list", {
                 "filter": {"OWNER_TYPE_ID": type_id(q.of.kind), "OWNER_ID": q.of.id,
                            "COMPLETED": "N"}, "select": list(ACTIVITY_SELECT)})
