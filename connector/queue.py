@@ -482,6 +482,18 @@ class Worker(RQWorker):
             key = StartedJobRegistry(queue.name, connection=self.connection).key
             expire_executions(self.connection, {key: mine})
 
+    def reorder_queues(self, reference_queue: Queue) -> None:
+        """Events first, never only events: after an `inbound` job the next take looks at
+        `maintenance` first (timers come due there, and delayed retries), after any other
+        job the worker's own order again. So a burst of events (a mass import, an offline
+        drain) shares the worker with the reminders due meanwhile instead of starving them
+        (bench.watchdogs: timers waited behind 5,000 creation events); files stay last."""
+        order = list(self.queues)
+        if reference_queue.name.endswith(f"-{INBOUND}"):
+            early = [q for q in order if q.name.endswith(f"-{MAINTENANCE}")]
+            order = early + [q for q in order if q not in early]
+        self._ordered_queues = order
+
     def prepare_job_execution(self, job: Job, remove_from_intermediate_queue: bool = False
                               ) -> None:
         super().prepare_job_execution(job, remove_from_intermediate_queue)

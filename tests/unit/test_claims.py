@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -10,10 +11,11 @@ from contextlib import contextmanager
 import pytest
 from redis import Redis
 from rq.exceptions import DequeueTimeout
+from rq.serializers import JSONSerializer
 
 from connector import claims, liveness
 from connector.liveness import Liveness
-from connector.queue import INBOUND, MAINTENANCE, Queues, Scheduler
+from connector.queue import FILES, INBOUND, MAINTENANCE, Queues, Scheduler, Worker
 
 FUNC = "connector.jobs.run_maintenance"
 
@@ -117,3 +119,26 @@ def test_the_scheduler_gives_back_what_dead_workers_took(redis: Redis, queues: Q
     finally:
         scheduler.release()
     assert queues[INBOUND].job_ids == [jid]
+
+
+def note(tag: str) -> None:
+    """A job that only says it ran (for the order test)."""
+    Redis.from_url(os.environ["CC_TEST_REDIS"]).rpush("t:ran", tag)
+
+
+def test_after_an_event_a_worker_looks_at_maintenance_first(redis: Redis, redis_url: str,
+                                                             queues: Queues,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    """A burst of events does not starve the timers due meanwhile: the two queues take
+    turns; files wait until both are empty."""
+    monkeypatch.setenv("CC_TEST_REDIS", redis_url)
+    for n in range(3):
+        queues.enqueue(f"{__name__}.note", [f"files{n}"], f"f{n}", queue=FILES)
+        queues.enqueue(f"{__name__}.note", [f"event{n}"], f"e{n}", queue=INBOUND)
+        queues.enqueue(f"{__name__}.note", [f"timer{n}"], f"t{n}", queue=MAINTENANCE)
+    worker = Worker([queues[n] for n in (INBOUND, MAINTENANCE, FILES)], connection=redis,
+                    serializer=JSONSerializer)
+    worker.work(burst=True)
+    assert [x.decode() for x in redis.lrange("t:ran", 0, -1)] == [
+        "event0", "timer0", "event1", "timer1", "event2", "timer2", "files0", "files1",
+        "files2"]
