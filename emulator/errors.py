@@ -38,18 +38,20 @@ DEFAULT_TEXT: dict[str, str] = {
 }
 
 
-def status_for(code: str) -> int:
-    return DEFAULT_STATUS.get(code, 400)
+def status_for(code: str | int) -> int:
+    return DEFAULT_STATUS.get(str(code), 400)
 
 
 class RestError(Exception):
     """A Bitrix24 ``{"error", "error_description"}`` answer with its HTTP status."""
 
-    def __init__(self, code: str, description: str | None = None, status: int | None = None):
-        self.code = code
-        self.description = description if description is not None else DEFAULT_TEXT.get(code, code)
+    def __init__(self, code: str | int, description: str | None = None,
+                 status: int | None = None):
+        self.code = code  # a few methods answer a number (crm.type.get: 0)
+        self.description = description if description is not None else DEFAULT_TEXT.get(
+            str(code), str(code))
         self.status = status if status is not None else status_for(code)
         super().__init__(f"{code}: {self.description}")
 
-    def body(self) -> dict[str, str]:
+    def body(self) -> dict[str, str | int]:
         return {"error": self.code, "error_description": self.description}

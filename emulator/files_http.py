@@ -190,6 +190,13 @@ def register_files(app: Flask, emu: Emulator) -> None:
                 if not portal.may_read(user_id, entity, owner_id):
                     return login_redirect()
                 row = portal.table(entity).get(owner_id)
+            elif entity == "item":  # a smart process's file field (userfield_values.show)
+                etid = int(args.get("entityTypeId") or 0) if str(args.get(
+                    "entityTypeId") or "").isdigit() else 0
+                if not portal.may_read(user_id, f"dynamic_{etid}", owner_id):
+                    return login_redirect()
+                table = portal.items.get(etid)
+                row = table.get(owner_id) if table is not None else None
             value = row.get(field_name.upper()) if row else None
             held = value if isinstance(value, list) else [value]
             rec = portal.disk.bfiles.get(fid)

@@ -54,8 +54,6 @@ DEAL_STAGES = {
 CATEGORIES = {0: "General", 1: "Freight"}
 
 # Smart processes: entityTypeId → (ordinal id, title, {category id: (name, default)}).
-SPA_STAGES = [("NEW", "New", "P"), ("PREPARATION", "Preparation", "P"),
-              ("SUCCESS", "Delivered", "S"), ("FAIL", "Cancelled", "F")]
 SPA_TYPES = {128: (1, "Transport requests", {3: ("Transport requests", True),
                                              4: ("International", False)})}
 
@@ -90,29 +88,11 @@ def seed_structure(emu: Emulator, portal: Portal) -> None:
 
 def seed_smart_processes(emu: Emulator, portal: Portal) -> None:
     """The seeded smart process 128 "Transport requests" with two pipelines."""
-    stamp = emu.iso()
-    flags = ("isCategoriesEnabled", "isStagesEnabled", "isBeginCloseDatesEnabled",
-             "isClientEnabled", "isUseInUserfieldEnabled", "isLinkWithProductsEnabled",
-             "isMycompanyEnabled", "isDocumentsEnabled", "isSourceEnabled", "isObserversEnabled",
-             "isRecyclebinEnabled", "isAutomationEnabled", "isBizProcEnabled",
-             "isSetOpenPermissions")
+    from .methods.types import FLAGS, create
+
     for type_id, (ordinal, title, cats) in SPA_TYPES.items():
-        spa: dict[str, Any] = {"id": ordinal, "title": title, "code": "", "createdBy": 1,
-                               "entityTypeId": type_id, "customSectionId": None}
-        spa.update(dict.fromkeys(flags, "Y"))
-        spa.update({"isPaymentsEnabled": "N", "isCountersEnabled": "N",
-                    "createdTime": stamp, "updatedTime": stamp, "updatedBy": 1,
-                    "isInitialized": "Y"})
-        spa["categories"] = [
-            {"id": cid, "name": name, "sort": (i + 1) * 100, "entityTypeId": type_id,
-             "isDefault": "Y" if default else "N",
-             "stages": [{"STATUS_ID": f"DT{type_id}_{cid}:{code}", "NAME": sname,
-                         "SEMANTICS": sem, "SORT": (j + 1) * 10, "CATEGORY_ID": str(cid)}
-                        for j, (code, sname, sem) in enumerate(SPA_STAGES)]}
-            for i, (cid, (name, default)) in enumerate(cats.items())
-        ]
-        portal.crm_types[type_id] = spa
-        portal.userfields.setdefault(f"CRM_{ordinal}", [])
+        create(emu, portal, {"title": title, "entityTypeId": type_id, **dict.fromkeys(FLAGS, "Y")},
+               1, ordinal=ordinal, pipelines=cats)
 
 
 def _site_time(emu: Emulator) -> str:

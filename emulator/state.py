@@ -10,7 +10,8 @@ from .disk import DiskState
 from .limits import LeakyBucket, OperatingTime
 from .listing import Table
 
-DEFAULT_SCOPES = "crm,user,department,bizproc,placement,im,disk,timeman,task,calendar"
+DEFAULT_SCOPES = ("crm,user,department,bizproc,placement,im,disk,timeman,task,calendar,"
+                  "userfieldconfig")
 
 
 @dataclass
@@ -168,6 +169,11 @@ class Portal:
         default_factory=lambda: {"CRM_LEAD": [], "CRM_DEAL": [], "CRM_CONTACT": [],
                                  "CRM_COMPANY": []}
     )
+    # one id sequence for every user field (crm.*.userfield.add, userfieldconfig.add), one
+    # for enumeration items, one for smart-process pipelines (seeded ones take 3 and 4)
+    last_userfield_id: int = 100
+    last_enum_id: int = 0
+    last_category_id: int = 10
     timeline: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     timeman: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -197,6 +203,18 @@ class Portal:
         if self.users.get(user_id, {}).get("ADMIN"):
             return True
         return not ({(user_id, entity, 0), (user_id, entity, row_id)} & self.read_denied)
+
+    def new_userfield_id(self) -> int:
+        self.last_userfield_id += 1
+        return self.last_userfield_id
+
+    def new_enum_id(self) -> int:
+        self.last_enum_id += 1
+        return self.last_enum_id
+
+    def new_category_id(self) -> int:
+        self.last_category_id += 1
+        return self.last_category_id
 
     def table(self, entity: str) -> Table:
         """The rows of a classic CRM entity: lead, deal, contact or company."""

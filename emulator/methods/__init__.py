@@ -12,5 +12,7 @@ from . import (  # noqa: F401
     items,
     placement,
     tasks,
+    types,
+    userfieldconfig,
     users,
 )

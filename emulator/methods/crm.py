@@ -613,7 +613,7 @@ def _register(entity: str) -> None:
             # second field of that name is ERROR_CORE (the deal page lists no code of its own)
             raise RestError("ERROR_CORE", f"Поле {name} для объекта {UF_ENTITY[entity]} уже "
                             "существует.", 400)
-        uid = 100 + sum(len(v) for v in ctx.portal.userfields.values()) + 1
+        uid = ctx.portal.new_userfield_id()
         label = f.get("LABEL")
         store.append({
             "ID": str(uid), "ENTITY_ID": UF_ENTITY[entity], "FIELD_NAME": name,

@@ -22,11 +22,16 @@ KNOWN_EVENTS = set(_CRM) | {
     "ONAPPPAYMENT", "ONOFFLINEEVENT", "ONUSERADD", "ONTASKADD", "ONTASKUPDATE",
     "ONTASKDELETE", "ONIMCONNECTORMESSAGEADD", "ONCRMTYPEADD", "ONCRMTYPEUPDATE",
     "ONCRMTYPEDELETE",
+    # crm/universal/userfieldconfig/events/: a smart process's user fields
+    "ONCRMTYPEUSERFIELDADD", "ONCRMTYPEUSERFIELDUPDATE", "ONCRMTYPEUSERFIELDDELETE",
+    "ONCRMTYPEUSERFIELDSETENUMVALUES",
 }
 
 
 def portal_events(ctx: CallContext) -> set[str]:
-    """Known events plus the per-type ``ONCRMDYNAMICITEM*_<entityTypeId>`` of this portal."""
+    """Known events plus the per-type ``ONCRMDYNAMICITEM*_<entityTypeId>`` of this portal's
+    types as they are now, those crm.type.add made included (crm/universal/events/index.md:
+    check with `events` before binding one)."""
     out = set(KNOWN_EVENTS)
     for type_id in ctx.portal.crm_types:
         out |= {f"ONCRMDYNAMICITEM{k}_{type_id}" for k in ("ADD", "UPDATE", "DELETE")}

@@ -15,6 +15,7 @@ from ..errors import RestError
 from ..listing import Table, parse_start
 from ..registry import CallContext, as_dict, method
 from . import crm
+from . import userfield_values as ufv
 
 if TYPE_CHECKING:
     from ..core import Emulator
@@ -118,10 +119,12 @@ def _typed(key: str, value: Any) -> Any:
 
 
 def item_out(row: dict[str, Any], type_id: int, original_uf: bool = False,
-             with_fm: bool = True) -> dict[str, Any]:
-    """A stored row as crm.item returns it: camelCase names, typed values."""
+             with_fm: bool = True, ufs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A stored row as crm.item returns it: camelCase names, typed values; the smart
+    process's user fields (`ufs`) in their types' formats (userfield_values.show)."""
     out: dict[str, Any] = {}
     fm: list[dict[str, Any]] = []
+    by_name = {uf["FIELD_NAME"]: uf for uf in ufs or []}
     for key, value in row.items():
         if key in crm.MULTI_FIELDS:
             for v in value or []:
@@ -129,6 +132,9 @@ def item_out(row: dict[str, Any], type_id: int, original_uf: bool = False,
                            "value": v["VALUE"], "typeId": v["TYPE_ID"]})
             continue
         name = key if original_uf and key.startswith("UF_") else to_camel(key)
+        if key in by_name:
+            out[name] = ufv.show(by_name[key], value, type_id, row.get("ID"))
+            continue
         out[name] = _typed(name, value)
     if type_id in (2,) and "contactIds" not in out:
         out["contactIds"] = [int(row["CONTACT_ID"])] if row.get("CONTACT_ID") else []
@@ -140,7 +146,17 @@ def item_out(row: dict[str, Any], type_id: int, original_uf: bool = False,
     return out
 
 
-def fields_in(fields: dict[str, Any]) -> dict[str, Any]:
+def uf_names(ufs: list[dict[str, Any]]) -> dict[str, str]:
+    """camelCase name → FIELD_NAME of user fields: a name like UF_CRM_7_ADR2 does not come
+    back from ufCrm7Adr2 by rule, so the field list decides (crm-item-add.md names both)."""
+    return {to_camel(uf["FIELD_NAME"]): uf["FIELD_NAME"] for uf in ufs}
+
+
+def _upper_name(key: str, names: dict[str, str] | None) -> str:
+    return (names or {}).get(key) or to_upper(key)
+
+
+def fields_in(fields: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any]:
     """crm.item ``fields`` (camelCase, or original UF names) → UPPER_CASE field map."""
     out: dict[str, Any] = {}
     for key, value in fields.items():
@@ -153,12 +169,17 @@ def fields_in(fields: dict[str, Any]) -> dict[str, Any]:
                         "ID": v.get("id") or v.get("ID"), "VALUE": v.get("value", v.get("VALUE")),
                         "VALUE_TYPE": v.get("valueType") or v.get("VALUE_TYPE") or "WORK"})
             continue
-        out[to_upper(str(key))] = value
+        out[_upper_name(str(key), names)] = value
     return out
 
 
-def filter_in(flt: Any) -> dict[str, Any]:
-    """camelCase filter keys (with Bitrix operator prefixes) → UPPER_CASE keys."""
+def filter_in(flt: Any, names: dict[str, str] | None = None,
+              allowed: set[str] | None = None) -> dict[str, Any]:
+    """camelCase filter keys (with Bitrix operator prefixes) → UPPER_CASE keys.
+
+    With `allowed` (a smart process's fields), another field is refused as crm-item-list.md
+    prints: INVALID_ARG_VALUE "Invalid filter: field 'x' is not allowed in filter".
+    """
     if not isinstance(flt, dict):
         return {}
     out: dict[str, Any] = {}
@@ -167,20 +188,27 @@ def filter_in(flt: Any) -> dict[str, Any]:
         prefix, name = (m.group(1), m.group(2)) if m else ("", str(key))
         if name.lower() == "logic":
             continue
-        out[prefix + to_upper(name)] = value
+        upper = _upper_name(name, names)
+        if allowed is not None and upper not in allowed:
+            raise RestError("INVALID_ARG_VALUE",
+                            f"Invalid filter: field '{name}' is not allowed in filter", 400)
+        out[prefix + upper] = value
     return out
 
 
 # ------------------------------------------------------------------ types
 def spa_type(portal: Portal, type_id: int) -> dict[str, Any]:
+    """crm-item-add.md (and get, update, list): NOT_FOUND "Смарт-процесс не найден"."""
     spa = portal.crm_types.get(type_id)
     if spa is None:
-        raise RestError("NOT_FOUND", "SPA not found", 400)
+        raise RestError("NOT_FOUND", "Смарт-процесс не найден", 400)
     return spa
 
 
-def type_view(spa: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in spa.items() if k != "categories"}
+def spa_userfields(portal: Portal, type_id: int) -> list[dict[str, Any]]:
+    """The user fields of a type (userfieldconfig.*, entityId CRM_<id>); none for classic."""
+    spa = portal.crm_types.get(type_id)
+    return portal.userfields.get(f"CRM_{spa['id']}", []) if spa else []
 
 
 def _category(spa: dict[str, Any], cat_id: Any) -> dict[str, Any]:
@@ -197,9 +225,11 @@ def _apply_spa(emu: Emulator, portal: Portal, spa: dict[str, Any], row: dict[str
     """Write smart-process fields: stages checked against the item's pipeline."""
     old_stage = row.get("STAGE_ID")
     cat = _category(spa, fields.get("CATEGORY_ID", row.get("CATEGORY_ID")))
+    ufs = {uf["FIELD_NAME"]: uf for uf in portal.userfields.get(f"CRM_{spa['id']}", [])}
     for key, value in fields.items():
         if key.startswith("UF_"):
-            row[key] = value
+            if key in ufs:  # an unknown field is left out, like any unknown name
+                row[key] = ufv.write(emu, portal, ufs[key], value, row.get(key))
             continue
         spec = SPA_FIELDS.get(key)
         if spec is None or spec[2]:
@@ -258,19 +288,23 @@ def item_add(emu: Emulator, portal: Portal, type_id: int, fields: dict[str, Any]
     spa = spa_type(portal, type_id)
     with emu.lock:
         table = portal.items.setdefault(type_id, Table())
-        row_id = table.next_id()
         now = emu.iso()
         row: dict[str, Any] = dict.fromkeys(SPA_FIELDS)
         row.update({
-            "ID": str(row_id), "CREATED_BY_ID": str(user_id), "DATE_CREATE": now,
+            "CREATED_BY_ID": str(user_id), "DATE_CREATE": now,
             "OPENED": "N", "OPPORTUNITY": "0.00", "IS_MANUAL_OPPORTUNITY": "N",
             "TAX_VALUE": "0.00", "CURRENCY_ID": "USD", "ASSIGNED_BY_ID": str(user_id),
             "BEGINDATE": now, "CONTACT_IDS": [], "OBSERVERS": [], "PREVIOUS_STAGE_ID": "",
             "LAST_ACTIVITY_BY": str(user_id), "LAST_ACTIVITY_TIME": now, "WEBFORM_ID": None,
         })
-        for uf in portal.userfields.get(f"CRM_{spa['id']}", []):
-            row[uf["FIELD_NAME"]] = None
-        _apply_spa(emu, portal, spa, row, fields, user_id)
+        ufs = portal.userfields.get(f"CRM_{spa['id']}", [])
+        for uf in ufs:
+            row[uf["FIELD_NAME"]] = [] if uf.get("MULTIPLE") == "Y" else None
+        _apply_spa(emu, portal, spa, row, fields, user_id)  # raises before anything is kept
+        if (err := ufv.missing_required(ufs, row)) is not None:
+            raise err
+        row_id = table.next_id()
+        row["ID"] = str(row_id)
         if not row.get("TITLE"):
             row["TITLE"] = f"{spa['title']} #{row_id}"
         table.put(row_id, row)
@@ -297,7 +331,11 @@ def item_update(emu: Emulator, portal: Portal, type_id: int, item_id: int,
         row = portal.items.setdefault(type_id, Table()).get(item_id)
         if row is None:
             raise RestError("NOT_FOUND", "Element not found", 400)
-        _apply_spa(emu, portal, spa, row, fields, user_id)
+        draft = {k: list(v) if isinstance(v, list) else v for k, v in row.items()}
+        _apply_spa(emu, portal, spa, draft, fields, user_id)  # a refused value changes nothing
+        if (err := ufv.missing_required(spa_userfields(portal, type_id), draft)) is not None:
+            raise err
+        row.update(draft)
         _event(emu, portal, "UPDATE", type_id, item_id, user_id)
         return row
 
@@ -316,7 +354,7 @@ def _type_id(p: dict[str, Any]) -> int:
     except (TypeError, ValueError):
         n = 0
     if n <= 0:
-        raise RestError("NOT_FOUND", "SPA not found", 400)
+        raise RestError("NOT_FOUND", "Смарт-процесс не найден", 400)
     return n
 
 
@@ -335,31 +373,6 @@ def _orig(p: dict[str, Any]) -> bool:
 
 
 # ------------------------------------------------------------------ methods
-@method("crm.type.list", scope="crm", admin=True)
-def type_list(ctx: CallContext, params: dict[str, Any]) -> Any:
-    from ..listing import page
-
-    rows = []
-    flt = params.get("filter") or {}
-    for spa in ctx.portal.crm_types.values():
-        view = type_view(spa)
-        if all(str(view.get(k)) == str(v) for k, v in as_dict(flt).items() if k in view):
-            rows.append(view)
-    start = parse_start(params.get("start", 0))
-    res = page(rows, max(start, 0), len(rows))
-    res.items = {"types": res.items}
-    return res
-
-
-@method("crm.type.get", scope="crm", admin=True)
-def type_get(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    want = str(params.get("id") or params.get("ID") or "")
-    for spa in ctx.portal.crm_types.values():
-        if str(spa["id"]) == want:
-            return {"type": type_view(spa)}
-    raise RestError("NOT_FOUND", "Smart process not found", 400)
-
-
 @method("crm.category.list", scope="crm")
 def category_list(ctx: CallContext, params: dict[str, Any]) -> Any:
     from ..listing import page
@@ -393,22 +406,31 @@ def item_fields(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         out[to_camel(name)] = {"type": ftype, "isRequired": req, "isReadOnly": ro,
                                "isImmutable": False, "isMultiple": many, "isDynamic": False,
                                "title": title, "upperName": name}
+    lang = ctx.emu.config.language_id
     for uf in ctx.portal.userfields.get(uf_entity, []):
         name = uf["FIELD_NAME"] if _orig(params) else to_camel(uf["FIELD_NAME"])
-        out[name] = {"type": uf["USER_TYPE_ID"], "isRequired": uf["MANDATORY"] == "Y",
-                     "isReadOnly": False, "isImmutable": False,
-                     "isMultiple": uf["MULTIPLE"] == "Y", "isDynamic": True,
-                     "title": uf.get("EDIT_FORM_LABEL") or uf["FIELD_NAME"],
-                     "upperName": uf["FIELD_NAME"]}
+        title = ufv.title(uf, lang)
+        # crm-item-add.md prints a smart process's fields: labels, settings, enum items
+        desc = {"type": uf["USER_TYPE_ID"], "isRequired": uf["MANDATORY"] == "Y",
+                "isReadOnly": False, "isImmutable": False, "isMultiple": uf["MULTIPLE"] == "Y",
+                "isDynamic": True, "title": title,
+                "listLabel": ufv.label(uf.get("LIST_COLUMN_LABEL"), lang) or title,
+                "formLabel": title,
+                "filterLabel": ufv.label(uf.get("LIST_FILTER_LABEL"), lang) or title,
+                "settings": dict(uf.get("SETTINGS") or {}), "upperName": uf["FIELD_NAME"]}
+        if uf["USER_TYPE_ID"] == "enumeration":
+            desc["items"] = [{"ID": i["ID"], "VALUE": i["VALUE"]} for i in uf.get("LIST") or []]
+        out[name] = desc
     return {"fields": out}
 
 
 @method("crm.item.add", scope="crm")
 def item_add_method(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     type_id = _type_id(params)
-    fields = fields_in(as_dict(params.get("fields")))
+    ufs = spa_userfields(ctx.portal, type_id)
+    fields = fields_in(as_dict(params.get("fields")), uf_names(ufs))
     row = item_add(ctx.emu, ctx.portal, type_id, fields, ctx.user_id)
-    return {"item": item_out(row, type_id, _orig(params))}
+    return {"item": item_out(row, type_id, _orig(params), ufs=ufs)}
 
 
 @method("crm.item.get", scope="crm")
@@ -422,15 +444,17 @@ def item_get(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     if not ctx.portal.may_read(ctx.user_id, CLASSIC.get(type_id, f"dynamic_{type_id}"),
                                item_id):
         raise RestError("ACCESS_DENIED", "You do not have permission to view this item", 400)
-    return {"item": item_out(row, type_id, _orig(params))}
+    return {"item": item_out(row, type_id, _orig(params),
+                             ufs=spa_userfields(ctx.portal, type_id))}
 
 
 @method("crm.item.update", scope="crm")
 def item_update_method(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
     type_id = _type_id(params)
-    fields = fields_in(as_dict(params.get("fields")))
+    ufs = spa_userfields(ctx.portal, type_id)
+    fields = fields_in(as_dict(params.get("fields")), uf_names(ufs))
     row = item_update(ctx.emu, ctx.portal, type_id, _item_id(params), fields, ctx.user_id)
-    return {"item": item_out(row, type_id, _orig(params))}
+    return {"item": item_out(row, type_id, _orig(params), ufs=ufs)}
 
 
 @method("crm.item.delete", scope="crm")
@@ -454,24 +478,33 @@ def item_list(ctx: CallContext, params: dict[str, Any]) -> Any:
     """filter/order in camelCase with the usual operators; 50 per page in ``items``."""
     type_id = _type_id(params)
     table = _table(ctx.portal, type_id)
+    ufs = spa_userfields(ctx.portal, type_id)
+    names = uf_names(ufs)
+    # a smart process knows its fields: another one in the filter or order is refused
+    allowed = None if type_id in CLASSIC else {*SPA_FIELDS, *(u["FIELD_NAME"] for u in ufs)}
     order = params.get("order")
-    order = {to_upper(str(k)): v for k, v in order.items()} if isinstance(order, dict) else None
-    res = table.query(filter_in(params.get("filter")), order,
+    order = {_upper_name(str(k), names): v for k, v in order.items()} if isinstance(
+        order, dict) else None
+    for name in order or {}:
+        if allowed is not None and name not in allowed:
+            raise RestError("INVALID_ARG_VALUE",
+                            f"Invalid order: field '{name}' is not allowed in order", 400)
+    res = table.query(filter_in(params.get("filter"), names, allowed), order,
                       parse_start(params.get("start", 0)))
     select = params.get("select")
     if isinstance(select, dict):
         select = list(select.values())
     if isinstance(select, str):
         select = [select]
-    names = [str(s) for s in select] if isinstance(select, list) and select else ["*"]
-    star = "*" in names
+    wanted = [str(s) for s in select] if isinstance(select, list) and select else ["*"]
+    star = "*" in wanted
     orig = _orig(params)
     items = []
     for row in res.items:
-        full = item_out(row, type_id, orig, with_fm=star or "fm" in names)
+        full = item_out(row, type_id, orig, with_fm=star or "fm" in wanted, ufs=ufs)
         if not star:
-            keep = {n for n in names} | {"id"}
-            keep |= {to_camel(n) for n in names if n.upper() == n}
+            keep = {n for n in wanted} | {"id"}
+            keep |= {to_camel(n) for n in wanted if n.upper() == n}
             full = {k: v for k, v in full.items() if k in keep}
         items.append(full)
     res.items = {"items": items}
