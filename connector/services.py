@@ -43,7 +43,8 @@ class Services:
         from connector.bitrix.adapter import BitrixCrm
 
         portal = self.store.get(member_id)
-        return BitrixCrm(self.client(member_id), portal.domain if portal else "", known)
+        return BitrixCrm(self.client(member_id), portal.domain if portal else "", known,
+                         self.redis, self.settings.queue_prefix)
 
     def client(self, member_id: str) -> BitrixClient:
         """A REST client for the portal, aimed at the client_endpoint the OAuth server gave."""

@@ -19,26 +19,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connector.bitrix import smart_processes as spa
 from connector.bitrix.errors import BitrixError, is_access_denied, is_not_found
 from connector.bitrix.files import FileGone, open_download
+from connector.bitrix.kinds import crm_binding, is_item, type_id
 from connector.bitrix.rest import BatchResult, BitrixClient, Command
 from connector.crm import port as p
 from connector.errors import Retryable
 
 _REF = re.compile(r"\$result\[([^\]]+)\]((?:\[[^\]]*\])*)")
 MISSING = object()
-ENTITY_TYPE = {"lead": 1, "deal": 2, "contact": 3, "company": 4}
 ITEM_NOT_FOUND_CODES = frozenset({"ERROR_ARGUMENT", "ERROR_CORE"})
 SCOPE_CODES = {"insufficient_scope", "ERROR_METHOD_NOT_FOUND"}
 DAY = {"OPENED": "working", "PAUSED": "paused", "CLOSED": "closed", "EXPIRED": "expired"}
-
-
-def type_id(kind: str) -> int:
-    return ENTITY_TYPE.get(kind) or int(kind.split(":", 1)[1])
-
-
-def is_item(kind: str) -> bool:
-    return kind.startswith("item:")
 
 
 def neutral(err: BitrixError, what: str, not_found: frozenset[str] | set[str] = frozenset()
@@ -136,14 +129,21 @@ class _Plan:
 
 
 class BitrixCrm:
-    """CrmPort on one portal's REST client."""
+    """CrmPort on one portal's REST client.
 
-    def __init__(self, client: BitrixClient, domain: str, known: dict[str, Any] | None = None):
+    `redis` (and the deployment's key `prefix`) hold what portal-wide set-up made, such as
+    the smart processes, and its per-portal lock; without it such set-up is refused.
+    """
+
+    def __init__(self, client: BitrixClient, domain: str, known: dict[str, Any] | None = None,
+                 redis: Any = None, prefix: str = "cc"):
         self.rest = client
         self.domain = domain
         self.tenant = p.Tenant(p.BITRIX24, client.member_id)
         self.known: dict[str, Any] = dict(known or {})  # signature → raw result
         self.seen: dict[str, Any] = {}  # every raw result this adapter read (for sharing)
+        self.redis = redis
+        self.prefix = prefix
 
     # ------------------------------------------------------------------ reads
     def read(self, queries: Mapping[str, p.Query]) -> p.Reading:
@@ -353,6 +353,8 @@ class BitrixCrm:
                 return [item_from(p.ItemRef(q.kind, _int((r.get("item") or r).get(
                     "id") or r.get("ID"))), r) for r in rows[:q.limit]]
             plan.parse[key] = latest
+        elif isinstance(q, p.FindItems):
+            self._plan_find(plan, key, q)
         elif isinstance(q, p.FindComment):
             # crm-timeline-comment-list.md: the item's comments since then, newest first
             cmds[f"{key}_c"] = ("crm.timeline.comment.list", {
@@ -368,6 +370,41 @@ class BitrixCrm:
             plan.parse[key] = comment
         elif not self._plan_watch(plan, key, q):
             raise TypeError(f"the Bitrix24 adapter cannot answer {type(q).__name__}")
+
+    def _plan_find(self, plan: _Plan, key: str, q: p.FindItems) -> None:
+        """crm.item.list with original UF names, one page per 50 items wanted, in one batch."""
+        try:
+            flt = spa.list_filter(q.process, q.filter)
+            order = spa.list_order(q.process, q.order)
+        except (spa.BadValue, KeyError) as exc:
+            err = p.CrmPermanent(f"find in {q.process.title}", str(exc))
+
+            def refused(raw: dict, errs: dict, err: p.CrmError = err) -> list[p.Item]:
+                raise err
+            plan.parse[key] = refused
+            return
+        pages = max(1, -(-max(q.limit, 1) // 50))
+        for n in range(pages):
+            plan.commands[f"{key}_l{n}"] = ("crm.item.list", {
+                "entityTypeId": q.process.entity_type_id, "useOriginalUfNames": "Y",
+                "filter": flt, "order": order, "select": ["*", "UF_*"], "start": n * 50})
+
+        def found(raw: dict, errs: dict, key: str = key, q: p.FindItems = q) -> list[p.Item]:
+            out: list[p.Item] = []
+            for n in range(pages):
+                if f"{key}_l{n}" in errs:
+                    raise neutral(errs[f"{key}_l{n}"], f"items of {q.process.title}")
+                got = raw.get(f"{key}_l{n}")
+                rows = _rows(got.get("items")) if isinstance(got, dict) else []
+                for row in rows:
+                    item = item_from(p.ItemRef(q.process.kind, _int(row.get("id"))),
+                                     {"item": row})
+                    item.values = spa.item_values(q.process, row)
+                    out.append(item)
+                if len(rows) < 50:
+                    break
+            return out[:q.limit]
+        plan.parse[key] = found
 
     def _plan_watch(self, plan: _Plan, key: str, q: p.Query) -> bool:
         """What watchdogs read: reactions, open activities, a task by tag, working time."""
@@ -521,7 +558,10 @@ class BitrixCrm:
     def apply(self, ops: Mapping[str, p.Op], halt: bool = False) -> p.Applied:
         cmds: dict[str, Command] = {}
         for key, op in ops.items():
-            cmds[key] = self._command(op)
+            try:
+                cmds[key] = self._command(op)
+            except (spa.BadValue, KeyError) as exc:  # nothing is sent: the set stays whole
+                raise p.CrmPermanent(f"{type(op).__name__} {key}", str(exc)) from exc
         out = p.Applied()
         if not cmds:
             return out
@@ -554,8 +594,17 @@ class BitrixCrm:
     def _command(self, op: p.Op) -> Command:  # noqa: C901 - one branch per operation
         if isinstance(op, p.Assign):
             return self._update(op.ref, {"ASSIGNED_BY_ID": op.user_id}, quiet=False)
+        if isinstance(op, p.UpdateItem) and op.process is not None:
+            return "crm.item.update", {"entityTypeId": op.process.entity_type_id,
+                                       "id": op.ref.id, "useOriginalUfNames": "Y",
+                                       "fields": spa.item_fields(op.process, op.fields)}
         if isinstance(op, p.UpdateItem):
             return self._update(op.ref, {k: _ref(v) for k, v in op.fields.items()}, op.quiet)
+        if isinstance(op, p.CreateItem):
+            # crm-item-add.md; useOriginalUfNames: the fields go by their UF_CRM_… names
+            return "crm.item.add", {"entityTypeId": op.process.entity_type_id,
+                                    "useOriginalUfNames": "Y",
+                                    "fields": spa.item_fields(op.process, op.fields)}
         if isinstance(op, p.AddComment):
             return "crm.timeline.comment.add", {"fields": {
                 "ENTITY_ID": op.ref.id, "ENTITY_TYPE": timeline_entity(op.ref.kind),
@@ -629,6 +678,12 @@ class BitrixCrm:
 
     def create_chat(self, title: str, users: tuple[int, ...], description: str = "") -> int:
         return int(self.rest.call(*self._command(p.CreateChat(title, users, description))))
+
+    def ensure_smart_process(self, spec: p.SmartProcessSpec, existing: int = 0,
+                             lang: str = "ru") -> p.SmartProcess:
+        from connector.bitrix.smart_process_setup import ensure
+
+        return ensure(self, spec, existing, lang)
 
     def _has_item_field(self, kind: str, name: str) -> bool:
         existing = self.rest.call(f"crm.{kind}.userfield.list",
@@ -771,6 +826,8 @@ def _produced(op: p.Op, result: Any) -> Any:
         return _folder(result)
     if isinstance(op, p.CreateChat):
         return int(result)
+    if isinstance(op, p.CreateItem):  # crm-item-add.md: {"item": {"id": 342, …}}
+        return _int(((result or {}).get("item") or {}).get("id"))
     if isinstance(op, p.CreateTask):  # tasks-task-add.md: {"task": {"id": "3711", …}}
         return _int(((result or {}).get("task") or {}).get("id"))
     return result
@@ -786,8 +843,6 @@ ACTIVITY_PROVIDERS = {"CRM_TODO": "todo", "TASKS_TASK": "task", "CRM_TASKS_TASK"
                       "VOXIMPLANT_CALL": "call", "CRM_EMAIL": "email", "CRM_MEETING": "meeting"}
 # calendar-settings-get.md: week_holidays as two-letter day codes
 WEEKDAYS = {"MO": 1, "TU": 2, "WE": 3, "TH": 4, "FR": 5, "SA": 6, "SU": 7}
-# crm/data-types.md#object_type: UF_CRM_TASK's short codes (smart processes: T + hex id)
-BINDING_PREFIX = {"lead": "L", "deal": "D", "contact": "C", "company": "CO"}
 
 
 def activity_kind(row: Mapping[str, Any]) -> str:
@@ -799,13 +854,6 @@ def activity_kind(row: Mapping[str, Any]) -> str:
 def timeline_entity(kind: str) -> str:
     """crm-timeline-comment-add.md ENTITY_TYPE: "deal", "lead", …, "dynamic_1046"."""
     return f"dynamic_{type_id(kind)}" if is_item(kind) else kind
-
-
-def crm_binding(ref: p.ItemRef) -> str:
-    """An UF_CRM_TASK value: "D_12", "L_3", "Tb1_29" (how-to-connect-task-to-spa.md)."""
-    if is_item(ref.kind):
-        return f"T{type_id(ref.kind):x}_{ref.id}"
-    return f"{BINDING_PREFIX[ref.kind]}_{ref.id}"
 
 
 def task_fields(op: p.CreateTask) -> dict[str, Any]:

@@ -9,8 +9,11 @@ deal" stays one request. Nothing here knows an HTTP endpoint or a field name of 
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from connector.errors import Permanent, Retryable
@@ -81,6 +84,8 @@ class Item:
     attachments: list[Attachment] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
     closed: bool | None = None  # won or lost (the CRM's stage semantics); None: not known
+    # a smart process's fields by our codes (FieldSpec.code), read through its SmartProcess
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 AVAILABILITY = ("working", "paused", "closed", "expired", "not_started", "unknown")
@@ -177,6 +182,104 @@ class ProductRow:
     measure_code: str = ""  # OKEI code: 796 шт
     sort: int = 0
     service: bool = False
+
+
+# smart processes -----------------------------------------------------------------------
+# What a capability keeps in the portal as a CRM object of its own (a registry of documents,
+# a base of carriers), described in neutral terms; the adapter makes it the CRM's way
+# (Bitrix24: a smart process with user fields) and maps our field codes onto the CRM's names.
+FIELD_TYPES = ("text", "number", "money", "date", "datetime", "choice", "bool", "url", "user",
+               "item_link", "file")
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a smart process. `code` is our stable key ("number", "status"); `title`
+    a msgid (English, translated where it is written); `options` of a "choice" field are
+    keys ("signed") or (key, msgid) pairs — the key is what the capability writes and reads,
+    the label what people see. Values: text/url str, number Decimal/int/str, money Money,
+    date "YYYY-MM-DD" (or a date), datetime ISO 8601 (or a datetime), choice a key, bool,
+    user an id, item_link an ItemRef, file a NewFile (read back as an Attachment)."""
+
+    code: str
+    title: str
+    type: str
+    multiple: bool = False
+    options: tuple[str | tuple[str, str], ...] = ()
+    required: bool = False
+
+    def __post_init__(self) -> None:
+        if not _CODE.match(self.code):
+            raise ValueError(f"field code {self.code!r}: a-z, 0-9 and _, at most 30")
+        if self.type not in FIELD_TYPES:
+            raise ValueError(f"field {self.code}: type {self.type!r} is not one of "
+                             f"{', '.join(FIELD_TYPES)}")
+        if (self.type == "choice") != bool(self.options):
+            raise ValueError(f"field {self.code}: options go with type choice, and only there")
+        keys = [key for key, _label in self.choices]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"field {self.code}: option keys repeat")
+
+    @property
+    def choices(self) -> tuple[tuple[str, str], ...]:
+        """(key, label) of every option."""
+        return tuple((o, o) if isinstance(o, str) else (o[0], o[1]) for o in self.options)
+
+
+@dataclass(frozen=True)
+class SmartProcessSpec:
+    """A smart process a capability needs: `code` our stable key ("cc_documents"), `title`
+    a msgid, its fields in the order people see them."""
+
+    code: str
+    title: str
+    fields: tuple[FieldSpec, ...]
+
+    def __post_init__(self) -> None:
+        if not _CODE.match(self.code):
+            raise ValueError(f"smart process code {self.code!r}: a-z, 0-9 and _, at most 30")
+        codes = [f.code for f in self.fields]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"smart process {self.code}: field codes repeat")
+
+    def field(self, code: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.code == code:
+                return spec
+        raise KeyError(f"smart process {self.code} has no field {code!r}")
+
+    def digest(self) -> str:
+        """Changes whenever anything the CRM holds of the spec would change."""
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SmartProcess:
+    """A smart process as the portal has it: `kind` is "item:<entity type id>" (an ItemRef's
+    kind), `fields` our codes → the CRM's field names, `options` for each choice field its
+    keys → the CRM's option ids. Operations and queries on its items carry it."""
+
+    entity_type_id: int
+    kind: str
+    title: str
+    spec: SmartProcessSpec
+    fields: Mapping[str, str]
+    options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: str  # a decimal string, "1500.00"
+    currency: str = "RUB"
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A file to put into a file field."""
+
+    name: str
+    content: bytes
 
 
 # errors --------------------------------------------------------------------------------
@@ -361,6 +464,22 @@ class ProductRows(Query):
     of: ItemRef
 
 
+FILTER_OPS = ("=", "!=", "<", "<=", ">", ">=", "contains", "in")
+
+
+@dataclass(frozen=True)
+class FindItems(Query):
+    """Items of a smart process, as [Item] with `values` by our codes. `filter` is
+    ((code, op, value), …) with op one of FILTER_OPS, all to hold ("contains": a substring,
+    "in": any of a list); codes are the spec's and "id", "title". `order` is
+    ((code, "asc"|"desc"), …); at most `limit` items (newest first when no order)."""
+
+    process: SmartProcess
+    filter: tuple[tuple[str, str, Any], ...] = ()
+    order: tuple[tuple[str, str], ...] = ()
+    limit: int = 50
+
+
 @dataclass
 class Reading:
     """Answers of one `read`, by the caller's keys; failed ones are in `errors`."""
@@ -400,11 +519,23 @@ class Assign(Op):
 
 @dataclass(frozen=True)
 class UpdateItem(Op):
-    """Write fields; quiet=True records no activity-stream entry for the change."""
+    """Write fields; quiet=True records no activity-stream entry for the change. With
+    `process`, `fields` are a smart process's by our codes (FieldSpec.code), "title" too."""
 
     ref: ItemRef
     fields: Mapping[str, Any]
     quiet: bool = True
+    process: SmartProcess | None = None
+
+
+@dataclass(frozen=True)
+class CreateItem(Op):
+    """A new item of a smart process, its fields by our codes ("title" names the item); the
+    result is its id. The operation carries the SmartProcess (its kind, field names and
+    option ids) so that no earlier call has to have looked it up."""
+
+    process: SmartProcess
+    fields: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -536,6 +667,14 @@ class CrmPort(Protocol):
 
     def create_chat(self, title: str, users: tuple[int, ...], description: str = "") -> int:
         """A plain group chat (not bound to an item)."""
+
+    def ensure_smart_process(self, spec: SmartProcessSpec, existing: int = 0,
+                             lang: str = "ru") -> SmartProcess:
+        """The portal's smart process for `spec`, made once: found again if the app made it
+        before, created when missing; only missing fields are added, nothing is deleted.
+        With `existing` (an entity type id), the spec is mapped onto that smart process of
+        the admin's (fields matched by title, the missing ones added); NotFound when it is
+        gone. Titles are written in `lang`. Safe when many workers ask at once."""
 
     def ensure_item_field(self, kind: str, name: str, type_: str, label: str) -> None:
         """Create a custom field of items of `kind` unless it exists; the CRM's "already
