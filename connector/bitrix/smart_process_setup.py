@@ -17,7 +17,7 @@ dropped our `code`. All of it under one per-portal lock (connector.once).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from connector.bitrix import smart_processes as spa
 from connector.bitrix.errors import BitrixError
@@ -78,7 +78,12 @@ def _types(crm: BitrixCrm, first: Any, more: bool) -> list[dict[str, Any]]:
     return rows
 
 
-def _raise(err: BitrixError, what: str) -> None:
+def _more(res: Any) -> bool:
+    """Whether crm.type.list has a page after the first (50 types)."""
+    return "types" in res.next or int(res.total.get("types") or 0) > 50
+
+
+def _raise(err: BitrixError, what: str) -> NoReturn:
     from connector.bitrix.adapter import neutral
 
     raise neutral(err, what) from err
@@ -90,10 +95,10 @@ def _reconcile(crm: BitrixCrm, spec: p.SmartProcessSpec, existing: int, lang: st
     cmds: dict[str, Any] = {"types": ("crm.type.list", {"order": {"id": "ASC"}})}
     if known.get("id"):
         cmds["fields"] = _fields_cmd(known["id"])
-    res = crm.rest.batch(cmds)
+    res = crm._send(cmds)  # the adapter's sender: one command as a plain call, more batched
     if "types" in res.errors:
         _raise(res.errors["types"], "smart processes")
-    types = _types(crm, res.result.get("types"), "types" in res.next)
+    types = _types(crm, res.result.get("types"), _more(res))
     row = spa.find_type(types, spec, int(known.get("entity_type_id") or 0), existing)
     if row is None and existing:
         raise p.NotFound(f"smart process {existing}", "the portal has no such smart process")
@@ -101,7 +106,7 @@ def _reconcile(crm: BitrixCrm, spec: p.SmartProcessSpec, existing: int, lang: st
         row, fields = _create(crm, spec, lang)
     else:
         fields = res.result.get("fields") if str(known.get("id")) == str(row["id"]) else None
-        if fields is None or "fields" in res.errors:
+        if fields is None or "fields" in res.errors or int(res.total.get("fields") or 0) > 50:
             fields = _list_fields(crm, row["id"])
         else:
             fields = list(fields.get("fields") or [])
@@ -125,7 +130,6 @@ def _list_fields(crm: BitrixCrm, ordinal: Any) -> list[dict[str, Any]]:
         return list(crm.rest.list_all(method, params, "fields"))
     except BitrixError as exc:
         _raise(exc, "smart process fields")
-        raise
 
 
 def _create(crm: BitrixCrm, spec: p.SmartProcessSpec, lang: str
@@ -135,7 +139,6 @@ def _create(crm: BitrixCrm, spec: p.SmartProcessSpec, lang: str
         made = crm.rest.call("crm.type.add", {"fields": spa.type_fields(spec, lang)})
     except BitrixError as exc:
         _raise(exc, f"smart process {spec.code}")
-        raise
     row = dict((made or {}).get("type") or {})
     if not row.get("id"):
         raise p.CrmPermanent(f"smart process {spec.code}", "crm.type.add answered no type")
