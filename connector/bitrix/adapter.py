@@ -376,7 +376,7 @@ class BitrixCrm:
         try:
             flt = spa.list_filter(q.process, q.filter)
             order = spa.list_order(q.process, q.order)
-        except (spa.BadValue, KeyError) as exc:
+        except spa.BadValue as exc:
             err = p.CrmPermanent(f"find in {q.process.title}", str(exc))
 
             def refused(raw: dict, errs: dict, err: p.CrmError = err) -> list[p.Item]:
@@ -560,7 +560,7 @@ class BitrixCrm:
         for key, op in ops.items():
             try:
                 cmds[key] = self._command(op)
-            except (spa.BadValue, KeyError) as exc:  # nothing is sent: the set stays whole
+            except spa.BadValue as exc:  # nothing is sent: the set stays whole
                 raise p.CrmPermanent(f"{type(op).__name__} {key}", str(exc)) from exc
         out = p.Applied()
         if not cmds:

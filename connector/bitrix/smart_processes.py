@@ -258,6 +258,13 @@ def value_out(process: p.SmartProcess, spec: p.FieldSpec, value: Any) -> Any:
     return _one_out(process, spec, value)
 
 
+def _field(process: p.SmartProcess, code: str) -> tuple[p.FieldSpec, str]:
+    """Our field `code` and the CRM's name for it."""
+    if code not in process.fields:
+        raise BadValue(f"{code}: the smart process {process.title!r} has no such field")
+    return process.spec.field(code), process.fields[code]
+
+
 def item_fields(process: p.SmartProcess, values: Mapping[str, Any]) -> dict[str, Any]:
     """crm.item.add/update `fields` of our values by code ("title" is the item's title)."""
     out: dict[str, Any] = {}
@@ -265,10 +272,8 @@ def item_fields(process: p.SmartProcess, values: Mapping[str, Any]) -> dict[str,
         if code == "title":
             out["title"] = str(value)
             continue
-        spec = process.spec.field(code)
-        if code not in process.fields:
-            raise BadValue(f"{code}: the smart process {process.title!r} has no such field")
-        out[process.fields[code]] = value_out(process, spec, value)
+        spec, name = _field(process, code)
+        out[name] = value_out(process, spec, value)
     return out
 
 
@@ -336,13 +341,11 @@ def list_filter(process: p.SmartProcess, conditions: Iterable[tuple[str, str, An
         if op not in OPS:
             raise BadValue(f"{code}: the filter operation {op!r} is not one of "
                            f"{', '.join(OPS)}")
+        spec: p.FieldSpec | None = None
         if code in SYSTEM:
-            name, spec = SYSTEM[code], None
+            name = SYSTEM[code]
         else:
-            spec = process.spec.field(code)
-            if code not in process.fields:
-                raise BadValue(f"{code}: the smart process {process.title!r} has no such field")
-            name = process.fields[code]
+            spec, name = _field(process, code)
         if op == "in" and not isinstance(value, list | tuple | set):
             raise BadValue(f"{code}: 'in' takes a list")
         out[f"{OPS[op]}{name}"] = _filter_value(process, spec, value)

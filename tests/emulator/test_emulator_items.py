@@ -23,8 +23,9 @@ def test_type_list_categories_and_stages(emu_url, emu_call):
     assert emu_call("crm.status.list", {"filter": {"ENTITY_ID": "DEAL_STAGE"}}).json()[
         "result"][3]["SEMANTICS"] == "S"
     tok = requests.post(f"{emu_url}/_emulator/tokens", json={"user_id": 3}).json()
-    r = emu_call("crm.type.list", token=tok["access_token"])
-    assert r.status_code == 403 and r.json()["error"] == "ACCESS_DENIED"
+    r = emu_call("crm.type.list", token=tok["access_token"])  # crm-type-list.md: 400
+    assert r.status_code == 400 and r.json() == {"error": "ACCESS_DENIED",
+                                                 "error_description": "Доступ запрещен"}
 
 
 def test_smart_process_items_crud_list_and_events(emu_url, emu_call, emu_app_stub):
