@@ -191,7 +191,7 @@ def test_items_of_every_field_type_are_written_found_and_read_back(installed: St
                                    "tags")} == {
         "number": "Д-2026-00001", "kind": "contract", "status": "signed",
         "doc_date": "2026-11-22", "counterparty": crm.ItemRef("company", company),
-        "amount": crm.Money("1500.5", "RUB"), "weight": "2.5",
+        "amount": crm.Money("1500.50", "RUB"), "weight": "2.5",
         "file_link": "https://disk.example/Д-2026-00001", "original": True, "checker": 1,
         "tags": ["поставка", "2026"]}
     assert values["made_at"].startswith("2026-11-22T10:00:00")
