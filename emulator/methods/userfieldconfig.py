@@ -260,8 +260,11 @@ def update(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
         if camel in f:
             uf[FLAGS[camel]] = "Y" if yes(f[camel]) else "N"
     for camel in ("editFormLabel", "helpMessage"):
-        if camel in f:
-            uf[LABELS[camel]] = {**_lang_map(uf.get(LABELS[camel])), **_lang_map(f[camel])}
+        if camel in f:  # a lang_map changes the languages it names, a string all of them
+            given = _lang_map(f[camel])
+            if isinstance(f[camel], dict):
+                given = {k: v for k, v in given.items() if k in f[camel]}
+            uf[LABELS[camel]] = {**_lang_map(uf.get(LABELS[camel])), **given}
     if "settings" in f:
         uf["SETTINGS"] = {**(uf.get("SETTINGS") or {}), **as_dict(f["settings"])}
     enum_changed = "enum" in f and f.get("userTypeId") == "enumeration" and uf[
