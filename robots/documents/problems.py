@@ -1,0 +1,33 @@
+"""What can stop a document from being made, in words the admin can act on.
+
+Both kinds are robot errors: the robot's answer and the page show the text in the portal's
+language, and nothing is retried (a retry cannot fix a template or a product row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connector.i18n import Msg, t
+from connector.triggers import RobotError
+
+
+class DocumentProblem(RobotError):
+    """A msgid and its parameters; a parameter that is itself a msgid is translated too."""
+
+    def __init__(self, msgid: str, params: Mapping[str, Any] | None = None):
+        super().__init__(msgid, **dict(params or {}))
+
+    def text(self, lang: str) -> str:
+        return t(lang, self.msgid, **{k: t(lang, v) if isinstance(v, Msg) else v
+                                      for k, v in self.params.items()})
+
+
+class TemplateProblem(DocumentProblem):
+    """The template cannot be used: too big, not a .docx, a syntax error, a field the data
+    lacks, something the sandbox refuses, or a render that ran out of time or memory."""
+
+
+class DataProblem(DocumentProblem):
+    """The deal's data cannot make a document (a product row with a negative price)."""
