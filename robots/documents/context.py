@@ -15,7 +15,7 @@ up to the kopeck as an accountant checks it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -66,6 +66,7 @@ class Line:
     name: str
     quantity: Decimal
     unit: str
+    unit_code: str  # OKEI: 796 шт, 356 ч
     price: Decimal  # per unit, after discount, with tax
     price_net: Decimal  # per unit, after discount, without tax
     price_before: Decimal  # per unit, before discount, with tax
@@ -122,6 +123,7 @@ def line(n: int, row: ProductRow) -> Line:
     else:
         discount_rate = ""
     return Line(n=n, name=row.name, quantity=quantity, unit=row.measure or "шт",
+                unit_code=row.measure_code or ("796" if not row.measure else ""),
                 price=price, price_net=exclusive, price_before=before,
                 discount_rate=discount_rate,
                 discount=f.kopecks((before - price) * quantity),
@@ -140,7 +142,8 @@ def _vat_rate_text(rate: Decimal | None) -> str:
 
 def item_dict(ln: Line) -> dict[str, str]:
     return {"n": str(ln.n), "name": ln.name, "quantity": f.quantity(ln.quantity),
-            "unit": ln.unit, "price": f.money(ln.price), "price_net": f.money(ln.price_net),
+            "unit": ln.unit, "unit_code": ln.unit_code, "price": f.money(ln.price),
+            "price_net": f.money(ln.price_net),
             "price_before": f.money(ln.price_before), "discount_rate": ln.discount_rate,
             "discount": f.money(ln.discount), "vat_rate": _vat_rate_text(ln.vat_rate),
             "vat": f.money(ln.vat), "net": f.money(ln.net), "total": f.money(ln.total)}
@@ -189,6 +192,35 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+# a person's identity document (api-reference/crm/requisites/universal/crm-requisite-fields.md)
+IDENT_DOC = ("RQ_IDENT_DOC", "RQ_IDENT_DOC_SER", "RQ_IDENT_DOC_NUM", "RQ_IDENT_DOC_DATE",
+             "RQ_IDENT_DOC_ISSUED_BY", "RQ_IDENT_DOC_DEP_CODE")
+
+
+def _date_or_text(value: Any, written: Callable[[Any], str] = f.date_short) -> str:
+    """A date the CRM holds, written; text that is no date is kept as it is."""
+    try:
+        return written(value)
+    except ValueError:
+        return _text(value)
+
+
+def identity_document(fields: Mapping[str, Any]) -> str:
+    """«паспорт серия 4510 № 123456, выдан ОВД «Тверской», 01.02.2010, код подразделения
+    770-001» from the requisite's RQ_IDENT_DOC* fields; "" when it has none."""
+    kind, series, number, issued, by, code = (_text(fields.get(k)).strip() for k in IDENT_DOC)
+    if not (series or number):
+        return ""
+    parts = [" ".join(p for p in ((kind or "паспорт").lower(),
+                                 f"серия {series}" if series else "",
+                                 f"№ {number}" if number else "") if p)]
+    if by or issued:
+        parts.append(" ".join(p for p in ("выдан", by, _date_or_text(issued)) if p))
+    if code:
+        parts.append(f"код подразделения {code}")
+    return ", ".join(parts)
+
+
 def _person_name(party: Party) -> str:
     name = party.name or party.title
     for prefix in _ENTREPRENEUR_PREFIXES:
@@ -201,7 +233,8 @@ PARTY_KEYS = ("title", "name", "full_name", "inn", "kpp", "ogrn", "ogrn_label", 
               "legal_address", "postal_address", "director", "director_genitive",
               "director_dative", "director_short", "director_position",
               "director_position_genitive", "director_position_dative", "basis", "acting",
-              "named", "intro", "accountant", "accountant_short", "phone", "email")
+              "named", "intro", "accountant", "accountant_short", "phone", "email",
+              "passport")
 BANK_KEYS = ("name", "bik", "account", "corr_account", "address")
 
 
@@ -254,6 +287,7 @@ def party_dict(party: Party | None) -> dict[str, Any]:
         "accountant": party.accountant,
         "accountant_short": names.short(party.accountant) if party.accountant else "",
         "phone": party.phone, "email": party.email,
+        "passport": identity_document(party.fields),
         "bank": {"name": bank.bank if bank else "", "bik": bank.bik if bank else "",
                  "account": bank.account if bank else "",
                  "corr_account": bank.corr_account if bank else "",
@@ -264,21 +298,20 @@ def party_dict(party: Party | None) -> dict[str, Any]:
 
 
 def build(item: Item, client: Party | None, seller: Party | None, rows: list[ProductRow],
-          responsible: Person | None, meta: Meta, buyer: str = "client") -> dict[str, Any]:
+          responsible: Person | None, meta: Meta, buyer: str = "client",
+          extra: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The template's context. `seller` is our company; `buyer` says which side pays
     ("client", or "us" for a buy-out or a carrier's contract, where we buy from the client).
-    DataProblem when a product row cannot be used."""
+    `extra` adds the sections a kind of document needs beyond the deal (robots.documents.
+    kinds.SECTIONS: `vehicle`, `route`, `cargo`, …), filled from the deal's fields the admin
+    chose. DataProblem when a product row cannot be used."""
     currency = (item.currency or "RUB").upper()
     table = lines(rows)
     ours, theirs = party_dict(seller), party_dict(client)
     sides = {"seller": theirs, "buyer": ours} if buyer == "us" else {
         "seller": ours, "buyer": theirs}
     person = responsible.name if responsible else ""
-    try:
-        created = f.date_long(item.created_at)
-    except ValueError:
-        created = str(item.created_at)
-    return {
+    core = {
         "doc": {"number": meta.number, "date": f.date_long(meta.date),
                 "date_short": f.date_short(meta.date), "date_quoted": f.date_quoted(meta.date),
                 "kind": meta.kind, "title": meta.title, "version": str(meta.version)},
@@ -286,7 +319,8 @@ def build(item: Item, client: Party | None, seller: Party | None, rows: list[Pro
                  "amount": f.money(item.amount or 0),
                  "amount_words": f.amount_in_words(item.amount or 0, currency),
                  "currency": currency, "currency_sign": f.CURRENCY_SIGNS.get(currency, currency),
-                 "stage": meta.stage or item.stage, "created": created,
+                 "stage": meta.stage or item.stage,
+                 "created": _date_or_text(item.created_at, f.date_long),
                  "fields": {str(k): _text(v) for k, v in item.fields.items()}},
         **sides,
         "items": [item_dict(ln) for ln in table],
@@ -294,6 +328,11 @@ def build(item: Item, client: Party | None, seller: Party | None, rows: list[Pro
         "responsible": {"name": person, "short": names.short(person) if person else ""},
         "today": f.date_long(meta.today or meta.date),
     }
+    for section, values in (extra or {}).items():
+        if section in core:
+            raise ValueError(f"an extra section may not replace {section!r}")
+        core[section] = {str(k): _text(v) for k, v in values.items()}
+    return core
 
 
 def blank(context: Mapping[str, Any], required: Iterable[str]) -> list[str]:

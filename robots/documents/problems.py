@@ -13,15 +13,22 @@ from connector.i18n import Msg, t
 from connector.triggers import RobotError
 
 
+def _param(value: Any, lang: str) -> Any:
+    if isinstance(value, Msg):
+        return t(lang, value)
+    text_in = getattr(value, "text_in", None)  # a phrase of its own (a place in a template)
+    return text_in(lang) if callable(text_in) else value
+
+
 class DocumentProblem(RobotError):
-    """A msgid and its parameters; a parameter that is itself a msgid is translated too."""
+    """A msgid and its parameters; a parameter that is a msgid, or has text_in(lang), is
+    put in the reader's language too."""
 
     def __init__(self, msgid: str, params: Mapping[str, Any] | None = None):
         super().__init__(msgid, **dict(params or {}))
 
     def text(self, lang: str) -> str:
-        return t(lang, self.msgid, **{k: t(lang, v) if isinstance(v, Msg) else v
-                                      for k, v in self.params.items()})
+        return t(lang, self.msgid, **{k: _param(v, lang) for k, v in self.params.items()})
 
 
 class TemplateProblem(DocumentProblem):

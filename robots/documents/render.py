@@ -1,0 +1,284 @@
+"""A .docx template filled with a context: docxtpl in Jinja's immutable sandbox, every value
+escaped for Word's XML, the render in a limited child process.
+
+The order a document is made in: `load` (size and archive checked before anything is
+parsed), `missing` (the fields the template reads that the data lacks: refused before a
+number is taken), then `render`. Whatever goes wrong is a TemplateProblem whose message
+names the place in the template (the part, the paragraph and its text) or the fields.
+
+Why each guard (reference §1–3): docxtpl escapes nothing by default, and a `&` or `<` in a
+client's name silently cut the document (autoescape). The sandbox refuses `_`-attributes,
+`str.format` tricks and mutation; StrictUndefined turns its silent empty strings and every
+unknown name into errors. The context is checked to be plain data (dicts, lists, strings,
+numbers, flags), so no docxtpl object (InlineImage.tpl.save wrote files) or CRM object can
+be reached through it. CPU and memory are bounded by the child (robots.documents.child).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from docx.opc.exceptions import PackageNotFoundError
+from docxtpl import DocxTemplate
+from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from lxml.etree import XMLSyntaxError
+
+from connector.i18n import N_, Msg, t
+from robots.documents import child
+from robots.documents.problems import TemplateProblem
+from robots.documents.usage import absent, used
+
+MiB = 1024 * 1024
+MAX_TEMPLATE_BYTES = 10 * MiB
+MAX_UNPACKED_BYTES = 64 * MiB  # a zip bomb is refused before any part is inflated
+MAX_DOCUMENT_BYTES = 50 * MiB
+LIMITS = child.Limits()
+# docxtpl renders these core properties through the same environment
+PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")
+# what a template may call besides its data; lipsum, cycler and joiner are left out
+GLOBALS = ("range", "dict", "namespace")
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_TAG = re.compile(r"<[^>]+>")
+
+TOO_BIG = N_("The template is {size} MB; templates up to {limit} MB are accepted")
+TOO_BIG_UNPACKED = N_("The template unpacks to more than {limit} MB; it is not a normal "
+                      "Word document")
+NOT_DOCX = N_("The file is not a Word document (.docx): {detail}")
+SYNTAX = N_("Template error in the {where}: {detail}")
+MISSING = N_("The template uses fields the data does not have: {fields}")
+FORBIDDEN = N_("The template tries what templates may not do, in the {where}: {detail}")
+UNDEFINED = N_("The template uses a field the data does not have, in the {where}: {detail}")
+LOOP_TOO_LONG = N_("A loop in the template is too long, in the {where}: {detail}")
+FAILED = N_("The template could not be filled, in the {where}: {detail}")
+BROKEN_XML = N_("The filled template is not valid Word XML: {detail}")
+OUT_OF_TIME = N_("Filling the template was stopped after {seconds} s: it works too long")
+OUT_OF_MEMORY = N_("Filling the template was stopped: it needs more than {mb} MB of memory")
+DOCUMENT_TOO_BIG = N_("The filled document is {size} MB; at most {limit} MB are kept")
+RENDER_DIED = N_("Filling the template failed: {detail}")
+AT_PARAGRAPH = N_("{part}, paragraph {line} «{text}»")
+BODY, HEADER, FOOTER, FOOTNOTES, PROPERTIES_PART = (
+    N_("document body"), N_("page header"), N_("page footer"), N_("footnotes"),
+    N_("document properties"))
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a template, for messages: its part and, when known, the paragraph."""
+
+    part: Msg
+    line: int = 0
+    text: str = ""
+
+    def text_in(self, lang: str) -> str:
+        if not self.line:
+            return t(lang, self.part)
+        return t(lang, AT_PARAGRAPH, part=t(lang, self.part), line=self.line, text=self.text)
+
+    def __str__(self) -> str:
+        return self.text_in("en")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One part of the template as docxtpl hands it to Jinja: a line per paragraph."""
+
+    partname: str
+    part: Msg
+    text: str
+    before: int = 1  # lines ahead of the first paragraph (the part's opening element)
+
+    def where(self, line: int | None) -> Where:
+        """The place of a Jinja line number: paragraph n (from 1) and its visible text."""
+        lines = self.text.splitlines()
+        if not line or not self.before < line <= len(lines):
+            return Where(self.part)
+        shown = html.unescape(_TAG.sub("", lines[line - 1])).strip()
+        return Where(self.part, line - self.before,
+                     shown[:120] + ("…" if len(shown) > 120 else ""))
+
+
+def environment() -> ImmutableSandboxedEnvironment:
+    """The sandbox a template runs in: autoescape for Word's XML, unknown names are errors,
+    none of Jinja's globals a document does not need."""
+    env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+    env.globals = {k: v for k, v in env.globals.items() if k in GLOBALS}
+    return env
+
+
+def _check_archive(template: bytes) -> None:
+    if len(template) > MAX_TEMPLATE_BYTES:
+        raise TemplateProblem(TOO_BIG, {"size": round(len(template) / MiB, 1),
+                                        "limit": MAX_TEMPLATE_BYTES // MiB})
+    try:
+        with zipfile.ZipFile(io.BytesIO(template)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise TemplateProblem(NOT_DOCX, {"detail": str(exc) or type(exc).__name__}) from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise TemplateProblem(TOO_BIG_UNPACKED, {"limit": MAX_UNPACKED_BYTES // MiB})
+    if "word/document.xml" not in names:
+        raise TemplateProblem(NOT_DOCX, {"detail": "word/document.xml is missing"})
+
+
+def load(template: bytes) -> DocxTemplate:
+    """The template, opened; TemplateProblem when it is too big or not a .docx."""
+    _check_archive(template)
+    tpl = DocxTemplate(io.BytesIO(template))
+    try:
+        tpl.init_docx()
+    except (PackageNotFoundError, KeyError, ValueError, XMLSyntaxError, zipfile.BadZipFile,
+            AttributeError, TypeError) as exc:
+        raise TemplateProblem(NOT_DOCX, {"detail": f"{type(exc).__name__}: {exc}"}) from None
+    return tpl
+
+
+def _numbered(xml: str) -> str:
+    """The part's source with one line per paragraph, as docxtpl's render_xml_part makes it
+    (so a Jinja line number is a paragraph)."""
+    return re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
+
+
+def sources(tpl: DocxTemplate) -> list[Source]:
+    """Every part docxtpl renders, in its order: body, headers, footers, properties,
+    footnotes."""
+    docx = tpl.get_docx()
+    out = [Source(docx.part.partname, BODY, _numbered(tpl.patch_xml(tpl.get_xml())))]
+    for uri, label in ((tpl.HEADER_URI, HEADER), (tpl.FOOTER_URI, FOOTER)):
+        for _, part in tpl.get_headers_footers(uri):
+            xml = tpl.patch_xml(tpl.get_part_xml(part))
+            out.append(Source(part.partname, label, _numbered(xml)))
+    props = docx.core_properties
+    text = "\n".join(getattr(props, name) or "" for name in PROPERTIES)
+    out.append(Source("/docProps/core.xml", PROPERTIES_PART, text, before=0))
+    for part in docx.part.package.parts:
+        if part.content_type.endswith(".footnotes+xml"):
+            blob = part.blob.decode("utf-8") if isinstance(part.blob, bytes) else part.blob
+            out.append(Source(part.partname, FOOTNOTES, _numbered(tpl.patch_xml(blob))))
+    return out
+
+
+def _parsed(tpl: DocxTemplate) -> list[tuple[Source, Any]]:
+    env = environment()
+    trees = []
+    for source in sources(tpl):
+        try:
+            trees.append((source, env.parse(source.text)))
+        except TemplateSyntaxError as exc:
+            raise TemplateProblem(SYNTAX, {"where": source.where(exc.lineno),
+                                           "detail": exc.message or str(exc)}) from None
+    return trees
+
+
+def fields(template: bytes) -> set[str]:
+    """The dotted names the template reads ("seller.bank.bik", "items[].total"), optional
+    ones (under `|default`, `is defined`) included; TemplateProblem on a syntax error."""
+    globals_ = environment().globals
+    return set().union(*(used(tree, globals_).names for _, tree in _parsed(load(template))))
+
+
+def missing(template: bytes, context: Mapping[str, Any]) -> list[str]:
+    """The required names the template reads that the context lacks, sorted."""
+    globals_ = environment().globals
+    wanted = set().union(*(used(tree, globals_).required for _, tree in _parsed(load(template))))
+    return absent(wanted, context)
+
+
+def require(template: bytes, context: Mapping[str, Any]) -> None:
+    """TemplateProblem naming every field the context lacks (the check before a number)."""
+    lacking = missing(template, context)
+    if lacking:
+        raise TemplateProblem(MISSING, {"fields": ", ".join(lacking)})
+
+
+def plain(value: Any, path: str = "context") -> Any:
+    """The context as plain data, strings cleaned of characters XML cannot hold; TypeError
+    for anything else (an object the template could call into)."""
+    if isinstance(value, str):
+        return _XML_ILLEGAL.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): plain(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    raise TypeError(f"{path}: {type(value).__name__} is not plain data")
+
+
+def _template_line(tb: Any) -> int | None:
+    """The template line of the innermost frame Jinja's traceback rewriting left."""
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _where(tpl: DocxTemplate, template: bytes, exc: BaseException) -> Where:
+    part = getattr(tpl, "current_rendering_part", None)
+    name = getattr(part, "partname", "") if part is not None else ""
+    line = getattr(exc, "lineno", None) or _template_line(exc.__traceback__)
+    for source in sources(load(template)):
+        if source.partname == name:
+            return source.where(line)
+    return Where(BODY)
+
+
+def render_here(template: bytes, context: Mapping[str, Any]) -> bytes:
+    """The filled document, in this process (the child's work; tests compare it with the
+    guarded render). TemplateProblem for every way a template can fail."""
+    data = plain(context)
+    tpl = load(template)
+    try:
+        tpl.render(data, jinja_env=environment())
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(SYNTAX, {"where": _where(tpl, template, exc),
+                                       "detail": exc.message or str(exc)}) from None
+    except SecurityError as exc:
+        raise TemplateProblem(FORBIDDEN, {"where": _where(tpl, template, exc),
+                                          "detail": str(exc)}) from None
+    except UndefinedError as exc:
+        raise TemplateProblem(UNDEFINED, {"where": _where(tpl, template, exc),
+                                          "detail": str(exc)}) from None
+    except OverflowError as exc:  # the sandbox's range guard is no TemplateError
+        raise TemplateProblem(LOOP_TOO_LONG, {"where": _where(tpl, template, exc),
+                                              "detail": str(exc)}) from None
+    except XMLSyntaxError as exc:
+        raise TemplateProblem(BROKEN_XML, {"detail": str(exc)}) from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a template's fault (TypeError, …), shown
+        raise TemplateProblem(FAILED, {"where": _where(tpl, template, exc),
+                                       "detail": f"{type(exc).__name__}: {exc}"}) from None
+    out = io.BytesIO()
+    tpl.save(out)
+    document = out.getvalue()
+    if len(document) > MAX_DOCUMENT_BYTES:
+        raise TemplateProblem(DOCUMENT_TOO_BIG, {"size": round(len(document) / MiB, 1),
+                                                 "limit": MAX_DOCUMENT_BYTES // MiB})
+    return document
+
+
+def render(template: bytes, context: Mapping[str, Any], limits: child.Limits = LIMITS,
+           ) -> bytes:
+    """The filled document, made in a child process under `limits`. The size and the
+    archive are checked here first, so a 50 MB upload never reaches a parser."""
+    _check_archive(template)
+    try:
+        return child.run(lambda: render_here(template, context), limits)
+    except child.OutOfTime as exc:
+        raise TemplateProblem(OUT_OF_TIME, {"seconds": exc.seconds}) from None
+    except child.OutOfMemory:
+        raise TemplateProblem(OUT_OF_MEMORY, {"mb": limits.memory_bytes // MiB}) from None
+    except child.ChildFailed as exc:
+        raise TemplateProblem(RENDER_DIED, {"detail": str(exc)}) from None
+
