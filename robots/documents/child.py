@@ -31,7 +31,7 @@ MiB = 1024 * 1024
 @dataclass(frozen=True)
 class Limits:
     cpu_seconds: int = 5  # a shipped document takes ~30 ms; a 500-row table ~80 ms
-    memory_bytes: int = 256 * MiB  # on top of what the child shares with its parent
+    memory_bytes: int = 128 * MiB  # beyond what it shares with its parent (shipped: < 32)
     wall_seconds: float = 15.0
 
 

@@ -160,9 +160,10 @@ def totals(rows: Sequence[Line], deal_amount: Any, currency: str) -> dict[str, A
                 "gross_words": f.amount_in_words(gross, currency), "net": "", "vat": "",
                 "vat_words": "", "vat_rate": "", "vat_label": "", "vat_line": "",
                 "vat_on_top": False, "subtotal": f.money(gross), "discount": f.money(0),
-                "matches_deal": True}
+                "has_discount": False, "matches_deal": True}
     gross = sum((ln.total for ln in rows), ZERO)
     vat = sum((ln.vat for ln in rows), ZERO)
+    discount = sum((ln.discount for ln in rows), ZERO)
     taxed = [ln for ln in rows if ln.vat_rate is not None]
     rates = {ln.vat_rate for ln in taxed}
     on_top = bool(taxed) and not all(ln.vat_included for ln in taxed)
@@ -177,7 +178,7 @@ def totals(rows: Sequence[Line], deal_amount: Any, currency: str) -> dict[str, A
             "vat": f.money(vat), "vat_words": f.amount_in_words(vat, currency) if taxed else "",
             "vat_rate": rate, "vat_label": label, "vat_line": vat_line, "vat_on_top": on_top,
             "subtotal": f.money(gross - vat if on_top else gross),
-            "discount": f.money(sum((ln.discount for ln in rows), ZERO)),
+            "discount": f.money(discount), "has_discount": discount > 0,
             "matches_deal": f.kopecks(deal_amount or 0) == gross}
 
 

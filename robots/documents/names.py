@@ -2,12 +2,17 @@
 директора Иванова Ивана Ивановича» (genitive), «Генеральному директору Иванову И. И.»
 (dative), and the short form «Иванов И. И.».
 
-pymorphy3's dictionary comes first: it knows which surnames do not decline (Белых, Ким for a
-woman) and declines names petrovich gets wrong (Ольга → Ольги). A part the dictionary does not
-know as a name (Гусь, Голубь) goes to petrovich's rules. The gender comes from the
-patronymic, else the first name, else the surname's own form (Петрова); a name whose gender
-stays unknown is left as written rather than declined wrongly. Neither library is right
-for every name, so a form declined here is a default an admin can correct, never a fact.
+pymorphy3's dictionary knows which surnames do not decline (Белых, Ким for a woman) and
+declines the names petrovich gets wrong (Ольга → Ольги, reference §6). A surname it does not
+know as one but knows as a common noun of the same gender (Гусь, Голубь, Соловей for a man)
+declines as that noun: Гуся, Голубя, Соловья. The gender comes from the patronymic, else the
+first name, else the surname's own form (Петрова); a word whose gender or form stays unknown
+is left as written rather than declined wrongly. No library is right for every name, so a
+form declined here is a default an admin can correct, never a fact.
+
+petrovich is not used: its only release on the index (2.0.1) installs a top-level `tests`
+package into site-packages, which shadows this repository's `tests` and breaks its imports,
+and pymorphy3 with the noun fallback declines every name of the reference's table right.
 """
 
 from __future__ import annotations
@@ -17,8 +22,6 @@ import re
 from dataclasses import dataclass
 
 import pymorphy3
-from petrovich.enums import Case, Gender
-from petrovich.main import Petrovich
 
 CASES = ("gent", "datv")
 MALE, FEMALE = "m", "f"
@@ -32,11 +35,6 @@ _TAGS = {MALE: "masc", FEMALE: "femn"}
 @functools.cache
 def _morph() -> pymorphy3.MorphAnalyzer:
     return pymorphy3.MorphAnalyzer(lang="ru")  # ≈0.2 s and 16 MB once per process
-
-
-@functools.cache
-def _petrovich() -> Petrovich:
-    return Petrovich()
 
 
 @dataclass(frozen=True)
@@ -142,12 +140,16 @@ def _decline_word(word: str, role: str, gender: str, case: str) -> str:
         if "Fixd" in best.tag:  # Белых, Шевченко, a woman's Ким: they do not decline
             return word
         form = best.inflect({case, "sing"})
+        return _recase(form.word, word) if form is not None else word
+    # not in the dictionary as a name: a common noun of the same gender declines alike
+    nouns = [p for p in _morph().parse(word.lower())
+             if p.tag.POS == "NOUN" and {"nomn", "sing", tag} <= p.tag.grammemes
+             and "Fixd" not in p.tag]
+    if role == "last" and nouns:
+        form = max(nouns, key=lambda p: p.score).inflect({case, "sing"})
         if form is not None:
             return _recase(form.word, word)
-    rules = _petrovich()
-    how = getattr(rules, {"last": "lastname", "first": "firstname", "middle": "middlename"}[role])
-    return how(word, Case.GENITIVE if case == "gent" else Case.DATIVE,
-               Gender.MALE if gender == MALE else Gender.FEMALE)
+    return word
 
 
 def _decline_part(part: str, role: str, gender: str, case: str) -> str:

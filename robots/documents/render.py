@@ -16,17 +16,19 @@ be reached through it. CPU and memory are bounded by the child (robots.documents
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import re
 import zipfile
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from docx.opc.exceptions import PackageNotFoundError
 from docxtpl import DocxTemplate
-from jinja2 import StrictUndefined, TemplateSyntaxError
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from lxml.etree import XMLSyntaxError
@@ -34,13 +36,15 @@ from lxml.etree import XMLSyntaxError
 from connector.i18n import N_, Msg, t
 from robots.documents import child
 from robots.documents.problems import TemplateProblem
-from robots.documents.usage import absent, used
+from robots.documents.usage import Usage, absent, used
 
 MiB = 1024 * 1024
 MAX_TEMPLATE_BYTES = 10 * MiB
 MAX_UNPACKED_BYTES = 64 * MiB  # a zip bomb is refused before any part is inflated
 MAX_DOCUMENT_BYTES = 50 * MiB
 LIMITS = child.Limits()
+PREPARED_KEPT = 32  # templates kept opened and compiled (the 16 shipped fit)
+COMPILED_KEPT = 8 * PREPARED_KEPT  # their parts: body, headers, footers, properties
 # docxtpl renders these core properties through the same environment
 PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")
 # what a template may call besides its data; lipsum, cycler and joiner are left out
@@ -105,12 +109,38 @@ class Source:
                      shown[:120] + ("…" if len(shown) > 120 else ""))
 
 
-def environment() -> ImmutableSandboxedEnvironment:
+class _Sandbox(ImmutableSandboxedEnvironment):
     """The sandbox a template runs in: autoescape for Word's XML, unknown names are errors,
-    none of Jinja's globals a document does not need."""
-    env = ImmutableSandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
-    env.globals = {k: v for k, v in env.globals.items() if k in GLOBALS}
-    return env
+    none of Jinja's globals a document does not need. `from_string` (what docxtpl calls for
+    every part) answers from the templates `prepare` compiled, so a render compiles nothing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(autoescape=True, undefined=StrictUndefined)
+        self.globals = {k: v for k, v in self.globals.items() if k in GLOBALS}
+        self.compiled: OrderedDict[str, Template] = OrderedDict()
+
+    def from_string(self, source: Any, globals: Any = None,  # noqa: A002 - Jinja's name
+                    template_class: Any = None) -> Template:
+        if globals is None and template_class is None and source in self.compiled:
+            return self.compiled[source]
+        return super().from_string(source, globals, template_class)
+
+    def keep(self, source: str, tree: nodes.Template) -> None:
+        """Compile a parsed part once; the oldest are dropped past COMPILED_KEPT."""
+        if source in self.compiled:
+            self.compiled.move_to_end(source)
+            return
+        code = self.compile(tree)
+        self.compiled[source] = self.template_class.from_code(
+            self, code, self.make_globals(None), None)
+        while len(self.compiled) > COMPILED_KEPT:
+            self.compiled.popitem(last=False)
+
+
+# One environment for every render: it holds no state of a render, and the compiled
+# templates it keeps are bound to it.
+ENV = _Sandbox()
 
 
 def _check_archive(template: bytes) -> None:
@@ -156,9 +186,9 @@ def sources(tpl: DocxTemplate) -> list[Source]:
         for _, part in tpl.get_headers_footers(uri):
             xml = tpl.patch_xml(tpl.get_part_xml(part))
             out.append(Source(part.partname, label, _numbered(xml)))
-    props = docx.core_properties
-    text = "\n".join(getattr(props, name) or "" for name in PROPERTIES)
-    out.append(Source("/docProps/core.xml", PROPERTIES_PART, text, before=0))
+    props = docx.core_properties  # rendered one by one, each its own source
+    out += [Source("/docProps/core.xml", PROPERTIES_PART, getattr(props, name) or "", before=0)
+            for name in PROPERTIES]
     for part in docx.part.package.parts:
         if part.content_type.endswith(".footnotes+xml"):
             blob = part.blob.decode("utf-8") if isinstance(part.blob, bytes) else part.blob
@@ -166,30 +196,63 @@ def sources(tpl: DocxTemplate) -> list[Source]:
     return out
 
 
-def _parsed(tpl: DocxTemplate) -> list[tuple[Source, Any]]:
-    env = environment()
-    trees = []
-    for source in sources(tpl):
-        try:
-            trees.append((source, env.parse(source.text)))
-        except TemplateSyntaxError as exc:
-            raise TemplateProblem(SYNTAX, {"where": source.where(exc.lineno),
-                                           "detail": exc.message or str(exc)}) from None
-    return trees
+@dataclass(frozen=True)
+class Prepared:
+    """A template checked, opened, parsed and compiled: what every render of it shares.
+    `tpl` is never rendered in this process (a render fills the child's copy of it)."""
+
+    tpl: DocxTemplate
+    sources: tuple[Source, ...]
+    usage: Usage
+
+
+def _parse(source: Source, text: str) -> nodes.Template:
+    try:
+        tree = ENV.parse(text)
+        ENV.keep(text, tree)
+    except TemplateSyntaxError as exc:  # TemplateAssertionError (a block twice) included
+        raise TemplateProblem(SYNTAX, {"where": source.where(exc.lineno),
+                                       "detail": exc.message or str(exc)}) from None
+    return tree
+
+
+def _prepare(template: bytes) -> Prepared:
+    tpl = load(template)
+    found = sources(tpl)
+    usage = Usage()
+    for source in found:
+        part = used(_parse(source, source.text), ENV.globals)
+        usage.names |= part.names
+        usage.optional |= part.optional
+    return Prepared(tpl, tuple(found), usage)
+
+
+_PREPARED: OrderedDict[str, Prepared] = OrderedDict()
+
+
+def prepare(template: bytes) -> Prepared:
+    """The template made ready to render, kept for the next render of the same bytes (the
+    PREPARED_KEPT latest); TemplateProblem when it cannot be used."""
+    key = hashlib.sha256(template).hexdigest()
+    if key in _PREPARED:
+        _PREPARED.move_to_end(key)
+        return _PREPARED[key]
+    prepared = _prepare(template)
+    _PREPARED[key] = prepared
+    while len(_PREPARED) > PREPARED_KEPT:
+        _PREPARED.popitem(last=False)
+    return prepared
 
 
 def fields(template: bytes) -> set[str]:
     """The dotted names the template reads ("seller.bank.bik", "items[].total"), optional
     ones (under `|default`, `is defined`) included; TemplateProblem on a syntax error."""
-    globals_ = environment().globals
-    return set().union(*(used(tree, globals_).names for _, tree in _parsed(load(template))))
+    return set(prepare(template).usage.names)
 
 
 def missing(template: bytes, context: Mapping[str, Any]) -> list[str]:
     """The required names the template reads that the context lacks, sorted."""
-    globals_ = environment().globals
-    wanted = set().union(*(used(tree, globals_).required for _, tree in _parsed(load(template))))
-    return absent(wanted, context)
+    return absent(prepare(template).usage.required, context)
 
 
 def require(template: bytes, context: Mapping[str, Any]) -> None:
@@ -223,41 +286,40 @@ def _template_line(tb: Any) -> int | None:
     return line
 
 
-def _where(tpl: DocxTemplate, template: bytes, exc: BaseException) -> Where:
+def _where(tpl: DocxTemplate, found: Sequence[Source], exc: BaseException) -> Where:
     part = getattr(tpl, "current_rendering_part", None)
     name = getattr(part, "partname", "") if part is not None else ""
     line = getattr(exc, "lineno", None) or _template_line(exc.__traceback__)
-    for source in sources(load(template)):
+    for source in found:
         if source.partname == name:
             return source.where(line)
     return Where(BODY)
 
 
-def render_here(template: bytes, context: Mapping[str, Any]) -> bytes:
-    """The filled document, in this process (the child's work; tests compare it with the
-    guarded render). TemplateProblem for every way a template can fail."""
+def _fill(tpl: DocxTemplate, found: Sequence[Source], context: Mapping[str, Any]) -> bytes:
+    """Render `tpl` (it is changed) and save it; TemplateProblem for every way a template
+    can fail while it runs."""
     data = plain(context)
-    tpl = load(template)
     try:
-        tpl.render(data, jinja_env=environment())
+        tpl.render(data, jinja_env=ENV)
     except TemplateSyntaxError as exc:
-        raise TemplateProblem(SYNTAX, {"where": _where(tpl, template, exc),
+        raise TemplateProblem(SYNTAX, {"where": _where(tpl, found, exc),
                                        "detail": exc.message or str(exc)}) from None
     except SecurityError as exc:
-        raise TemplateProblem(FORBIDDEN, {"where": _where(tpl, template, exc),
+        raise TemplateProblem(FORBIDDEN, {"where": _where(tpl, found, exc),
                                           "detail": str(exc)}) from None
     except UndefinedError as exc:
-        raise TemplateProblem(UNDEFINED, {"where": _where(tpl, template, exc),
+        raise TemplateProblem(UNDEFINED, {"where": _where(tpl, found, exc),
                                           "detail": str(exc)}) from None
     except OverflowError as exc:  # the sandbox's range guard is no TemplateError
-        raise TemplateProblem(LOOP_TOO_LONG, {"where": _where(tpl, template, exc),
+        raise TemplateProblem(LOOP_TOO_LONG, {"where": _where(tpl, found, exc),
                                               "detail": str(exc)}) from None
     except XMLSyntaxError as exc:
         raise TemplateProblem(BROKEN_XML, {"detail": str(exc)}) from None
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - a template's fault (TypeError, …), shown
-        raise TemplateProblem(FAILED, {"where": _where(tpl, template, exc),
+        raise TemplateProblem(FAILED, {"where": _where(tpl, found, exc),
                                        "detail": f"{type(exc).__name__}: {exc}"}) from None
     out = io.BytesIO()
     tpl.save(out)
@@ -268,17 +330,25 @@ def render_here(template: bytes, context: Mapping[str, Any]) -> bytes:
     return document
 
 
+def render_here(template: bytes, context: Mapping[str, Any]) -> bytes:
+    """The filled document made in this process, unguarded, from a fresh copy of the
+    template: what the child does, for tests and the bench to compare with."""
+    prepared = prepare(template)
+    tpl = load(template)
+    return _fill(tpl, prepared.sources, context)
+
+
 def render(template: bytes, context: Mapping[str, Any], limits: child.Limits = LIMITS,
            ) -> bytes:
     """The filled document, made in a child process under `limits`. The size and the
-    archive are checked here first, so a 50 MB upload never reaches a parser."""
-    _check_archive(template)
+    archive are checked here first, so a 50 MB upload never reaches a parser; the template
+    is opened and compiled here once (`prepare`), and the child fills its own copy."""
+    prepared = prepare(template)
     try:
-        return child.run(lambda: render_here(template, context), limits)
+        return child.run(lambda: _fill(prepared.tpl, prepared.sources, context), limits)
     except child.OutOfTime as exc:
         raise TemplateProblem(OUT_OF_TIME, {"seconds": exc.seconds}) from None
     except child.OutOfMemory:
         raise TemplateProblem(OUT_OF_MEMORY, {"mb": limits.memory_bytes // MiB}) from None
     except child.ChildFailed as exc:
         raise TemplateProblem(RENDER_DIED, {"detail": str(exc)}) from None
-
