@@ -262,9 +262,12 @@ def party_dict(party: Party | None) -> dict[str, Any]:
     position_genitive = names.decline_phrase(position, "gent") if position else ""
     director_genitive = names.decline(director, "gent") if director else ""
     basis_genitive = names.decline_phrase(basis, "gent") if basis else ""
+    passport = identity_document(party.fields)
     if party.is_person:
         person = _person_name(party)
         intro = f"{ENTREPRENEUR} {person}" if party.ogrn else person
+        if passport and not party.ogrn:  # a private person names their passport
+            intro += f", {passport}"
         if basis_genitive:
             intro += f", {acting} на основании {basis_genitive}"
     elif director:
@@ -288,7 +291,7 @@ def party_dict(party: Party | None) -> dict[str, Any]:
         "accountant": party.accountant,
         "accountant_short": names.short(party.accountant) if party.accountant else "",
         "phone": party.phone, "email": party.email,
-        "passport": identity_document(party.fields),
+        "passport": passport,
         "bank": {"name": bank.bank if bank else "", "bik": bank.bik if bank else "",
                  "account": bank.account if bank else "",
                  "corr_account": bank.corr_account if bank else "",
