@@ -1,0 +1,105 @@
+"""Documents benchmark: the shipped templates rendered with full deals, on one core.
+
+  docs_per_second     guarded renders (a forked child under CPU, memory and time limits)
+                      of the 16 shipped templates in turn, pinned to one core (target ≥ 20)
+  render_ms           p50/p90/p99 of one guarded render
+  unguarded_ms_p50    the same document made in this process from a fresh copy of the
+                      template (load + render + save, no child): what the guard is compared to
+  child_overhead_ms   p50 of a child that does nothing: fork, limits, pipe, exit, wait
+  prepare_ms_p50      a template's first use: checked, opened, parsed, compiled (then kept)
+  context_ms_p50      building a template's context (formatting, declension, totals)
+
+Phases still to come beside `render` (issue 16): `pdf` (pdf_seconds_p95), `requests`
+(requests_per_document), `numbers` (distinct_numbers, gaps for 200 concurrent requests).
+
+Run: .venv/bin/python -m bench.documents [--seconds 10] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench.common import emit, latency_summary, load_average, percentile
+from robots.documents import child, render
+from robots.documents.kinds import KINDS, kind
+from tests import documents_sample as sample
+
+BENCH = "documents"
+
+
+def one_core() -> int:
+    """Pin this process (and the children it forks) to one core; which one."""
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+def _ms(fn: Callable[[], Any], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - started)
+    return sorted(out)
+
+
+def contexts() -> dict[str, dict[str, Any]]:
+    def client(code: str) -> Any:
+        return sample.PERSON if kind(code).business == "car_dealer" else sample.CLIENT
+
+    return {k.code: sample.context(k.code, client=client(k.code)) for k in KINDS}
+
+
+def run_render(seconds: float) -> dict[str, Any]:
+    templates = {k.code: k.path.read_bytes() for k in KINDS}
+    started = time.perf_counter()
+    data = contexts()
+    context_ms = (time.perf_counter() - started) / len(data) * 1000
+    prepare_s = []
+    for template in templates.values():
+        render._PREPARED.clear()
+        t0 = time.perf_counter()
+        render.prepare(template)
+        prepare_s.append(time.perf_counter() - t0)
+    for template in templates.values():  # keep all of them, as a worker does
+        render.prepare(template)
+    codes = list(templates)
+    times: list[float] = []
+    deadline = time.perf_counter() + seconds
+    i = 0
+    while time.perf_counter() < deadline:
+        code = codes[i % len(codes)]
+        t0 = time.perf_counter()
+        render.render(templates[code], data[code])
+        times.append(time.perf_counter() - t0)
+        i += 1
+    elapsed = sum(times)
+    invoice = templates["invoice"]
+    unguarded = _ms(lambda: render.render_here(invoice, data["invoice"]), 20)
+    noop = _ms(lambda: child.run(lambda: b""), 50)
+    return {"docs_per_second": round(len(times) / elapsed, 1), "documents": len(times),
+            "templates": len(codes), "render_ms": latency_summary(times),
+            "unguarded_ms_p50": round(percentile(unguarded, 50) * 1000, 1),
+            "child_overhead_ms": round(percentile(noop, 50) * 1000, 2),
+            "prepare_ms_p50": round(percentile(sorted(prepare_s), 50) * 1000, 1),
+            "context_ms_p50": round(context_ms, 1), "target_docs_per_second": 20}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--quick", action="store_true", help="2 seconds of rendering")
+    args = parser.parse_args(argv)
+    core = one_core()
+    emit(BENCH, "render", core=core, load_average=load_average(),
+         **run_render(2.0 if args.quick else args.seconds))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
