@@ -51,6 +51,7 @@ PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title"
 GLOBALS = ("range", "dict", "namespace")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _TAG = re.compile(r"<[^>]+>")
+_RICH_TAG = re.compile(r"\{\{(?:r|p|tr|tc)\s")  # {{r rt }}, {{p subdoc }}: docxtpl objects
 
 TOO_BIG = N_("The template is {size} MB; templates up to {limit} MB are accepted")
 TOO_BIG_UNPACKED = N_("The template unpacks to more than {limit} MB; it is not a normal "
@@ -67,6 +68,8 @@ OUT_OF_TIME = N_("Filling the template was stopped after {seconds} s: it works t
 OUT_OF_MEMORY = N_("Filling the template was stopped: it needs more than {mb} MB of memory")
 DOCUMENT_TOO_BIG = N_("The filled document is {size} MB; at most {limit} MB are kept")
 RENDER_DIED = N_("Filling the template failed: {detail}")
+RICH_TAG = N_("The tag «{tag}…» inserts rich text or a sub-document, which templates here "
+              "are not given: leave out the letter after the braces, in the {where}")
 AT_PARAGRAPH = N_("{part}, paragraph {line} «{text}»")
 BODY, HEADER, FOOTER, FOOTNOTES, PROPERTIES_PART = (
     N_("document body"), N_("page header"), N_("page footer"), N_("footnotes"),
@@ -177,22 +180,33 @@ def _numbered(xml: str) -> str:
     return re.sub(r"<w:p([ >])", r"\n<w:p\1", xml)
 
 
+def _source(tpl: DocxTemplate, partname: str, part: Msg, xml: str) -> Source:
+    """A part as Jinja gets it; TemplateProblem for a rich-text tag, which would insert a
+    plain value where Word expects a run or a paragraph (docxtpl loses it silently)."""
+    for n, line in enumerate(_numbered(xml).splitlines()):
+        found = _RICH_TAG.search(html.unescape(_TAG.sub("", line)))
+        if found:
+            raw = Source(partname, part, _numbered(xml))
+            raise TemplateProblem(RICH_TAG, {"tag": found.group(0).strip(),
+                                             "where": raw.where(n + 1)})
+    return Source(partname, part, _numbered(tpl.patch_xml(xml)))
+
+
 def sources(tpl: DocxTemplate) -> list[Source]:
     """Every part docxtpl renders, in its order: body, headers, footers, properties,
     footnotes."""
     docx = tpl.get_docx()
-    out = [Source(docx.part.partname, BODY, _numbered(tpl.patch_xml(tpl.get_xml())))]
+    out = [_source(tpl, docx.part.partname, BODY, tpl.get_xml())]
     for uri, label in ((tpl.HEADER_URI, HEADER), (tpl.FOOTER_URI, FOOTER)):
         for _, part in tpl.get_headers_footers(uri):
-            xml = tpl.patch_xml(tpl.get_part_xml(part))
-            out.append(Source(part.partname, label, _numbered(xml)))
+            out.append(_source(tpl, part.partname, label, tpl.get_part_xml(part)))
     props = docx.core_properties  # rendered one by one, each its own source
     out += [Source("/docProps/core.xml", PROPERTIES_PART, getattr(props, name) or "", before=0)
             for name in PROPERTIES]
     for part in docx.part.package.parts:
         if part.content_type.endswith(".footnotes+xml"):
             blob = part.blob.decode("utf-8") if isinstance(part.blob, bytes) else part.blob
-            out.append(Source(part.partname, FOOTNOTES, _numbered(tpl.patch_xml(blob))))
+            out.append(_source(tpl, part.partname, FOOTNOTES, blob))
     return out
 
 

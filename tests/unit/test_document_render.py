@@ -278,3 +278,25 @@ def test_the_guarded_render_makes_what_the_plain_one_does():
     template = docx("{{ buyer.name }}", table=[["{%tr for it in items %}"],
                                                ["{{ it.name }}"], ["{%tr endfor %}"]])
     assert texts(render.render(template, CTX, FAST)) == texts(render.render_here(template, CTX))
+
+
+@pytest.mark.parametrize("tag", ["{{r buyer.name }}", "{{p buyer.name }}"])
+def test_a_rich_text_tag_is_refused_rather_than_losing_its_value(tag):
+    """docxtpl's {{r}}/{{p}} expect RichText/Subdoc objects; a plain value there vanished."""
+    with pytest.raises(TemplateProblem) as caught:
+        render.fields(docx("Договор", tag))
+    assert caught.value.msgid == render.RICH_TAG
+    assert "paragraph 2" in caught.value.text("en")
+    assert render.fields(docx("{{ p }} {{ r.x }}")) == {"p", "r.x"}  # plain names stay
+
+
+def test_a_docx_whose_document_is_not_xml_is_refused():
+    good = zipfile.ZipFile(io.BytesIO(docx("x")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name in good.namelist():
+            archive.writestr(name, b"<w:document" if name == "word/document.xml"
+                             else good.read(name))
+    with pytest.raises(TemplateProblem) as caught:
+        render.fields(out.getvalue())
+    assert caught.value.msgid == render.NOT_DOCX
