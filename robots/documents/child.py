@@ -125,7 +125,12 @@ def run(work: Callable[[], Any], limits: Limits = Limits()) -> Any:  # noqa: B00
     """work()'s result, computed in a limited child. Its exception is raised here as it was;
     OutOfTime, OutOfMemory or ChildFailed when the limits stopped it."""
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to be had (EAGAIN, ENOMEM): the job's retry may get one
+        os.close(read_fd)
+        os.close(write_fd)
+        raise
     if pid == 0:  # pragma: no cover - the child; its outcome is what the parent sees
         os.close(read_fd)
         _child(work, limits, write_fd)

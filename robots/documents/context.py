@@ -4,7 +4,7 @@ dicts of strings (and two true/false flags). Pure: no CRM, no files.
 A template gets nothing it could call or walk out of — no CRM object, no Decimal, no date —
 so the sandbox has only strings to guard. Amounts are formatted here, once, the Russian way
 (robots.documents.formatting); the schema is documented for template authors in
-docs/documents.md, and `schema()` lists it for the admin page.
+docs/documents.md, and `schema()` lists its names for the admin page.
 
 Product rows follow Bitrix24's per-unit prices (api-reference/crm/data-types.md,
 crm_item_product_row): `price` is after the discount with tax, `price_exclusive` after the
@@ -21,10 +21,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from connector.crm.port import Item, Party, Person, ProductRow
+from connector.crm.port import Item, ItemRef, Party, Person, ProductRow
 from connector.i18n import N_
 from robots.documents import formatting as f
 from robots.documents import names
+from robots.documents.kinds import SECTIONS
 from robots.documents.problems import DataProblem
 
 NOT_A_NUMBER = N_("Product row {n} «{name}»: {field} is not a number ({value})")
@@ -350,3 +351,29 @@ def blank(context: Mapping[str, Any], required: Iterable[str]) -> list[str]:
         if value in ("", None, [], {}):
             out.append(name)
     return out
+
+
+def names_in(context: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Every dotted name of a context, a list's elements as `items[].total` (from its first
+    element): what the admin page lists as the fields a template may use."""
+    out: list[str] = []
+    for key, value in context.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out += names_in(value, f"{name}.")
+        elif isinstance(value, list):
+            out.append(name)
+            if value and isinstance(value[0], Mapping):
+                out += names_in(value[0], f"{name}[].")
+        else:
+            out.append(name)
+    return out
+
+
+def schema(sections: Iterable[str] = ()) -> list[str]:
+    """The names every context has (a deal's own `deal.fields.UF_…` and a side's
+    `fields.RQ_…` come on top), with the extra sections given: `kinds.SECTIONS` keys."""
+    empty = build(Item(ref=ItemRef("deal", 0)), None, None, [ProductRow("")], None,
+                  Meta(number="", date=date(2000, 1, 1), kind=""),
+                  extra={s: dict.fromkeys(k for k, _ in SECTIONS[s]) for s in sections})
+    return names_in(empty)

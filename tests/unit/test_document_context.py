@@ -234,3 +234,11 @@ def test_blank_names_the_empty_requisites():
     assert c.blank(ctx, ("seller.inn", "buyer.inn", "seller.bank.account",
                          "buyer.bank.bik", "nothing.here")) == [
         "buyer.inn", "buyer.bank.bik", "nothing.here"]
+
+
+def test_the_schema_names_every_key_of_a_full_context():
+    ctx = s.context("work_order")
+    full = set(c.names_in(ctx)) - {n for n in c.names_in(ctx) if ".fields." in n}
+    assert full - {"deal.fields", "seller.fields", "buyer.fields"} <= set(
+        c.schema(("vehicle", "repair")))
+    assert "items[].total" in c.schema() and "vehicle.vin" not in c.schema()

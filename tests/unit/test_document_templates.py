@@ -12,7 +12,7 @@ import pytest
 from docx import Document
 
 from robots.documents import render, shipped
-from robots.documents.context import blank
+from robots.documents.context import blank, schema
 from robots.documents.kinds import KINDS, SECTIONS, TEMPLATES, kind
 from tests import documents_sample as s
 
@@ -125,3 +125,11 @@ def test_every_shipped_template_renders_a_deal_without_products(k):
     ctx = s.context(k.code, client=client_for(k.code), rows=[])
     text = text_of(render.render(k.path.read_bytes(), ctx))
     assert ctx["doc"]["number"] in text and "iphone" not in text
+
+
+@pytest.mark.parametrize("k", KINDS, ids=lambda k: k.code)
+def test_a_shipped_template_uses_only_names_the_schema_lists(k):
+    """What the admin page shows as the fields a template may use covers the shipped ones."""
+    listed = set(schema(k.sections))
+    for name in render.fields(k.path.read_bytes()):
+        assert name in listed or any(p.startswith(f"{name}.") for p in listed), name
