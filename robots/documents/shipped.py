@@ -94,8 +94,8 @@ def route_cargo_table(page: Page, carrier: bool = False) -> None:
                  ("Водитель", "{{ transport.driver }}, {{ transport.driver_document }}, "
                               "тел. {{ transport.driver_phone }}")]
     rows += [("Стоимость перевозки", "{{ deal.amount }} {{ deal.currency_sign }} "
-                                     "({{ deal.amount_words }}), {{ totals.vat_line or "
-                                     "'НДС не облагается' }}"),
+                                     "({{ deal.amount_words }})"),
+             ("НДС", "{{ totals.vat_line }}"),
              ("Условия оплаты", "безналичный расчёт в течение 10 (десяти) банковских дней "
                                 "после получения оригиналов документов")]
     page.fields(rows, 62)
@@ -229,9 +229,7 @@ def consignment_note() -> Page:
         ["3. Наименование груза",
          "{{ cargo.name }}; мест: {{ cargo.places }}, упаковка: {{ cargo.packing }}; "
          "масса брутто {{ cargo.weight }} кг; объём {{ cargo.volume }} м³"],
-        ["4. Сопроводительные документы на груз",
-         "{% for it in items %}{{ it.name }} — {{ it.quantity }} {{ it.unit }}"
-         "{% if not loop.last %}; {% endif %}{% endfor %}"],
+        ["4. Сопроводительные документы на груз", "______________________________"],
         ["5. Указания грузоотправителя", "Объявленная стоимость груза: {{ cargo.value }}"],
         ["6. Приём груза", "{{ route.loading_address }}; {{ route.loading_date }}"],
         ["7. Сдача груза", "{{ route.unloading_address }}; {{ route.unloading_date }}"],
