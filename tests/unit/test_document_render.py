@@ -253,11 +253,28 @@ def test_the_default_limits_stop_both_too():
         render.OUT_OF_MEMORY, render.OUT_OF_TIME)
 
 
-def test_the_wall_clock_stops_a_child_that_waits():
+def children() -> set[int]:
+    """This process's children, from /proc (zombies included)."""
+    out = set()
+    for stat in os.listdir("/proc"):
+        if stat.isdigit():
+            try:
+                with open(f"/proc/{stat}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == os.getpid():
+                out.add(int(stat))
+    return out
+
+
+def test_the_wall_clock_stops_a_child_that_waits_and_leaves_no_process():
+    before = children()
     started = time.perf_counter()
     with pytest.raises(child.OutOfTime) as caught:
         child.run(lambda: time.sleep(30), child.Limits(wall_seconds=0.5))
     assert caught.value.wall is True and time.perf_counter() - started < 3
+    assert children() <= before  # killed and reaped: not even a zombie is left
 
 
 def test_a_child_hands_back_its_result_and_its_exception():
