@@ -17,6 +17,7 @@ from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 from docx.table import Table, _Cell
@@ -38,8 +39,13 @@ class Column:
     align: str = "left"
 
 
-def var(expr: str) -> str:
-    return "{{ " + expr + " }}"
+SIGN = "____________ /"  # the line a signature goes on, then the name and a closing «/»
+
+
+def whole(table: Table) -> None:
+    """Its rows never break across pages (a signatures block stays in one piece)."""
+    for row in table.rows:
+        row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
 
 
 class Page:
@@ -137,6 +143,8 @@ class Page:
             table.style = self.doc.styles["Table Grid"]
         table.alignment = WD_TABLE_ALIGNMENT.CENTER
         table.autofit = False
+        for column, width in zip(table.columns, widths, strict=True):
+            column.width = Mm(width)  # the grid: LibreOffice sizes columns by it, not cells
         for r, values in enumerate(rows):
             for c, value in enumerate(values):
                 cell = table.rows[r].cells[c]
@@ -187,10 +195,12 @@ class Page:
     def parties(self, left: tuple[str, str], right: tuple[str, str], *,
                 heading: str = "АДРЕСА, РЕКВИЗИТЫ И ПОДПИСИ СТОРОН", number: int = 0) -> None:
         """Both sides' requisites side by side, with their signatures and seals."""
-        self.p(f"{number}. {heading}" if number else heading, bold=True, align="center",
-               before=8, after=4)
+        title = self.p(f"{number}. {heading}" if number else heading, bold=True,
+                       align="center", before=8, after=4)
+        title.paragraph_format.keep_with_next = True
         half = self.width / 2
         table = self.grid([["", ""]], [half, half], borders=False)
+        whole(table)
         for cell, (role, side) in zip(table.rows[0].cells, (left, right), strict=True):
             self._requisites(cell, role, side)
 
@@ -221,7 +231,7 @@ class Page:
         line("{%p endif %}")
         line("")
         line("{{ @.director_position }}")
-        line("_______________ / {{ @.director_short }} /")
+        line(SIGN + " {{ @.director_short }} /")
         line("{%p if not @.is_person %}")
         line("М. П.")
         line("{%p endif %}")
@@ -230,10 +240,11 @@ class Page:
         """Two signature lines without requisites: «Сдал / Принял»."""
         half = self.width / 2
         table = self.grid([["", ""]], [half, half], borders=False)
+        whole(table)
         for cell, (role, side) in zip(table.rows[0].cells, (left, right), strict=True):
             self.p(role, where=cell, bold=True, after=1)
             self.p("{{ " + side + ".name }}", where=cell, after=6)
-            self.p("_______________ / {{ " + side + ".director_short }} /", where=cell)
+            self.p(SIGN + " {{ " + side + ".director_short }} /", where=cell)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

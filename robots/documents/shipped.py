@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from robots.documents.kinds import KINDS, TEMPLATES
-from robots.documents.layout import Column, Page
+from robots.documents.layout import SIGN, Column, Page
 
 GOODS = (
     Column("№", "{{ it.n }}", 8, "center"),
@@ -27,9 +27,11 @@ GOODS = (
     Column("Сумма", "{{ it.total }}", 26, "right"),
 )
 GOODS_VAT = (
-    *GOODS[:4],
+    GOODS[0],
+    Column("Наименование", "{{ it.name }}", 72),
+    *GOODS[2:4],
     Column("Цена", "{{ it.price }}", 22, "right"),
-    Column("НДС", "{{ it.vat_rate }}", 14, "center"),
+    Column("НДС", "{{ it.vat_rate }}", 18, "center"),
     Column("Сумма НДС", "{{ it.vat }}", 22, "right"),
     Column("Сумма", "{{ it.total }}", 24, "right"),
 )
@@ -191,8 +193,8 @@ def invoice() -> Page:
     page.totals()
     page.p("Оплата настоящего счёта означает согласие с условиями оказания услуг. "
            "Счёт действителен в течение 5 (пяти) банковских дней.", size=9, after=10)
-    page.grid([["Руководитель", "_______________ / {{ seller.director_short }} /",
-                "Бухгалтер", "_______________ / {{ seller.accountant_short }} /"]],
+    page.grid([["Руководитель", SIGN + " {{ seller.director_short }} /",
+                "Бухгалтер", SIGN + " {{ seller.accountant_short }} /"]],
               [page.width * 0.17, page.width * 0.33, page.width * 0.15, page.width * 0.35],
               borders=False)
     return page
@@ -250,8 +252,8 @@ def consignment_note() -> Page:
     page.grid([
         ["Груз сдал (грузоотправитель)", "Груз принял (водитель)", "Груз получил "
          "(грузополучатель)"],
-        ["_____________ / __________ /", "_____________ / {{ transport.driver }} /",
-         "_____________ / __________ /"],
+        ["_________ / _________ /", "_________ / {{ transport.driver }} /",
+         "_________ / _________ /"],
     ], [page.width / 3] * 3, borders=False)
     return page
 
@@ -269,7 +271,7 @@ def waybill() -> Page:
     page.p("I. ТОВАРНЫЙ РАЗДЕЛ", bold=True, align="center", before=6, after=3)
     page.items(GOODS_VAT)
     page.totals(words=False)
-    page.p("Всего отпущено {{ totals.count }} ({{ totals.count_words }}) наименований на "
+    page.p("Всего отпущено наименований: {{ totals.count }} ({{ totals.count_words }}), на "
            "сумму {{ totals.gross_words }}", before=2, after=2)
     page.p("Масса груза брутто: {{ cargo.weight }} кг; мест: {{ cargo.places }}", after=4)
     page.p("II. ТРАНСПОРТНЫЙ РАЗДЕЛ", bold=True, align="center", before=6, after=3)
@@ -284,8 +286,8 @@ def waybill() -> Page:
     page.p(after=8)
     page.grid([
         ["Отпуск груза разрешил", "Груз к перевозке принял", "Груз получил"],
-        ["_____________ / __________ /", "_____________ / {{ transport.driver }} /",
-         "_____________ / __________ /"],
+        ["_________ / _________ /", "_________ / {{ transport.driver }} /",
+         "_________ / _________ /"],
         ["М. П.", "", "М. П."],
     ], [page.width / 3] * 3, borders=False)
     return page
@@ -328,15 +330,17 @@ def vat_invoice() -> Page:
         Column("Стоимость с налогом", "{{ it.total }}", 24, "right"),
     )
     page.items(columns, size=8.5)
+    scale = page.width / sum(c.width for c in columns)  # the total row under the columns
+    w = [c.width * scale for c in columns]
     page.grid([["Всего к оплате (9)", "{{ totals.net }}", "X",
                 "{{ totals.vat or 'без НДС' }}", "{{ totals.gross }}"]],
-              [page.width - 24 - 14 - 14 - 22 - 24, 24, 14 + 14, 22, 24],
+              [sum(w[:6]), w[6], w[7] + w[8], w[9], w[10]],
               bold_first=True, size=8.5, aligns=("left", "right", "center", "right", "right"))
     page.p(after=10)
     page.grid([["Руководитель организации или иное уполномоченное лицо",
-                "_______________ / {{ seller.director_short }} /",
+                SIGN + " {{ seller.director_short }} /",
                 "Главный бухгалтер или иное уполномоченное лицо",
-                "_______________ / {{ seller.accountant_short }} /"]],
+                SIGN + " {{ seller.accountant_short }} /"]],
               [page.width * 0.22, page.width * 0.28, page.width * 0.22, page.width * 0.28],
               borders=False, size=9)
     return page

@@ -97,8 +97,8 @@ def test_contracts_name_the_signatories_in_the_genitive():
             "дальнейшем «Экспедитор»") in text
     assert ("в лице Директора Гуся Петра Ильича, действующего на основании Доверенности № 7 "
             "от 01.02.2026, именуемое в дальнейшем «Клиент»") in text
-    assert "_______________ / Петрова А. С. /" in text
-    assert "_______________ / Гусь П. И. /" in text
+    assert "____________ / Петрова А. С. /" in text
+    assert "____________ / Гусь П. И. /" in text
     assert "Р/с 40702810938000012345" in text and "БИК 044525225" in text
     assert "ООО «Рога & Копыта»" in text  # escaped for the XML, shown as typed
 
