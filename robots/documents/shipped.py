@@ -28,10 +28,10 @@ GOODS = (
 )
 GOODS_VAT = (
     GOODS[0],
-    Column("Наименование", "{{ it.name }}", 72),
+    Column("Наименование", "{{ it.name }}", 66),
     *GOODS[2:4],
     Column("Цена", "{{ it.price }}", 22, "right"),
-    Column("НДС", "{{ it.vat_rate }}", 18, "center"),
+    Column("НДС", "{{ it.vat_rate }}", 22, "center"),
     Column("Сумма НДС", "{{ it.vat }}", 22, "right"),
     Column("Сумма", "{{ it.total }}", 24, "right"),
 )
