@@ -4,7 +4,8 @@
                       of the 16 shipped templates in turn, pinned to one core (target ≥ 20),
                       each template prepared once and kept, as in a long-lived process
   cold_docs_per_second the same with every template prepared anew for each document, as
-                      in an RQ work-horse (a fresh fork per job) that nobody warmed up
+                      in an RQ work-horse (a fresh fork per job) whose worker did not call
+                      render.keep_ready for the shipped templates before forking it
   render_ms           p50/p90/p99 of one guarded render
   unguarded_ms_p50    the same document made in this process from a fresh copy of the
                       template (load + render + save, no child): what the guard is compared to

@@ -4,6 +4,7 @@ catalogue names each once, and every one renders a full deal into a document who
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -133,3 +134,9 @@ def test_a_shipped_template_uses_only_names_the_schema_lists(k):
     listed = set(schema(k.sections))
     for name in render.fields(k.path.read_bytes()):
         assert name in listed or any(p.startswith(f"{name}.") for p in listed), name
+
+
+def test_the_shipped_templates_can_be_made_ready_before_a_fork():
+    assert render.keep_ready(k.path.read_bytes() for k in KINDS) == len(KINDS)
+    assert all(hashlib.sha256(k.path.read_bytes()).hexdigest() in render._PREPARED
+               for k in KINDS)
