@@ -131,6 +131,30 @@ def cmd_journal(args: argparse.Namespace) -> int:
     return 0
 
 
+def preload() -> list[str]:
+    """Import, in the worker, every module of the core and of the capabilities, so a work-horse
+    (forked per job) imports nothing itself. Lazy imports inside job code otherwise ran in
+    every horse, and where byte code is not written (PYTHONDONTWRITEBYTECODE, as many container
+    images set) each horse compiled the Bitrix24 adapter from source: a third of a job's CPU
+    (bench.watchdogs' set-up, py-spy). Returns the modules that could not be imported."""
+    import importlib
+    import pkgutil
+
+    import connector
+    import robots
+
+    failed = []
+    for package in (connector, robots):
+        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            try:
+                importlib.import_module(info.name)
+            except ImportError as exc:  # an optional part this deployment lacks
+                logging.getLogger("connector.worker").warning("not preloaded: %s (%s)",
+                                                              info.name, exc)
+                failed.append(info.name)
+    return failed
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     """An RQ worker on our queues, with the scheduler thread (timers, retries, periodic slots)
     and the inbox pump (the web's accepted deliveries become jobs here; burst: once, first).
@@ -178,6 +202,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     worker = Worker([s.queues[n] for n in names], connection=s.redis,
                     serializer=JSONSerializer, name=args.name, job_monitoring_interval=10,
                     liveness=Liveness(s.redis, s.queues.prefix))
+    preload()
     gc.freeze()  # a forked job then copies fewer pages: ~20 % more jobs per second
     try:
         worker.work(burst=args.burst, logging_level=s.settings.log_level)
