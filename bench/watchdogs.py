@@ -153,6 +153,7 @@ def one_run(r: Rig, members: list[str], count: int, window_s: float, lead_s: flo
 
 
 WORKERS = 4
+SET_UP_PER_S = 8.0  # deals made → under watch, all four workers on it (10.7/s measured)
 
 
 def run(items: int, portals: int, window_s: float, lead_s: float, outage_s: float
@@ -184,8 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         run(90, 3, 20.0, 25.0, 3.0)
     else:
-        # setting the timers costs a read per item at 2 req/s per portal (after a burst of 50)
-        lead = max(30.0, (args.items / args.portals - 50) / 2 + 30)
+        # the items are under watch before the first comes due: setting a timer costs a read
+        # per item at 2 req/s per portal (after a burst of 50) and two jobs per item, which the
+        # workers do at about SET_UP_PER_S items a second on the 2-core development machine
+        lead = max(30.0, (args.items / args.portals - 50) / 2 + 30,
+                   args.items / SET_UP_PER_S + 30)
         run(args.items, args.portals, args.window_s, lead, args.outage_s)
     return 0
 
