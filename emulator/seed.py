@@ -1,4 +1,5 @@
-"""Demo data: people in departments, lead statuses, two pipelines, leads and deals."""
+"""Demo data: people in departments, lead statuses, two pipelines, leads and deals, our own
+company and a client with Russian requisites, a deal with product rows."""
 
 from __future__ import annotations
 
@@ -84,6 +85,10 @@ def seed_structure(emu: Emulator, portal: Portal) -> None:
         }
         if not portal.crm_types:
             seed_smart_processes(emu, portal)
+        if not len(portal.presets):
+            from .methods.requisites import seed_presets
+
+            seed_presets(emu, portal)
 
 
 def seed_smart_processes(emu: Emulator, portal: Portal) -> None:
@@ -200,6 +205,113 @@ def seed_demo(emu: Emulator, portal: Portal, leads: int = 30, deals: int = 30) -
                 "CONTACT_ID": str(i), "OPPORTUNITY": str(crng.randrange(100, 900) * 10),
             }, user_id=1, fire=False)
         seed_disk(emu, portal)
+        seed_documents(emu, portal)
+
+
+# Our company and a client, as a Russian portal holds them (requisites/index.md): the
+# requisite (preset 1 «Организация»), its addresses (6 legal, 1 actual) and bank details
+OUR_COMPANY = {
+    "TITLE": "ООО «Ромашка»", "IS_MY_COMPANY": "Y",
+    "PHONE": [{"VALUE": "+7 495 123-45-67", "VALUE_TYPE": "WORK"}],
+    "EMAIL": [{"VALUE": "info@romashka.test", "VALUE_TYPE": "WORK"}],
+}
+OUR_REQUISITE = {
+    "NAME": "Организация", "RQ_COMPANY_NAME": "ООО «Ромашка»",
+    "RQ_COMPANY_FULL_NAME": "Общество с ограниченной ответственностью «Ромашка»",
+    "RQ_INN": "7701234567", "RQ_KPP": "770101001", "RQ_OGRN": "1027700123456",
+    "RQ_OKPO": "12345678", "RQ_DIRECTOR": "Иванов Иван Иванович",
+    "RQ_CEO_NAME": "Иванов Иван Иванович", "RQ_CEO_WORK_POS": "Генеральный директор",
+    "RQ_ACCOUNTANT": "Смирнова Ольга Петровна", "RQ_BASE_DOC": "Устава",
+    "RQ_PHONE": "+7 495 123-45-67", "RQ_EMAIL": "info@romashka.test",
+}
+OUR_ADDRESSES = [
+    {"TYPE_ID": 6, "POSTAL_CODE": "123456", "CITY": "Москва", "ADDRESS_1": "ул. Ленина, д. 1",
+     "ADDRESS_2": "оф. 5", "COUNTRY": "Россия"},
+    {"TYPE_ID": 1, "POSTAL_CODE": "123456", "CITY": "Москва", "ADDRESS_1": "ул. Ленина, д. 1",
+     "ADDRESS_2": "оф. 7", "COUNTRY": "Россия"},
+]
+OUR_BANK = {
+    "NAME": "ПАО Сбербанк", "RQ_BANK_NAME": "ПАО Сбербанк",
+    "RQ_BANK_ADDR": "117312, г. Москва, ул. Вавилова, д. 19", "RQ_BIK": "044525225",
+    "RQ_ACC_NUM": "40702810938000060473", "RQ_COR_ACC_NUM": "30101810400000000225",
+    "RQ_ACC_CURRENCY": "RUB",
+}
+CLIENT_COMPANY = {
+    "TITLE": "ООО «Вектор»",
+    "PHONE": [{"VALUE": "+7 383 222-33-44", "VALUE_TYPE": "WORK"}],
+    "EMAIL": [{"VALUE": "office@vektor.test", "VALUE_TYPE": "WORK"}],
+}
+CLIENT_REQUISITE = {
+    "NAME": "Организация", "RQ_COMPANY_NAME": "ООО «Вектор»",
+    "RQ_COMPANY_FULL_NAME": "Общество с ограниченной ответственностью «Вектор»",
+    "RQ_INN": "5408123456", "RQ_KPP": "540801001", "RQ_OGRN": "1155476012345",
+    "RQ_DIRECTOR": "Петров Пётр Петрович", "RQ_CEO_WORK_POS": "Директор",
+    "RQ_BASE_DOC": "Устава",
+}
+CLIENT_ADDRESSES = [
+    {"TYPE_ID": 6, "POSTAL_CODE": "630090", "PROVINCE": "Новосибирская обл.",
+     "CITY": "Новосибирск", "ADDRESS_1": "ул. Пирогова, д. 2", "COUNTRY": "Россия"},
+]
+CLIENT_BANK = {
+    "NAME": "АО «Альфа-Банк»", "RQ_BANK_NAME": "АО «Альфа-Банк»", "RQ_BIK": "044525593",
+    "RQ_ACC_NUM": "40702810701300012345", "RQ_COR_ACC_NUM": "30101810200000000593",
+    "RQ_ACC_CURRENCY": "RUB",
+}
+# catalog products the demo rows name: id → name, OKEI unit, catalog type (7 = service)
+CATALOG = {
+    1: {"name": "Диван «Честер»", "measureCode": 796, "type": 1},
+    2: {"name": "Кресло «Бержер»", "measureCode": 796, "type": 1},
+    3: {"name": "Доставка и сборка", "measureCode": 876, "type": 7},
+}
+DOCUMENTS_DEAL = 2
+# one row with a discount (2000 ₽ a unit off), one with 20 % VAT included, a service
+# without VAT («Без НДС»)
+DEAL_ROWS = [
+    {"productId": 2, "price": 18000, "quantity": 2, "discountTypeId": 1, "discountSum": 2000,
+     "taxRate": 20, "taxIncluded": "Y", "sort": 10},
+    {"productId": 1, "price": 96000, "quantity": 1, "taxRate": 20, "taxIncluded": "Y",
+     "sort": 20},
+    {"productId": 3, "price": 5000, "quantity": 1, "taxRate": None, "sort": 30},
+]
+
+
+def _company_with_requisite(emu: Emulator, portal: Portal, company: dict[str, Any],
+                            requisite: dict[str, Any], addresses: list[dict[str, Any]],
+                            bank: dict[str, Any]) -> tuple[int, int, int]:
+    """(company id, requisite id, bank detail id)."""
+    from .methods.crm import crm_add
+    from .methods.requisites import address_add, bank_detail_add, requisite_add
+
+    company_id = crm_add(emu, portal, "company", {**company, "ASSIGNED_BY_ID": "1"}, user_id=1,
+                         fire=False)
+    rid = requisite_add(emu, portal, {**requisite, "ENTITY_TYPE_ID": 4,
+                                      "ENTITY_ID": company_id, "PRESET_ID": 1}, 1)
+    for address in addresses:
+        address_add(emu, portal, {**address, "ENTITY_TYPE_ID": 8, "ENTITY_ID": rid})
+    return company_id, rid, bank_detail_add(emu, portal, {**bank, "ENTITY_ID": rid}, 1)
+
+
+def seed_documents(emu: Emulator, portal: Portal) -> None:
+    """«ООО «Ромашка»» (our company), the client «ООО «Вектор»», and deal 2 bound to both
+    through crm.requisite.link, with three product rows."""
+    from .methods.crm import crm_update
+    from .methods.product_rows import set_rows
+    from .methods.requisites import link_register
+
+    with emu.lock:
+        portal.catalog.update({k: dict(v) for k, v in CATALOG.items()})
+        _ours, our_rq, our_bank = _company_with_requisite(
+            emu, portal, OUR_COMPANY, OUR_REQUISITE, OUR_ADDRESSES, OUR_BANK)
+        client, client_rq, client_bank = _company_with_requisite(
+            emu, portal, CLIENT_COMPANY, CLIENT_REQUISITE, CLIENT_ADDRESSES, CLIENT_BANK)
+        if portal.deals.get(DOCUMENTS_DEAL) is None:
+            return
+        crm_update(emu, portal, "deal", DOCUMENTS_DEAL, {"COMPANY_ID": client,
+                                                         "CURRENCY_ID": "RUB"}, 1, fire=False)
+        link_register(portal, {"ENTITY_TYPE_ID": 2, "ENTITY_ID": DOCUMENTS_DEAL,
+                               "REQUISITE_ID": client_rq, "BANK_DETAIL_ID": client_bank,
+                               "MC_REQUISITE_ID": our_rq, "MC_BANK_DETAIL_ID": our_bank})
+        set_rows(emu, portal, 2, DOCUMENTS_DEAL, DEAL_ROWS)
 
 
 def seed_disk(emu: Emulator, portal: Portal) -> None:

@@ -187,6 +187,17 @@ class Portal:
     # calendar.settings.get (methods/calendar.py); None = the documented sample's values
     calendar: dict[str, Any] = field(default_factory=dict)
     disk: DiskState = field(default_factory=DiskState)
+    # requisites of contacts and companies (methods/requisites.py): requisites and bank
+    # details by id, addresses by (TYPE_ID, ENTITY_TYPE_ID, ENTITY_ID), the requisite links
+    # of deals/invoices/smart-process items by (ENTITY_TYPE_ID, ENTITY_ID), the presets
+    requisites: Table = field(default_factory=Table)
+    bank_details: Table = field(default_factory=Table)
+    addresses: dict[tuple[int, int, int], dict[str, Any]] = field(default_factory=dict)
+    requisite_links: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    presets: Table = field(default_factory=Table)
+    # crm.item.productrow.* (methods/product_rows.py) and the catalog products they name
+    product_rows: Table = field(default_factory=Table)
+    catalog: dict[int, dict[str, Any]] = field(default_factory=dict)
     app: AppState = field(default_factory=AppState)
     bucket: LeakyBucket = field(default_factory=LeakyBucket)
     operating: dict[str, OperatingTime] = field(default_factory=dict)

@@ -11,6 +11,8 @@ from . import (  # noqa: F401
     im,
     items,
     placement,
+    product_rows,
+    requisites,
     tasks,
     types,
     userfieldconfig,

@@ -473,10 +473,24 @@ def crm_delete(
             raise not_found()
         if entity in ("contact", "company"):
             _unbind(portal, entity, str(row_id))
+        drop_dependants(portal, entity, row_id)
         if fire:
             emu.fire_event(portal, EVENT_PREFIX[entity] + "DELETE", {"FIELDS": {"ID": row_id}},
                            user_id)
         return True
+
+
+def drop_dependants(portal: Portal, entity: str, row_id: int) -> None:
+    """What lives and dies with a row: a contact's or company's requisites, a lead's or
+    deal's product rows and requisite link."""
+    from . import product_rows, requisites
+
+    type_id = {"lead": 1, "deal": 2, "contact": 3, "company": 4}[entity]
+    if entity in ("contact", "company"):
+        requisites.drop_owner(portal, type_id, row_id)
+    else:
+        product_rows.drop_owner(portal, type_id, row_id)
+        requisites.drop_item_link(portal, type_id, row_id)
 
 
 def _unbind(portal: Portal, entity: str, rid: str) -> None:

@@ -469,6 +469,10 @@ def item_delete(ctx: CallContext, params: dict[str, Any]) -> list[Any]:
         return []
     if not _table(portal, type_id).delete(item_id):
         raise RestError("NOT_FOUND", "Element not found", 400)
+    from . import product_rows, requisites
+
+    product_rows.drop_owner(portal, type_id, item_id)
+    requisites.drop_item_link(portal, type_id, item_id)
     _event(emu, portal, "DELETE", type_id, item_id, ctx.user_id)
     return []
 
