@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from connector.bitrix import documents as docs
 from connector.bitrix import smart_processes as spa
 from connector.bitrix.errors import BitrixError, is_access_denied, is_not_found
 from connector.bitrix.files import FileGone, open_download
@@ -126,6 +127,16 @@ class _Plan:
     guarded: set[str] = field(default_factory=set)  # references that must resolve
     parse: dict[str, Callable[[dict[str, Any], dict[str, BitrixError]], Any]] = field(
         default_factory=dict)
+    # commands chosen from earlier answers: later[n] runs once phase n+1's answers are in
+    later: list[list[Callable[[dict[str, Any]], dict[str, Command]]]] = field(
+        default_factory=list)
+
+    def after(self, phase: int, build: Callable[[dict[str, Any]], dict[str, Command]]
+              ) -> None:
+        """Ask for build(answers so far)'s commands in the batch after `phase` (1, 2…)."""
+        while len(self.later) < phase:
+            self.later.append([])
+        self.later[phase - 1].append(build)
 
 
 class BitrixCrm:
@@ -368,7 +379,7 @@ class BitrixCrm:
                 return next((_int(r.get("ID")) for r in _rows(raw.get(f"{key}_c"))
                              if str(r.get("COMMENT") or "") == q.text), 0)
             plan.parse[key] = comment
-        elif not self._plan_watch(plan, key, q):
+        elif not (self._plan_watch(plan, key, q) or self._plan_documents(plan, key, q)):
             raise TypeError(f"the Bitrix24 adapter cannot answer {type(q).__name__}")
 
     def _plan_find(self, plan: _Plan, key: str, q: p.FindItems) -> None:
@@ -472,6 +483,50 @@ class BitrixCrm:
             return False
         return True
 
+    def _plan_documents(self, plan: _Plan, key: str, q: p.Query) -> bool:
+        """What documents read (connector/bitrix/documents.py decides, purely): a document's
+        parties in two batches, our companies in three, an item's product rows (its further
+        pages in a second batch)."""
+        if isinstance(q, p.DocumentParties):
+            for k, cmd in docs.party_commands(key, q).items():
+                plan.commands.setdefault(k, cmd)
+            plan.after(1, lambda raw, key=key, q=q: docs.party_follow_up(key, q, raw))
+            src = docs.item_command(q.of)[0]
+
+            def parties(raw: dict, errs: dict, key: str = key, q: p.DocumentParties = q,
+                        src: str = src) -> dict[str, p.Party | None]:
+                if src in errs:
+                    raise neutral(errs[src], q.of.label, ITEM_NOT_FOUND_CODES)
+                if not isinstance(raw.get(src), dict):
+                    raise p.NotFound(q.of.label, "no such item")
+                return docs.parties_from(key, q, raw)
+            plan.parse[key] = parties
+        elif isinstance(q, p.MyCompanies):
+            plan.commands.update(docs.my_companies_commands(key))
+            plan.after(1, lambda raw, key=key: docs.my_companies_requisites(key, raw))
+            plan.after(2, lambda raw, key=key: docs.my_companies_details(key, raw))
+
+            def companies(raw: dict, errs: dict, key: str = key) -> list[p.Party]:
+                if f"{key}_mc" in errs:
+                    raise neutral(errs[f"{key}_mc"], "my companies")
+                return docs.my_companies_from(key, raw)
+            plan.parse[key] = companies
+        elif isinstance(q, p.ProductRows):
+            plan.commands[f"{key}_p0"] = docs.product_rows_command(q.of)
+            plan.after(1, lambda raw, key=key, q=q: docs.product_pages(
+                key, q.of, raw.get(f"{key}_p0#total")))
+
+            def product_rows(raw: dict, errs: dict, key: str = key, q: p.ProductRows = q
+                             ) -> list[p.ProductRow]:
+                failed = [k for k in errs if k == f"{key}_p0" or k.startswith(f"{key}_p")]
+                if failed:
+                    raise neutral(errs[failed[0]], f"product rows of {q.of.label}")
+                return docs.product_rows_from(key, raw)
+            plan.parse[key] = product_rows
+        else:
+            return False
+        return True
+
     def _day(self, key: str, uid: int, raw: dict, errs: dict) -> str:
         err = errs.get(f"{key}_tm{uid}")
         if err is not None and err.code in SCOPE_CODES:
@@ -505,11 +560,16 @@ class BitrixCrm:
                                       "select": ["ID", "TITLE", "ASSIGNED_BY_ID", "DATE_CREATE"]}
 
     def _run(self, plan: _Plan) -> tuple[dict[str, Any], dict[str, BitrixError]]:
-        """Send what is not known yet: at most two batches (the second for guarded refs)."""
+        """Send what is not known yet: two batches at most (the second for guarded refs and
+        the commands chosen from the first's answers), one more per further `later` step."""
         raw: dict[str, Any] = {}
         errors: dict[str, BitrixError] = {}
         pending = dict(plan.commands)
-        for _phase in range(2):
+        for phase in range(max(2, len(plan.later) + 1)):
+            for build in plan.later[phase - 1] if 0 < phase <= len(plan.later) else ():
+                for key, cmd in build(raw).items():
+                    if key not in raw and key not in errors:
+                        pending.setdefault(key, cmd)
             ready: dict[str, Command] = {}
             for key, (method, params) in list(pending.items()):
                 sig = signature(method, params)
@@ -548,7 +608,7 @@ class BitrixCrm:
                     sig = signature(method, literal)
                     self.seen[sig] = raw[key]
                     self.seen[f"{sig}#total"] = raw[f"{key}#total"]
-            if not pending:
+            if not pending and phase >= len(plan.later):
                 break
         for key in pending:  # a reference that stayed unresolved after both phases
             raw[key] = None
