@@ -222,7 +222,7 @@ OUR_REQUISITE = {
     "RQ_OKPO": "12345678", "RQ_DIRECTOR": "Иванов Иван Иванович",
     "RQ_CEO_NAME": "Иванов Иван Иванович", "RQ_CEO_WORK_POS": "Генеральный директор",
     "RQ_ACCOUNTANT": "Смирнова Ольга Петровна", "RQ_BASE_DOC": "Устава",
-    "RQ_PHONE": "+7 495 123-45-67", "RQ_EMAIL": "info@romashka.test",
+    "RQ_PHONE": "+7 495 123-45-67", "RQ_EMAIL": "info@romashka.test", "RQ_VAT_PAYER": "Y",
 }
 OUR_ADDRESSES = [
     {"TYPE_ID": 6, "POSTAL_CODE": "123456", "CITY": "Москва", "ADDRESS_1": "ул. Ленина, д. 1",
@@ -246,7 +246,7 @@ CLIENT_REQUISITE = {
     "RQ_COMPANY_FULL_NAME": "Общество с ограниченной ответственностью «Вектор»",
     "RQ_INN": "5408123456", "RQ_KPP": "540801001", "RQ_OGRN": "1155476012345",
     "RQ_DIRECTOR": "Петров Пётр Петрович", "RQ_CEO_WORK_POS": "Директор",
-    "RQ_BASE_DOC": "Устава",
+    "RQ_BASE_DOC": "Устава", "RQ_VAT_PAYER": "Y",
 }
 CLIENT_ADDRESSES = [
     {"TYPE_ID": 6, "POSTAL_CODE": "630090", "PROVINCE": "Новосибирская обл.",

@@ -377,7 +377,9 @@ def choose_seller(key: str, q: p.DocumentParties, raw: Mapping[str, Any],
 def party_follow_up(key: str, q: p.DocumentParties, raw: Mapping[str, Any]
                     ) -> dict[str, Command]:
     """The second batch: the chosen requisites' bank details and addresses (and our
-    requisite itself when the link names one not listed)."""
+    requisite itself when the link names one not listed); nothing when the item is gone."""
+    if not isinstance(raw.get(item_command(q.of)[0]), Mapping):
+        return {}
     chosen = [c for c in (choose_client(key, q, raw), choose_seller(key, q, raw))
               if c is not None and c.requisite_id]
     if not chosen:
