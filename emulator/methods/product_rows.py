@@ -334,3 +334,45 @@ def list_(ctx: CallContext, params: dict[str, Any]) -> Any:
                len(keyed))
     res.items = {"productRows": res.items}
     return res
+
+
+# ------------------------------------------------------------------ deprecated deal methods
+def _deal_id(ctx: CallContext, params: dict[str, Any]) -> int:
+    """deals/crm-deal-productrows-get.md: the deal's id; its three documented errors."""
+    raw = params.get("id", params.get("ID"))
+    if not str(raw or "").strip().isdigit() or int(str(raw).strip()) <= 0:
+        raise RestError("", "The parameter id is invalid or not defined.", 400)
+    deal_id = int(str(raw).strip())
+    if ctx.portal.deals.get(deal_id) is None:
+        raise RestError("", "Not found", 400)
+    if not ctx.portal.may_read(ctx.user_id, "deal", deal_id):
+        raise RestError("", "Access denied", 400)
+    return deal_id
+
+
+def old_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as crm.deal.productrows.get prints it: UPPER_CASE, ids as strings,
+    PRICE_ACCOUNT as a string with kopecks (the page's sample)."""
+    out = {items.to_upper(k): v for k, v in row.items() if k != "priceAccount"}
+    out.update({"ID": str(row["id"]), "OWNER_ID": str(row["ownerId"]),
+                "ORIGINAL_PRODUCT_NAME": row["productName"], "PRODUCT_DESCRIPTION": None,
+                "PRICE_ACCOUNT": f"{_dec(row['priceAccount']):.2f}", "STORE_ID": 0})
+    return out
+
+
+@method("crm.deal.productrows.get", scope="crm")
+def deal_rows_get(ctx: CallContext, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Deprecated (crm-deal-productrows-get.md): the same rows as crm.item.productrow.list."""
+    return [old_row(r) for r in rows_of(ctx.portal, 2, _deal_id(ctx, params))]
+
+
+@method("crm.deal.productrows.set", scope="crm")
+def deal_rows_set(ctx: CallContext, params: dict[str, Any]) -> bool:
+    """Deprecated (crm-deal-productrows-set.md): the deal's rows become `rows` (UPPER_CASE
+    fields), the same rows crm.item.productrow.* reads."""
+    deal_id = _deal_id(ctx, params)
+    rows = params.get("rows", params.get("ROWS")) or []
+    rows = list(rows.values()) if isinstance(rows, dict) else rows
+    set_rows(ctx.emu, ctx.portal, 2, deal_id,
+             [{items.to_camel(str(k).upper()): v for k, v in as_dict(r).items()} for r in rows])
+    return True

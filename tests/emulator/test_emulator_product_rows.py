@@ -133,3 +133,24 @@ def test_the_demo_deal_has_a_discount_a_vat_row_and_a_service_without_vat(emu_ca
     deal = ok(emu_call("crm.deal.get", {"id": 2}))
     assert (deal["OPPORTUNITY"], deal["TAX_VALUE"], deal["CURRENCY_ID"]) == (
         "137000.00", "22000.00", "RUB")
+
+
+def test_the_deprecated_deal_methods_see_the_same_rows(emu_call):
+    deal = new_deal(emu_call)
+    assert ok(emu_call("crm.deal.productrows.set", {"id": deal, "rows": [
+        {"PRODUCT_NAME": "Товар #2", "PRICE": 899.1, "QUANTITY": 1, "DISCOUNT_TYPE_ID": 2,
+         "DISCOUNT_RATE": 10}]})) is True
+    old = ok(emu_call("crm.deal.productrows.get", {"id": deal}))
+    sample = load("api-reference__crm__deals__crm-deal-productrows-get.md__result")["result"][0]
+    keys = set(sample) - {"RESERVE_ID", "DATE_RESERVE_END", "RESERVE_QUANTITY"}
+    assert set(old[0]) >= keys
+    same = ("PRICE", "PRICE_EXCLUSIVE", "PRICE_NETTO", "PRICE_BRUTTO", "PRICE_ACCOUNT",
+            "DISCOUNT_SUM", "DISCOUNT_RATE", "DISCOUNT_TYPE_ID", "QUANTITY", "TAX_RATE")
+    assert {k: old[0][k] for k in same} == {k: sample[k] for k in same}
+    new = ok(emu_call("crm.item.productrow.list", {"filter": {"=ownerType": "D",
+                                                              "=ownerId": deal}}))
+    assert [str(r["id"]) for r in new["productRows"]] == [r["ID"] for r in old]
+    assert err(emu_call("crm.deal.productrows.get", {"id": 0}))["error_description"] == (
+        "The parameter id is invalid or not defined.")
+    assert err(emu_call("crm.deal.productrows.get", {"id": 999999}))["error_description"] == (
+        "Not found")
