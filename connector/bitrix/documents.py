@@ -280,6 +280,10 @@ def party_commands(key: str, q: p.DocumentParties) -> dict[str, Command]:
         "filter": {"ENTITY_TYPE_ID": COMPANY, "ENTITY_ID": ours}, "order": BY_SORT})
     if q.my_company:
         cmds[f"{key}_mco"] = ("crm.company.get", {"id": q.my_company})
+    if q.of.kind.startswith("item:"):  # a smart process names our company: mycompanyId
+        named = f"$result[{src}][item][mycompanyId]"
+        cmds[f"{key}_imr"] = ("crm.requisite.list", {
+            "filter": {"ENTITY_TYPE_ID": COMPANY, "ENTITY_ID": named}, "order": BY_SORT})
     cmds[f"{key}_ps"] = ("crm.requisite.preset.list", {"select": ["ID", "NAME", "XML_ID"]})
     return cmds
 
@@ -351,26 +355,29 @@ def _our(raw: Mapping[str, Any], key: str, company_id: int) -> Owner:
 
 def choose_seller(key: str, q: p.DocumentParties, raw: Mapping[str, Any],
                   final: bool = False) -> Choice | None:
-    """Our company's requisite the link names, else the first of `my_company`, else the
-    first of the portal's first "my company"; None when the portal has none. `final`: the
-    second batch is in, so a named requisite it could not read is passed over."""
+    """Our company's requisite the link names, else the first of the company the item names
+    (a smart process's mycompanyId), else of `my_company`, else of the portal's first "my
+    company"; None when there is none. `final`: the second batch is in, so a named requisite
+    it could not read is passed over."""
     link = _link(raw, key)
     named = _int(link.get("MC_REQUISITE_ID"))
-    listed_or_read = any(_int(r.get("ID")) == named for r in _rows(raw.get(f"{key}_mcr"))) or (
-        _int(_row(raw, f"{key}_srq").get("ID")) == named)
-    if named and (listed_or_read or not final):
-        listed = [r for r in _rows(raw.get(f"{key}_mcr")) if _int(r.get("ID")) == named]
-        fetched = _row(raw, f"{key}_srq")
-        requisite: Mapping[str, Any] | int = listed[0] if listed else (
-            fetched if _int(fetched.get("ID")) == named else named)
-        owner_id = _int(requisite.get("ENTITY_ID")) if isinstance(requisite, Mapping) else 0
-        if owner_id or not isinstance(requisite, Mapping):
-            return Choice(_our(raw, key, owner_id), requisite, _int(link.get(
-                "MC_BANK_DETAIL_ID")))
-    ours = q.my_company or next((_int(r.get("ID")) for r in _rows(raw.get(f"{key}_mc"))), 0)
+    pool = _rows(raw.get(f"{key}_mcr")) + _rows(raw.get(f"{key}_imr"))
+    fetched = _row(raw, f"{key}_srq")
+    known = next((r for r in pool if _int(r.get("ID")) == named), None) or (
+        fetched if named and _int(fetched.get("ID")) == named else None)
+    if named and known is not None and _int(known.get("ENTITY_ID")):
+        return Choice(_our(raw, key, _int(known.get("ENTITY_ID"))), known,
+                      _int(link.get("MC_BANK_DETAIL_ID")))
+    if named and known is None and not final:  # read it in the second batch
+        return Choice(_our(raw, key, 0), named, _int(link.get("MC_BANK_DETAIL_ID")))
+    item = _row(_row(raw, item_command(q.of)[0]), "item")
+    named_by_item = _int(item.get("mycompanyId")) if q.of.kind.startswith("item:") else 0
+    ours = named_by_item or q.my_company or next(
+        (_int(r.get("ID")) for r in _rows(raw.get(f"{key}_mc"))), 0)
     if not ours:
         return None
-    rows = _requisites_of(raw.get(f"{key}_mcr"), COMPANY, ours)
+    rows = _requisites_of(raw.get(f"{key}_imr" if named_by_item else f"{key}_mcr"), COMPANY,
+                          ours)
     return Choice(_our(raw, key, ours), rows[0] if rows else None)
 
 

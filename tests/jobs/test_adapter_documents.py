@@ -199,6 +199,25 @@ def test_no_requisites_no_client_and_a_deleted_deal(b24: Portal):
         b24.read(crm.DocumentParties(gone))
 
 
+def test_a_smart_process_item_names_our_company_and_may_have_a_link(b24: Portal):
+    client = b24.company("ООО «Груз»")
+    client_rq = b24.requisite(4, client, RQ_COMPANY_NAME="ООО «Груз»", RQ_INN="5401000000")
+    ours = b24.company("ООО «Заря»", IS_MY_COMPANY="Y")
+    ours_rq = b24.requisite(4, ours, RQ_COMPANY_NAME="ООО «Заря»")
+    item = b24.call("crm.item.add", entityTypeId=128, fields={
+        "title": "Рейс", "companyId": client, "mycompanyId": ours})["item"]
+    ref = crm.ItemRef("item:128", int(item["id"]))
+    parties, requests = b24.read(crm.DocumentParties(ref, my_company=6))
+    assert requests == 2
+    assert (parties["client"].requisite_id, parties["seller"].ref.id,
+            parties["seller"].requisite_id) == (client_rq, ours, ours_rq)
+    b24.call("crm.requisite.link.register", fields={
+        "ENTITY_TYPE_ID": 128, "ENTITY_ID": ref.id, "REQUISITE_ID": client_rq,
+        "BANK_DETAIL_ID": 0, "MC_REQUISITE_ID": ours_rq, "MC_BANK_DETAIL_ID": 0})
+    parties, _ = b24.read(crm.DocumentParties(ref))
+    assert (parties["client"].inn, parties["seller"].title) == ("5401000000", "ООО «Заря»")
+
+
 def test_product_rows_read_in_one_request_and_every_page(b24: Portal):
     deal = b24.deal()
     b24.call("crm.item.productrow.set", ownerType="D", ownerId=deal.id, productRows=[

@@ -320,3 +320,20 @@ def test_my_companies_in_three_steps():
         (3010, "ООО «Ромашка»", 2), (3011, "ИП Иванов", 0)]
     assert got[0].bank is not None and got[0].bank.bik == "044525225"
     assert docs.my_companies_requisites("m", {"m_mc": []}) == {}
+
+
+def test_a_smart_process_item_names_our_company_before_the_admins_choice():
+    item = p.ItemRef("item:128", 7)
+    src = docs.item_command(item)[0]
+    cmds = docs.party_commands("k", p.DocumentParties(item, my_company=3010))
+    assert cmds["k_imr"][1]["filter"]["ENTITY_ID"] == f"$result[{src}][item][mycompanyId]"
+    assert cmds["k_l"] == ("crm.requisite.link.get", {"entityTypeId": 128, "entityId": 7})
+    raw = first_batch(**{src: {"item": {"id": 7, "companyId": 5, "contactId": 0,
+                                        "mycompanyId": 3011}}},
+                      k_imr=[requisite(9, 4, 3011)])
+    seller = docs.parties_from("k", p.DocumentParties(item, my_company=3010), raw)["seller"]
+    assert seller is not None and (seller.ref.id, seller.title, seller.requisite_id) == (
+        3011, "ИП Иванов", 9)
+    raw[src]["item"]["mycompanyId"] = 0  # none named: the admin's choice
+    seller = docs.parties_from("k", p.DocumentParties(item, my_company=3010), raw)["seller"]
+    assert seller is not None and (seller.ref.id, seller.requisite_id) == (3010, 2)
