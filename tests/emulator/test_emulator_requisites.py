@@ -5,6 +5,7 @@ api-reference/crm/requisites/)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from emulator.registry import METHODS
 from tests.fixtures.docs import load
@@ -85,7 +86,12 @@ def test_requisite_errors_are_the_documented_ones(emu_call):
 
 def test_requisite_list_filters_orders_selects_and_pages(emu_call):
     owner = company(emu_call)
-    ids = [requisite(emu_call, owner, SORT=600 - i, NAME=f"Реквизит {i}") for i in range(52)]
+    cmd = {f"r{i}": "crm.requisite.add?" + urlencode({
+        "fields[ENTITY_TYPE_ID]": 4, "fields[ENTITY_ID]": owner, "fields[PRESET_ID]": 1,
+        "fields[NAME]": f"Реквизит {i}", "fields[SORT]": 600 - i}) for i in range(52)}
+    made = {**ok(emu_call("batch", {"cmd": dict(list(cmd.items())[:26])}))["result"],
+            **ok(emu_call("batch", {"cmd": dict(list(cmd.items())[26:])}))["result"]}
+    ids = [int(made[f"r{i}"]) for i in range(52)]
     first = emu_call("crm.requisite.list", {
         "filter": {"ENTITY_TYPE_ID": 4, "ENTITY_ID": owner}, "order": {"SORT": "ASC"},
         "select": ["ENTITY_TYPE_ID", "ENTITY_ID", "ID", "NAME"]}).json()
