@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from connector.bitrix.kinds import BINDING_PREFIX, is_item, type_id
 from connector.bitrix.rest import Command
 from connector.crm import port as p
 
 REQUISITE = 8  # crm/data-types.md#object_type: a requisite owns its addresses
 COMPANY, CONTACT = 4, 3
-CLASSIC = {"lead": 1, "deal": 2, "contact": 3, "company": 4}
 # links/crm-requisite-link-register.md: deals, invoices, quotes and smart processes have links
 LINKED = ("deal",)
 # crm-enum-address-type.md: 6 Юридический, else 4 Адрес регистрации; 8 для корреспонденции,
@@ -62,15 +62,11 @@ def _first_multi(values: Any) -> str:
     return next((_str(v.get("VALUE")) for v in _rows(values) if _str(v.get("VALUE"))), "")
 
 
-def type_id(kind: str) -> int:
-    return CLASSIC.get(kind) or int(kind.split(":", 1)[1])
-
-
 def item_command(ref: p.ItemRef) -> tuple[str, Command]:
     """crm.item.get of any kind: companyId/contactId are 0 when there is none, never null
     (crm-item-get.md), so references into them always resolve. Keyed as the adapter keys
     the same command, so one read asks for it once."""
-    if ref.kind.startswith("item:"):
+    if is_item(ref.kind):
         key = f"i_{ref.kind.replace(':', '_')}_{ref.id}"
     else:
         key = f"i_{ref.kind}_{ref.id}_obs"
@@ -213,9 +209,7 @@ def product_row_from(row: Mapping[str, Any]) -> p.ProductRow:
 # ------------------------------------------------------------------ product rows
 def owner_type(kind: str) -> str:
     """crm/data-types.md#object_type short codes: L, D, T<hex> for a smart process."""
-    if kind.startswith("item:"):
-        return f"T{type_id(kind):x}"
-    return {"lead": "L", "deal": "D", "contact": "C", "company": "CO"}[kind]
+    return f"T{type_id(kind):x}" if is_item(kind) else BINDING_PREFIX[kind]
 
 
 def product_rows_command(ref: p.ItemRef, start: int = 0) -> Command:
@@ -263,7 +257,7 @@ def party_commands(key: str, q: p.DocumentParties) -> dict[str, Command]:
     else:
         company_ref = f"$result[{src}][item][companyId]"
         contact_ref = f"$result[{src}][item][contactId]"
-    if q.of.kind in LINKED or q.of.kind.startswith("item:"):
+    if q.of.kind in LINKED or is_item(q.of.kind):
         cmds[f"{key}_l"] = ("crm.requisite.link.get", {"entityTypeId": type_id(q.of.kind),
                                                        "entityId": q.of.id})
     for suffix, etype, ref in (("co", COMPANY, company_ref), ("ct", CONTACT, contact_ref)):
@@ -280,7 +274,7 @@ def party_commands(key: str, q: p.DocumentParties) -> dict[str, Command]:
         "filter": {"ENTITY_TYPE_ID": COMPANY, "ENTITY_ID": ours}, "order": BY_SORT})
     if q.my_company:
         cmds[f"{key}_mco"] = ("crm.company.get", {"id": q.my_company})
-    if q.of.kind.startswith("item:"):  # a smart process names our company: mycompanyId
+    if is_item(q.of.kind):  # a smart process names our company: mycompanyId
         named = f"$result[{src}][item][mycompanyId]"
         cmds[f"{key}_imr"] = ("crm.requisite.list", {
             "filter": {"ENTITY_TYPE_ID": COMPANY, "ENTITY_ID": named}, "order": BY_SORT})
@@ -371,7 +365,7 @@ def choose_seller(key: str, q: p.DocumentParties, raw: Mapping[str, Any],
     if named and known is None and not final:  # read it in the second batch
         return Choice(_our(raw, key, 0), named, _int(link.get("MC_BANK_DETAIL_ID")))
     item = _row(_row(raw, item_command(q.of)[0]), "item")
-    named_by_item = _int(item.get("mycompanyId")) if q.of.kind.startswith("item:") else 0
+    named_by_item = _int(item.get("mycompanyId")) if is_item(q.of.kind) else 0
     ours = named_by_item or q.my_company or next(
         (_int(r.get("ID")) for r in _rows(raw.get(f"{key}_mc"))), 0)
     if not ours:
