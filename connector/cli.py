@@ -132,20 +132,25 @@ def cmd_journal(args: argparse.Namespace) -> int:
 
 
 def preload() -> list[str]:
-    """Import, in the worker, every module of the core and of the capabilities, so a work-horse
-    (forked per job) imports nothing itself. Lazy imports inside job code otherwise ran in
-    every horse, and where byte code is not written (PYTHONDONTWRITEBYTECODE, as many container
-    images set) each horse compiled the Bitrix24 adapter from source: a third of a job's CPU
+    """Import, in the worker, every module of the packages the worker has loaded from this
+    project (the core and the capabilities its registry named), so a work-horse (forked per
+    job) imports nothing itself. Lazy imports inside job code otherwise ran in every horse,
+    and where byte code is not written (PYTHONDONTWRITEBYTECODE, as many container images
+    set) each horse compiled the Bitrix24 adapter from source: a third of a job's CPU
     (bench.watchdogs' set-up, py-spy). Returns the modules that could not be imported."""
     import importlib
     import pkgutil
+    from pathlib import Path
 
-    import connector
-    import robots
-
+    root = Path(__file__).resolve().parent.parent
+    packages = sorted({name.split(".")[0] for name, module in list(sys.modules.items())
+                       if (path := getattr(module, "__file__", None))
+                       and Path(path).resolve().is_relative_to(root)
+                       and (root / name.split(".")[0]).is_dir()})
     failed = []
-    for package in (connector, robots):
-        for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+    for top in packages:
+        package = importlib.import_module(top)
+        for info in pkgutil.walk_packages(package.__path__, f"{top}."):
             try:
                 importlib.import_module(info.name)
             except ImportError as exc:  # an optional part this deployment lacks

@@ -148,7 +148,9 @@ class Numbers:
         """Hold the sequence and get its next number; `commit()` it once the document
         exists. Leaving without a commit (an error included) uses up nothing."""
         key = self.key(seq)
-        lock = self.redis.lock(f"{key}:lock", timeout=HOLD_S, blocking_timeout=wait_s)
+        # a short poll: documents of a kind hand the sequence on to each other quickly
+        lock = self.redis.lock(f"{key}:lock", timeout=HOLD_S, sleep=0.01,
+                               blocking_timeout=wait_s)
         if not lock.acquire():
             raise Retryable(f"{key}: another document of this kind is being made")
         try:
