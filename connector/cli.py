@@ -151,6 +151,8 @@ def preload() -> list[str]:
     for top in packages:
         package = importlib.import_module(top)
         for info in pkgutil.walk_packages(package.__path__, f"{top}."):
+            if info.name.rsplit(".", 1)[-1] == "__main__":
+                continue  # a command's entry: importing it runs the command
             try:
                 importlib.import_module(info.name)
             except ImportError as exc:  # an optional part this deployment lacks
