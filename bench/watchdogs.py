@@ -156,18 +156,20 @@ WORKERS = 4
 SET_UP_PER_S = 8.0  # deals made → under watch, all four workers on it (10.7/s measured)
 
 
-def run(items: int, portals: int, window_s: float, lead_s: float, outage_s: float
-        ) -> list[dict[str, Any]]:
+def run(items: int, portals: int, window_s: float, lead_s: float, outage_s: float,
+        phases: tuple[str, ...] = ("steady", "kill_and_outage")) -> list[dict[str, Any]]:
     lines = []
     with rig(RULE) as r:
         r.start_workers(WORKERS)
         members = add_portals(r, portals)
         r.quiet(120)
-        lines.append(emit(BENCH, "steady", **one_run(r, members, items, window_s, lead_s,
-                                                     "Steady")))
-        r.quiet(300)
-        lines.append(emit(BENCH, "kill_and_outage", **one_run(
-            r, members, items, window_s, lead_s, "Faulted", outage_s=outage_s)))
+        if "steady" in phases:
+            lines.append(emit(BENCH, "steady", **one_run(r, members, items, window_s, lead_s,
+                                                         "Steady")))
+            r.quiet(300)
+        if "kill_and_outage" in phases:
+            lines.append(emit(BENCH, "kill_and_outage", **one_run(
+                r, members, items, window_s, lead_s, "Faulted", outage_s=outage_s)))
     return lines
 
 
@@ -179,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="due times spread over this window")
     parser.add_argument("--outage-s", type=float, default=300.0,
                         help="how long the web tier is down in the second run")
+    parser.add_argument("--phases", default="steady,kill_and_outage",
+                        help="which runs: steady, kill_and_outage (comma-separated)")
     parser.add_argument("--quick", action="store_true",
                         help="90 items on 3 portals over 20 s, a 3 s outage")
     args = parser.parse_args(argv)
@@ -190,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         # workers do at about SET_UP_PER_S items a second on the 2-core development machine
         lead = max(30.0, (args.items / args.portals - 50) / 2 + 30,
                    args.items / SET_UP_PER_S + 30)
-        run(args.items, args.portals, args.window_s, lead, args.outage_s)
+        run(args.items, args.portals, args.window_s, lead, args.outage_s,
+            tuple(args.phases.split(",")))
     return 0
 
 
