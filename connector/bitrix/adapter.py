@@ -471,6 +471,24 @@ class BitrixCrm:
                 rows = got.get("tasks") if isinstance(got, dict) else None
                 return next((_int(r.get("id")) for r in rows or [] if _int(r.get("id"))), 0)
             plan.parse[key] = task
+        elif isinstance(q, p.TaskState):
+            # tasks-task-get.md: {"task": {"id": …, "status": "5"}}; 5 is completed
+            # (tasks/status/tasks-task-complete.md); a task deleted or hidden is an error
+            cmds[f"{key}_t"] = ("tasks.task.get", {"taskId": q.task_id,
+                                                   "select": ["ID", "STATUS"]})
+
+            def task_state(raw: dict, errs: dict, key: str = key, q: p.TaskState = q) -> str:
+                if f"{key}_t" in errs:
+                    err = neutral(errs[f"{key}_t"], f"task {q.task_id}")
+                    if isinstance(err, p.NotFound | p.AccessDenied):
+                        return "gone"
+                    raise err
+                got = raw.get(f"{key}_t")
+                task = got.get("task") if isinstance(got, dict) else None
+                if not isinstance(task, dict):
+                    return "gone"
+                return "done" if str(task.get("status")) == "5" else "open"
+            plan.parse[key] = task_state
         elif isinstance(q, p.WorkCalendar):
             cmds[f"{key}_s"] = ("calendar.settings.get", {})
 

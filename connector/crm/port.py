@@ -435,6 +435,14 @@ class FindTask(Query):
 
 
 @dataclass(frozen=True)
+class TaskState(Query):
+    """Where a task stands: "open", "done" (completed) or "gone" (deleted, or no longer
+    visible to the app): how a step that waits for a person's task follows it."""
+
+    task_id: int
+
+
+@dataclass(frozen=True)
 class WorkCalendar(Query):
     """The portal's own working time where the CRM exposes it, as {"start": "09:00",
     "end": "18:00", "weekend": [6, 7] (ISO weekdays), "holidays": ["01.01", …] (day.month),

@@ -174,6 +174,14 @@ def deal_folder(ctx: JobContext, deal_id: int) -> int:
     return int(workspace(ctx).record(deal_id).get("folder_id") or 0)
 
 
+def ensure_deal_folder(ctx: JobContext, deal_id: int) -> int:
+    """The deal's folder, made now when the app has none (the way the robot makes it): for
+    other capabilities that file things in it. SetupError when the folder settings forbid."""
+    if folder_id := deal_folder(ctx, deal_id):
+        return folder_id
+    return int(set_up(ctx, deal_id, folder=True, chat=False).folder_id or 0)
+
+
 def card_facts(ctx: JobContext, deal_id: int) -> dict[str, Any]:
     record = workspace(ctx).record(deal_id)
     return {"folder_url": record.get("folder_url", ""), "chat_id": record.get("chat_id", 0)}
@@ -219,5 +227,5 @@ CAPABILITY = Capability(
                                "sections/deal_workspace.html", CARD_ACTIONS),),
     panels=PANELS,
     scopes=frozenset({"crm", "disk", "im", "user"}),
-    provides={"deal_folder": deal_folder},
+    provides={"deal_folder": deal_folder, "ensure_deal_folder": ensure_deal_folder},
 )

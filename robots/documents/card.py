@@ -1,0 +1,3 @@
+"""The deal tab's documents section (built next)."""
+
+CARD_SECTIONS: tuple = ()

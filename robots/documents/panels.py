@@ -1,0 +1,3 @@
+"""The admin page's documents panels (built next)."""
+
+PANELS: tuple = ()
