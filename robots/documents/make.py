@@ -45,6 +45,7 @@ DISK_TEMPLATE = N_("The template file disk:{id} cannot be read: {reason}")
 WRITE_FAILED = N_("The document is made but could not be filed: {reason}")
 NOTE = N_("Document «{title}» № {number} made: {link}")
 NOTE_VERSION = N_("Document «{title}» № {number}, version {version}, made: {link}")
+FIELD_CHECKED_S = 24 * 3600
 FALLBACK_FOLDER = "Документы"  # under the shared drive, when the deal has no folder
 # what a requisite blank reads as, for the admin
 REQUISITES = {"seller.name": N_("our company's name"), "seller.inn": N_("the seller's INN"),
@@ -160,10 +161,14 @@ def folder_of(ctx: JobContext, ref: crm.ItemRef) -> int:
             folder_id = 0
         if folder_id:
             return folder_id
+    known = ctx.of(NAME).key("folder", ref.kind, ref.id)
+    if cached := ctx.redis.get(known):
+        return int(cached)
     root = ctx.crm.storage_root("common")
     top, _ = ctx.crm.subfolder(root, FALLBACK_FOLDER)
     label = {"deal": "Сделка", "lead": "Лид"}.get(ref.kind, "Элемент")
     own, _ = ctx.crm.subfolder(top.id, f"{label} {ref.id}")
+    ctx.redis.set(known, own.id)
     return own.id
 
 
@@ -205,7 +210,14 @@ def _produce(ctx: JobContext, ref: crm.ItemRef, doc: Document, template: bytes,
         sp = registry.process(ctx)
         if not pending.get("registry_id") and pending.get("registering"):
             pending["registry_id"] = _registered(ctx, sp, made.number)
-        if not pending.get("registry_id"):
+        if made.registry_id:  # a new version: the same registry item points at it now
+            ops["registry"] = crm.UpdateItem(crm.ItemRef(sp.kind, made.registry_id), {
+                "file_link": made.file_url, "pdf_link": "", "version": made.version,
+                "doc_date": made.day, "amount": crm.Money(made.amount or "0",
+                                                          made.currency or "RUB"),
+                "status": registry.DRAFT}, process=sp)
+            pending["registry_id"] = made.registry_id
+        elif not pending.get("registry_id"):
             parties = reading.get("parties") or {}
             fields = registry.entry(made.number, made.title, doc.code, made.day,
                                     parties.get("client"), parties.get("seller"), ref,
@@ -215,13 +227,16 @@ def _produce(ctx: JobContext, ref: crm.ItemRef, doc: Document, template: bytes,
                                                   if v is not None})
             recs.keep_pending(pending_key, made.n, **pending, registering=True)
     if doc.link_field and ref.kind == "deal":
-        ctx.crm.ensure_item_field("deal", doc.link_field, "url",
-                                  t(ctx.lang, N_("Document")))
+        ready = ctx.of(NAME).key("field", doc.link_field)
+        if not ctx.redis.exists(ready):  # checked once a day, not once per document
+            ctx.crm.ensure_item_field("deal", doc.link_field, "url",
+                                      t(ctx.lang, N_("Document")))
+            ctx.redis.set(ready, 1, ex=FIELD_CHECKED_S)
         ops["link"] = crm.UpdateItem(ref, {doc.link_field: made.file_url})
     if not pending.get("noted"):
         ops["note"] = crm.AddComment(ref, _note(ctx, made))
     done = ctx.crm.apply(ops)
-    if "registry" in ops and "registry" not in done.errors:
+    if isinstance(ops.get("registry"), crm.CreateItem) and "registry" not in done.errors:
         pending["registry_id"] = int(done.values["registry"])
     if "note" in ops and "note" not in done.errors:
         pending["noted"] = True
@@ -259,7 +274,8 @@ def make(ctx: JobContext, ref: crm.ItemRef, doc: Document, new_version: bool = F
 def _make(ctx: JobContext, ref: crm.ItemRef, doc: Document, new_version: bool) -> Outcome:
     recs = records(ctx)
     before = recs.latest(ref, doc.code)
-    if before is not None and not new_version:
+    voided = before is not None and before.status == registry.VOID
+    if before is not None and not new_version and not voided:
         return Outcome(before, existing=True)
     template = template_of(ctx, doc)
     render.prepare(template)  # a template that cannot be used is refused first
@@ -283,25 +299,35 @@ def _make(ctx: JobContext, ref: crm.ItemRef, doc: Document, new_version: bool) -
     amount = sum((ln.total for ln in rows), dctx.ZERO) if rows else fmt.kopecks(
         item.amount or 0)
     base = Made(code=doc.code, version=version, number="", title=title, day=day.isoformat(),
-                amount=f"{amount:.2f}", currency=str(context["deal"]["currency"]))
-    if not doc.registry:  # unnumbered: the deal's id, and the version after the first
-        number = f"{ref.id}" if version == 1 else f"{ref.id}-{version}"
-        made = replace(base, number=number, status="")
-        key = str(ctx.of(NAME).key("unnumbered", ref.kind, ref.id, doc.code))
-        made = _produce(ctx, ref, doc, template, {**context, "doc": {
-            **context["doc"], "number": number}}, made, key, reading)
+                amount=f"{amount:.2f}", currency=str(context["deal"]["currency"]),
+                status=registry.DRAFT if doc.registry else "")
+
+    def produce(made: Made, pending_key: str) -> Made:
+        filled = {**context, "doc": {**context["doc"], "number": made.number}}
+        made = _produce(ctx, ref, doc, template, filled, made, pending_key, reading)
         recs.save(ref, made)
-        recs.drop_pending(key, made.n)
+        return made
+
+    if before is not None and not voided and before.number:
+        # a new version of the same document: its number and registry item, a new file
+        key = str(ctx.of(NAME).key("version", ref.kind, ref.id, doc.code))
+        made = produce(replace(base, number=before.number, registry_id=before.registry_id,
+                               sequence=before.sequence, n=version), key)
+        recs.drop_pending(key, version)
+        return Outcome(made, signed=signed)
+    if not doc.registry:  # unnumbered: the item's id, and the version after the first
+        number = f"{ref.id}" if version == 1 else f"{ref.id}-{version}"
+        key = str(ctx.of(NAME).key("unnumbered", ref.kind, ref.id, doc.code))
+        made = produce(replace(base, number=number, n=version), key)
+        recs.drop_pending(key, version)
         return Outcome(made, signed=signed)
     seq = numbers.Sequence(doc.sequence_kind, seller.ref.id if seller else 0,
                            numbers.period_of(doc.reset, day))
     nums = numbers_of(ctx)
     with nums.taking(seq) as taking:
         number = numbers.format_number(doc.pattern, taking.n, day)
-        made = replace(base, number=number, sequence=list(seq.parts), n=taking.n)
-        made = _produce(ctx, ref, doc, template, {**context, "doc": {
-            **context["doc"], "number": number}}, made, nums.key(seq), reading)
-        recs.save(ref, made)
+        made = produce(replace(base, number=number, sequence=list(seq.parts), n=taking.n),
+                       nums.key(seq))
         taking.commit()
     recs.drop_pending(nums.key(seq), taking.n)
     return Outcome(made, signed=signed)
