@@ -1,7 +1,8 @@
 """What can stop a document from being made, in words the admin can act on.
 
-Both kinds are robot errors: the robot's answer and the page show the text in the portal's
-language, and nothing is retried (a retry cannot fix a template or a product row).
+The problems are robot errors: the robot's answer and the page show the text in the portal's
+language, and nothing is retried (a retry cannot fix a template or a product row). A PDF
+conversion that failed this time (ConversionRetryable) is the one kind that is retried.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from connector.errors import Retryable
 from connector.i18n import Msg, t
 from connector.triggers import RobotError
 
@@ -38,3 +40,22 @@ class TemplateProblem(DocumentProblem):
 
 class DataProblem(DocumentProblem):
     """The deal's data cannot make a document (a product row with a negative price)."""
+
+
+class ConversionProblem(DocumentProblem):
+    """The PDF cannot be made and a retry would not change that: LibreOffice is not
+    installed, or it cannot read the document."""
+
+
+class ConversionRetryable(Retryable):
+    """The PDF was not made this time (LibreOffice ran out of time, crashed, or every
+    profile was busy): the job's retries may succeed. A msgid and its parameters, as a
+    DocumentProblem, so the last failure can be told in the reader's language."""
+
+    def __init__(self, msgid: str, params: Mapping[str, Any] | None = None):
+        self.msgid = msgid
+        self.params = dict(params or {})
+        super().__init__(msgid.format(**self.params) if self.params else msgid)
+
+    def text(self, lang: str) -> str:
+        return t(lang, self.msgid, **{k: _param(v, lang) for k, v in self.params.items()})
