@@ -18,6 +18,7 @@ from typing import Any
 
 from connector.crm.port import ItemRef, Query
 from connector.i18n import Msg
+from connector.queue import MAINTENANCE, QUEUE_NAMES
 
 # neutral event names; each CRM adapter maps its own events onto them (handlers/)
 EVENTS = ("lead.created", "lead.updated", "deal.created", "deal.updated", "item.created",
@@ -74,7 +75,7 @@ class Task:
 
     name: str
     run: Callable[[Any, Mapping[str, Any]], Any]
-    queue: str = "maintenance"
+    queue: str = MAINTENANCE  # where ctx.enqueue and ctx.schedule put it (QUEUE_NAMES)
     title: Msg = ""  # what it does, for an admin reading a failed job ("Copy a file")
 
 
@@ -212,6 +213,9 @@ class Registry:
                     raise ValueError(f"{cap.name}.{sub.name}: unknown event {sub.event!r}")
                 self.subscribers.setdefault(sub.event, []).append((cap, sub))
             for task in cap.tasks:
+                if task.queue not in QUEUE_NAMES:
+                    raise ValueError(f"{cap.name}.{task.name}: unknown queue {task.queue!r} "
+                                     f"(the queues are {', '.join(QUEUE_NAMES)})")
                 self._unique(self.tasks, f"{cap.name}.{task.name}", (cap, task), "task")
             for per in cap.periodic:
                 self._unique(self.periodic, f"{cap.name}.{per.name}", (cap, per), "periodic")

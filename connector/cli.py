@@ -176,9 +176,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from connector.liveness import Liveness
     from connector.migrations import migrate_all
     from connector.pump import Pump
-    from connector.queue import Scheduler, Worker
+    from connector.queue import QUEUE_NAMES, Scheduler, Worker
     from connector.services import worker_services
 
+    names = args.queues.split(",") if args.queues else list(QUEUE_NAMES)
+    unknown = [n for n in names if n not in QUEUE_NAMES]
+    if unknown:
+        print(f"unknown queue(s): {', '.join(unknown)}; the queues are "
+              f"{','.join(QUEUE_NAMES)}", file=sys.stderr)
+        return 2
     s = worker_services()  # built before the jobs fork, so each job inherits it
     logging.basicConfig(level=s.settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -193,7 +199,6 @@ def cmd_worker(args: argparse.Namespace) -> int:
                     logging.getLogger("connector.sweep").exception("sweep check failed")
 
         threading.Thread(target=sweeper, daemon=True, name="sweeper").start()
-    names = args.queues.split(",") if args.queues else ["inbound", "maintenance", "files"]
     scheduler = Scheduler(s.queues, names, s.settings.scheduler_interval_s,
                           s.settings.log_level)
     pump = Pump(s.queues)
@@ -274,8 +279,8 @@ def build_parser(commands: Sequence[Command] = ()) -> argparse.ArgumentParser:
     sp.add_argument("--name", default=None)
     sp.add_argument("--sweep-check-every", type=float, default=60.0,
                     help="seconds between checks whether this worker runs the periodic sweep")
-    sp.add_argument("--queues", default="", help="comma-separated: inbound,maintenance,files "
-                    "(default all, in that priority)")
+    sp.add_argument("--queues", default="", help="comma-separated, in priority: "
+                    "inbound,maintenance,documents,files (default: all, in that order)")
     sp.set_defaults(func=cmd_worker)
 
     sp = sub.add_parser("periodic", help="start or repair a portal's periodic tasks now")

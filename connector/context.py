@@ -10,6 +10,7 @@ from connector import history
 from connector.bitrix.store import Portal
 from connector.crm.port import CrmPort, ItemRef, Tenant
 from connector.i18n import Plural, portal_language
+from connector.queue import MAINTENANCE
 from connector.services import Services
 
 
@@ -58,13 +59,14 @@ class JobContext:
         """A service another capability publishes (None when it is not loaded here)."""
         return self.services.registry.service(name)
 
-    def enqueue(self, task: str, arg: dict[str, Any], *key: Any, queue: str = "maintenance",
+    def enqueue(self, task: str, arg: dict[str, Any], *key: Any, queue: str = "",
                 until_started: bool = False) -> bool:
-        """Queue this capability's task `task` once per business key; True if newly queued."""
+        """Queue this capability's task `task` once per business key; True if newly queued.
+        It goes to `queue`, else to the queue its Task declares (`maintenance` by default)."""
         return self._enqueue(task, arg, key, queue, until_started).created
 
     def enqueue_job(self, task: str, arg: dict[str, Any], *key: Any,
-                    queue: str = "maintenance") -> str:
+                    queue: str = "") -> str:
         """Queue `task` unless the same key waits already; the id of the job that will do it
         (new or waiting), so a page can follow it. Once that job starts, the key is free."""
         res = self._enqueue(task, arg, key, queue, True)
@@ -80,8 +82,15 @@ class JobContext:
         name = f"{self.capability}.{task}"
         return self.services.queues.enqueue(
             "connector.jobs.run_maintenance", [name, self.member_id, arg],
-            job_id(name.replace(".", "-"), self.member_id, *key), queue=queue,
-            member_id=self.member_id, until_started=until_started)
+            job_id(name.replace(".", "-"), self.member_id, *key),
+            queue=queue or self.queue_of(task), member_id=self.member_id,
+            until_started=until_started)
+
+    def queue_of(self, task: str) -> str:
+        """The queue this capability's task `task` declares (Task.queue); `maintenance` for
+        a name no Task declares (a periodic task's, run as a timer)."""
+        found = self.services.registry.tasks.get(f"{self.capability}.{task}")
+        return found[1].queue if found else MAINTENANCE
 
     # the item's history in words (connector.history) -------------------------------------
     def history_key(self, ref: ItemRef) -> str:
@@ -102,10 +111,11 @@ class JobContext:
         return Timers(self.services.queues, self.redis, self.services.settings.queue_prefix)
 
     def schedule(self, key: str, at: float, task: str, arg: dict[str, Any]) -> str:
-        """Run this capability's task `task` at unix time `at`; the same key again moves it."""
+        """Run this capability's task `task` at unix time `at`, on the queue its Task
+        declares; the same key again moves it."""
         return self._timers().schedule(
             self.member_id, self.capability, key, at, "connector.jobs.run_maintenance",
-            [f"{self.capability}.{task}", self.member_id, arg])
+            [f"{self.capability}.{task}", self.member_id, arg], queue=self.queue_of(task))
 
     def cancel_timer(self, key: str) -> bool:
         """Forget the timer of this key (the item changed); True when one was pending."""

@@ -47,7 +47,9 @@ log = logging.getLogger(__name__)
 INBOUND = "inbound"
 MAINTENANCE = "maintenance"
 FILES = "files"  # long file transfers, so they never hold up events and robots
-QUEUE_NAMES = (INBOUND, MAINTENANCE, FILES)
+DOCUMENTS = "documents"  # PDF conversions (seconds each): their own worker (decision 32)
+# a worker's default queues, in its priority: a document a person waits for before a copy
+QUEUE_NAMES = (INBOUND, MAINTENANCE, DOCUMENTS, FILES)
 DEDUP_TTL_S = 3 * 24 * 3600
 JOB_TIMEOUT_S = 600
 FILE_JOB_TIMEOUT_S = 6 * 3600  # a multi-GB copy on a slow link
@@ -134,7 +136,13 @@ class Queues:
                                    + (len(self.retry_intervals) + 1) * JOB_TIMEOUT_S)
 
     def __getitem__(self, name: str) -> Queue:
-        return self.queues[name]
+        """The queue `name`; KeyError naming the queues there are (a Task's or a worker's
+        misspelt queue is found at once, not as a job nobody takes)."""
+        try:
+            return self.queues[name]
+        except KeyError:
+            raise KeyError(f"unknown queue {name!r}: the queues are "
+                           f"{', '.join(QUEUE_NAMES)}") from None
 
     @property
     def names(self) -> list[str]:
@@ -162,7 +170,7 @@ class Queues:
         if not self.redis.set(self.dedup_key(key), jid, nx=True, ex=dedup_ttl_s):
             return Enqueued(key, False)
         if after:  # runs once those jobs ended, however they ended, ahead of the queue
-            self.queues[queue].enqueue_call(
+            self[queue].enqueue_call(
                 func, args=args, job_id=jid,
                 timeout=FILE_JOB_TIMEOUT_S if queue == FILES else JOB_TIMEOUT_S,
                 depends_on=Dependency(jobs=list(after), allow_failure=True,
@@ -170,7 +178,7 @@ class Queues:
                 **self._policy(member_id, retry, key if until_started else ""))
             return Enqueued(jid, True)
         with self.redis.pipeline() as pipe:  # job hash, status and queue push: one round trip
-            self.queues[queue].enqueue_call(
+            self[queue].enqueue_call(
                 func, args=args, job_id=jid, at_front=at_front, pipeline=pipe,
                 timeout=FILE_JOB_TIMEOUT_S if queue == FILES else JOB_TIMEOUT_S,
                 **self._policy(member_id, retry, key if until_started else ""),
@@ -223,7 +231,7 @@ class Queues:
         """
         when = datetime.fromtimestamp(math.ceil(at), UTC)
         with self.redis.pipeline() as pipe:
-            self.queues[queue].enqueue_at(
+            self[queue].enqueue_at(
                 when, func, args=args, job_id=jid, pipeline=pipe,
                 job_timeout=FILE_JOB_TIMEOUT_S if queue == FILES else JOB_TIMEOUT_S,
                 **self._policy(member_id, retry),
@@ -254,7 +262,7 @@ class Queues:
 
     def scheduled_ids(self, queue: str = MAINTENANCE) -> list[str]:
         """Ids waiting in one queue's scheduled registry (tests and benchmarks)."""
-        return list(ScheduledJobRegistry(queue=self.queues[queue]).get_job_ids())
+        return list(ScheduledJobRegistry(queue=self[queue]).get_job_ids())
 
     def forget(self, key: str) -> None:
         self.redis.delete(self.dedup_key(key))
@@ -487,7 +495,8 @@ class Worker(RQWorker):
         `maintenance` first (timers come due there, and delayed retries), after any other
         job the worker's own order again. So a burst of events (a mass import, an offline
         drain) shares the worker with the reminders due meanwhile instead of starving them
-        (bench.watchdogs: timers waited behind 5,000 creation events); files stay last."""
+        (bench.watchdogs: timers waited behind 5,000 creation events); documents and files
+        stay behind both."""
         order = list(self.queues)
         if reference_queue.name.endswith(f"-{INBOUND}"):
             early = [q for q in order if q.name.endswith(f"-{MAINTENANCE}")]

@@ -1,5 +1,6 @@
-"""`./dev up`: Redis, the web app (gunicorn), a worker and, when no real portal is configured,
-the emulator with a demo portal that installs the app. Prints what to open; Ctrl-C stops all.
+"""`./dev up`: Redis, the web app (gunicorn), two workers (one for documents alone) and,
+when no real portal is configured, the emulator with a demo portal that installs the app.
+Prints what to open; Ctrl-C stops all.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from devstack.processes import (
     emulator_args,
     gunicorn_args,
     spawn,
+    split_workers,
     start_redis,
     stop,
     wait_http,
-    worker_args,
 )
 from emulator.seed import DEMO_LANGUAGE
 
@@ -156,7 +157,7 @@ def main() -> int:
         procs.append(spawn([sys.executable, "-m", "fakedrive", "--port", str(args.drive_port)],
                            env, logs / "fakedrive.log"))
     procs.append(spawn(gunicorn_args(args.port, access_log=True), env, logs / "web.log"))
-    procs.append(spawn(worker_args(), env, logs / "worker.log"))
+    procs += [spawn(args, env, logs / f"{name}.log") for name, args in split_workers()]
 
     def shutdown(*_: object) -> None:
         running.clear()
@@ -189,10 +190,11 @@ crm-connector is running.""")
     if demo:
         print(f"""  Deals             {emu_url}/demo/deals
   Chats             {emu_url}/demo/chats""")
+    emulator_log = ", emulator.log" if demo else ""
     print(f"""  App health        {app_url}/healthz
   Installer page    {app_url}/install
   Redis             {env['REDIS_URL']}
-  Logs              {logs}/ (web.log, worker.log{', emulator.log' if demo else ''})""")
+  Logs              {logs}/ (web.log, worker.log, documents-worker.log{emulator_log})""")
     if fake_drive:
         print(f"  Fake Drive        {drive_url}/_fake/state")
     if demo:

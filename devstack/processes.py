@@ -83,6 +83,18 @@ def worker_args(*extra: str) -> list[str]:
     return [PY, "-m", "wiring", "worker", *extra]
 
 
+def split_workers() -> list[tuple[str, list[str]]]:
+    """The workers `./dev up` runs, laid out as docs/operations.md advises production: one
+    for every queue but `documents`, one for `documents` alone, so a PDF conversion (a
+    LibreOffice run of seconds) never holds up an event or a timer (decision 32). Each as
+    (its log's name, its command)."""
+    from connector.queue import DOCUMENTS, QUEUE_NAMES
+
+    rest = ",".join(name for name in QUEUE_NAMES if name != DOCUMENTS)
+    return [("worker", worker_args("--queues", rest)),
+            ("documents-worker", worker_args("--queues", DOCUMENTS))]
+
+
 def stop(procs: list[subprocess.Popen[bytes]], timeout: float = 10) -> None:
     procs = list(reversed(procs))  # started first (Redis) stops last
     for p in procs:
