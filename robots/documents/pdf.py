@@ -17,6 +17,7 @@ warm profile, more on a cold one (bench.documents: pdf_seconds_p95, pdf_cold_sec
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import shutil
@@ -24,8 +25,11 @@ import signal
 import subprocess
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from babel.numbers import format_decimal
 
 from connector.i18n import N_
 from robots.documents import profiles
@@ -50,6 +54,19 @@ NO_OUTPUT = N_("LibreOffice made no PDF ({detail}); it will be tried again")
 NOT_PDF = N_("LibreOffice made a file that is not a whole PDF; it will be tried again")
 BUSY = N_("Every LibreOffice profile on the server is in use ({slots}); the PDF will be "
           "tried again")
+
+
+@dataclass(frozen=True)
+class Seconds:
+    """A duration in a message, written the reader's way (0,5 in Russian)."""
+
+    value: float
+
+    def text_in(self, lang: str) -> str:
+        return format_decimal(self.value, locale=lang)
+
+    def __str__(self) -> str:
+        return self.text_in("en")
 
 
 @dataclass(frozen=True)
@@ -78,6 +95,16 @@ def _status(returncode: int) -> str:
     return f"exit status {returncode}"
 
 
+def word_archive(data: bytes) -> bool:
+    """A zip archive with a Word body, which is all the import filter is offered: it makes
+    an empty document of an empty file rather than refuse it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return "word/document.xml" in archive.namelist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+
+
 def whole_pdf(data: bytes) -> bool:
     """A PDF from its header to its end-of-file marker (a cut-off write has none)."""
     return data.startswith(b"%PDF-") and b"%%EOF" in data[-1024:]
@@ -87,7 +114,7 @@ def verdict(run: Run, timeout_s: float) -> bytes:
     """The PDF, or the error `run` means: ConversionProblem when no retry can help,
     ConversionRetryable when one may."""
     if run.returncode is None:
-        raise ConversionRetryable(TIMED_OUT, {"seconds": round(timeout_s, 1)})
+        raise ConversionRetryable(TIMED_OUT, {"seconds": Seconds(timeout_s)})
     if UNREADABLE_MARK in run.log:
         raise ConversionProblem(UNREADABLE)
     if run.returncode != 0:
@@ -162,6 +189,8 @@ def to_pdf(docx: bytes, timeout_s: float = TIMEOUT_S, *, program: str = PROGRAM,
     found = shutil.which(program)
     if found is None:
         raise ConversionProblem(NOT_INSTALLED, {"package": PACKAGE})
+    if not word_archive(docx):
+        raise ConversionProblem(UNREADABLE)
     try:
         with profiles.taken(profiles_dir) as profile, \
                 tempfile.TemporaryDirectory(prefix="cc-pdf-") as tmp:
