@@ -166,11 +166,12 @@ class Queues:
         `after` names jobs (just created, so they exist) this one waits for; it starts when
         they have ended, failed ones included.
         """
+        target = self[queue]  # an unknown queue is refused before the key is taken
         jid = f"{key}-{secrets.token_hex(4)}" if until_started else key
         if not self.redis.set(self.dedup_key(key), jid, nx=True, ex=dedup_ttl_s):
             return Enqueued(key, False)
         if after:  # runs once those jobs ended, however they ended, ahead of the queue
-            self[queue].enqueue_call(
+            target.enqueue_call(
                 func, args=args, job_id=jid,
                 timeout=FILE_JOB_TIMEOUT_S if queue == FILES else JOB_TIMEOUT_S,
                 depends_on=Dependency(jobs=list(after), allow_failure=True,
@@ -178,7 +179,7 @@ class Queues:
                 **self._policy(member_id, retry, key if until_started else ""))
             return Enqueued(jid, True)
         with self.redis.pipeline() as pipe:  # job hash, status and queue push: one round trip
-            self[queue].enqueue_call(
+            target.enqueue_call(
                 func, args=args, job_id=jid, at_front=at_front, pipeline=pipe,
                 timeout=FILE_JOB_TIMEOUT_S if queue == FILES else JOB_TIMEOUT_S,
                 **self._policy(member_id, retry, key if until_started else ""),
