@@ -13,22 +13,33 @@
   prepare_ms_p50      a template's first use: checked, opened, parsed, compiled (then kept)
   context_ms_p50      building a template's context (formatting, declension, totals)
 
-Phases still to come beside `render` (issue 16): `pdf` (pdf_seconds_p95), `requests`
-(requests_per_document), `numbers` (distinct_numbers, gaps for 200 concurrent requests).
+Phase `pdf`: the 16 shipped templates, filled, made into PDF by LibreOffice one after
+another in this process (robots.documents.pdf.to_pdf: one soffice per document), on the
+same one core, `--rounds` times over:
 
-Run: .venv/bin/python -m bench.documents [--seconds 10] [--quick]
+  pdf_cold_seconds    the first conversion, in an empty profile (LibreOffice writes it)
+  pdf_seconds_p50/p95 the conversions after it, on that profile kept warm
+  pdf_seconds_max     the slowest of them; pdf_kb_p50 the size of a PDF
+
+Phases still to come (issue 16): `requests` (requests_per_document), `numbers`
+(distinct_numbers, gaps for 200 concurrent requests).
+
+Run: .venv/bin/python -m bench.documents [--seconds 10] [--rounds 3] [--phases render,pdf]
+[--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bench.common import emit, latency_summary, load_average, percentile
-from robots.documents import child, render
+from robots.documents import child, pdf, render
 from robots.documents.kinds import KINDS, kind
 from tests import documents_sample as sample
 
@@ -106,15 +117,47 @@ def run_render(seconds: float) -> dict[str, Any]:
             "context_ms_p50": round(context_ms, 1), "target_docs_per_second": 20}
 
 
+def run_pdf(rounds: int) -> dict[str, Any]:
+    data = contexts()
+    documents = [render.render(k.path.read_bytes(), data[k.code]) for k in KINDS]
+    with tempfile.TemporaryDirectory(prefix="cc-bench-soffice-") as base:
+        profiles = Path(base)
+        t0 = time.perf_counter()
+        pdf.to_pdf(documents[0], profiles_dir=profiles)
+        cold = time.perf_counter() - t0
+        times: list[float] = []
+        sizes: list[int] = []
+        for _ in range(rounds):
+            for document in documents:
+                t0 = time.perf_counter()
+                sizes.append(len(pdf.to_pdf(document, profiles_dir=profiles)))
+                times.append(time.perf_counter() - t0)
+    times.sort()
+    return {"pdf_seconds_p50": round(percentile(times, 50), 3),
+            "pdf_seconds_p95": round(percentile(times, 95), 3),
+            "pdf_seconds_max": round(times[-1], 3), "pdf_cold_seconds": round(cold, 3),
+            "conversions": len(times), "templates": len(documents),
+            "pdf_kb_p50": round(percentile(sorted(sizes), 50) / 1024, 1)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--quick", action="store_true", help="2 seconds of rendering")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="conversions of every shipped template in the pdf phase")
+    parser.add_argument("--phases", default="render,pdf", help="render, pdf, or both")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 seconds of rendering, one round of conversions")
     args = parser.parse_args(argv)
+    phases = args.phases.split(",")
     core = one_core()
-    emit(BENCH, "render", core=core, load_average=load_average(),
-         **run_render(2.0 if args.quick else args.seconds))
+    if "render" in phases:
+        emit(BENCH, "render", core=core, load_average=load_average(),
+             **run_render(2.0 if args.quick else args.seconds))
+    if "pdf" in phases:
+        emit(BENCH, "pdf", core=core, load_average=load_average(),
+             **run_pdf(1 if args.quick else args.rounds))
     return 0
 
 
