@@ -41,6 +41,7 @@ PROGRAM = "soffice"
 PACKAGE = "libreoffice-writer-nogui"
 INFILTER = "MS Word 2007 XML"  # LibreOffice's .docx import filter
 TIMEOUT_S = 120.0
+LANG = "C.UTF-8"  # soffice's locale when the worker has none
 GONE_WAIT_S = 5.0  # how long a killed process group may take to go
 LOG_TAIL = 300  # characters of soffice's log kept in a message
 UNREADABLE_MARK = "source file could not be loaded"  # what soffice prints, exiting with 0
@@ -164,11 +165,17 @@ def _run(program: str, profile: profiles.Profile, work: Path, docx: bytes,
          timeout_s: float) -> Run:
     source = work / "in.docx"
     source.write_bytes(docx)
-    env = {**os.environ, "HOME": str(profile.home), "TMPDIR": str(work)}
+    # what soffice needs and no more: the worker's keys and tokens stay with the worker
+    env = {"PATH": os.environ.get("PATH", os.defpath), "LANG": os.environ.get("LANG", LANG),
+           "HOME": str(profile.home), "TMPDIR": str(work)}
     with open(work / "soffice.log", "wb") as out:
-        proc = subprocess.Popen(command(program, profile, source), stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT, cwd=work, env=env,
-                                start_new_session=True, pass_fds=(profile.lock_fd,))
+        try:
+            proc = subprocess.Popen(command(program, profile, source),
+                                    stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, cwd=work, env=env,
+                                    start_new_session=True, pass_fds=(profile.lock_fd,))
+        except OSError as exc:  # no process to be had (EAGAIN, ENOMEM): a retry may get one
+            raise ConversionRetryable(CRASHED, {"detail": str(exc)}) from None
     try:
         returncode: int | None = proc.wait(timeout_s)
     except subprocess.TimeoutExpired:

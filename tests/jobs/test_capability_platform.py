@@ -48,6 +48,11 @@ def _remind(ctx: Any, arg: dict[str, Any]) -> dict[str, Any]:
     return {"reminded": arg["text"]}
 
 
+def _convert(ctx: Any, arg: dict[str, Any]) -> dict[str, Any]:
+    ctx.redis.rpush(ctx.key("converted"), arg["text"])
+    return {"converted": arg["text"]}
+
+
 def _tick(ctx: Any) -> dict[str, Any]:
     ctx.redis.incr(ctx.key("ticks"))
     return {"ticked": True}
@@ -65,7 +70,7 @@ THROWAWAY = Capability(
                                 lambda ctx, e: ctx.settings[NAME]["enabled"],
                                 lambda ctx, e: {"item": crm.GetItem(e.ref)}),),
     periodic=(Periodic("tick", lambda doc: 60 if doc[NAME]["enabled"] else None, _tick),),
-    tasks=(Task("remind", _remind),),
+    tasks=(Task("remind", _remind), Task("convert", _convert, queue="documents")),
     card_sections=(CardSection("echo", "Echo section", lambda ctx, deal_id: {
         "folder_url": f"https://example.test/echo/{deal_id}", "chat_id": 0},
         "sections/deal_workspace.html"),),
@@ -179,6 +184,32 @@ def test_its_timer_fires_once_with_what_it_was_moved_to(platform: Any):
     assert services.redis.lrange(f"cc:{NAME}:b24:{member_id}:reminders", 0, -1) == [
         "позвонить в 12:00".encode()]
     assert ctx.timer_due("deal-7-call") is None
+
+
+def test_its_task_runs_on_the_queue_the_task_declares(platform: Any):
+    import time
+
+    from connector.context import JobContext
+    from connector.queue import DOCUMENTS, MAINTENANCE
+
+    services, _, member_id = platform
+    queues = services.queues
+    ctx = JobContext.load(services, member_id, "test", NAME)
+    assert ctx.enqueue("convert", {"text": "счёт"}, "deal-9")
+    assert ctx.enqueue("remind", {"text": "позвонить"}, "deal-9")
+    mine = f"{NAME}-convert-"
+    assert [j for j in queues[DOCUMENTS].job_ids if j.startswith(mine)]
+    assert not [j for j in queues[MAINTENANCE].job_ids if j.startswith(mine)]
+    assert [j for j in queues[MAINTENANCE].job_ids if j.startswith(f"{NAME}-remind-")]
+    # a worker on `documents` alone runs it, and nothing of the other queues
+    SimpleWorker([queues[DOCUMENTS]], connection=services.redis,
+                 serializer=JSONSerializer).work(burst=True)
+    key = f"cc:{NAME}:b24:{member_id}"
+    assert services.redis.lrange(f"{key}:converted", 0, -1) == ["счёт".encode()]
+    assert services.redis.lrange(f"{key}:reminders", 0, -1) == []
+    jid = ctx.schedule("deal-9-pdf", time.time() + 600, "convert", {"text": "акт"})
+    assert jid in queues.scheduled_ids(DOCUMENTS)  # its timer fires there too
+    assert ctx.cancel_timer("deal-9-pdf")
 
 
 def test_its_card_section_is_shown_in_the_deal_tab(platform: Any, installed: Stack):

@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from pathlib import Path
@@ -199,6 +200,33 @@ def test_an_interrupted_conversion_leaves_no_soffice(invoice, tmp_path):
         signal.signal(signal.SIGALRM, previous)
     assert not soffice_of(base)
     assert not (base / "slot-0").exists()
+
+
+def test_soffice_runs_with_its_own_home_and_none_of_the_workers_secrets(invoice, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setenv("CONNECTOR_ENCRYPTION_KEY", "worker-secret")
+    base = tmp_path / "profiles"
+    seen: list[bytes] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while not seen and time.monotonic() < deadline:
+            for pid in soffice_of(base):
+                try:
+                    seen.append(Path(f"/proc/{pid}/environ").read_bytes())
+                except OSError:
+                    continue
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        assert pdf.whole_pdf(pdf.to_pdf(invoice, profiles_dir=base))
+    finally:
+        watcher.join()
+    env = dict(item.split(b"=", 1) for item in seen[0].split(b"\0") if b"=" in item)
+    assert env[b"HOME"] == str(base / "slot-0-home").encode()
+    assert b"CONNECTOR_ENCRYPTION_KEY" not in env and b"worker-secret" not in seen[0]
 
 
 # profiles ---------------------------------------------------------------------------------
