@@ -17,7 +17,7 @@ import requests
 from devstack import running
 from devstack.__main__ import cli_env, cli_line
 from devstack.ports import is_busy
-from devstack.processes import ROOT, free_port, stop, wait_for
+from devstack.processes import ROOT, free_port, split_workers, stop, wait_for
 
 
 def clean_env() -> dict[str, str]:
@@ -106,3 +106,12 @@ def test_the_emulator_serves_the_demo_portal_at_its_own_address_in_russian():
         assert desktop.url == f"{url}/demo/" and '<html lang="ru">' in desktop.text
     finally:
         stop([proc])
+
+
+def test_it_runs_a_worker_for_documents_alone_and_one_for_every_other_queue():
+    from connector.queue import DOCUMENTS, QUEUE_NAMES
+
+    layout = {name: args[args.index("--queues") + 1].split(",")
+              for name, args in split_workers()}
+    assert layout == {"worker": [n for n in QUEUE_NAMES if n != DOCUMENTS],
+                      "documents-worker": [DOCUMENTS]}
