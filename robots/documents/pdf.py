@@ -4,9 +4,10 @@ One conversion: a temporary directory (the input, the output, soffice's TMPDIR),
 slot of its own (robots.documents.profiles), and `soffice --headless --norestore
 --convert-to pdf` in a new session, so in a process group of its own that is killed whole
 (the shell wrapper, oosplash, soffice.bin) at the deadline, and also when the caller is
-interrupted: RQ's job timeout raises in the middle of the wait. The import filter is named,
-because LibreOffice otherwise reads any file that is not a Word document as plain text and
-makes a PDF of its bytes.
+interrupted: RQ's job timeout raises in the middle of the wait. The input must be a zip
+with a Word body and the import filter is named, because LibreOffice otherwise makes an
+empty document of an empty file and reads any other bytes as plain text, and would make a
+PDF of either.
 
 What an outcome means is `verdict`'s decision, from the exit status, soffice's log and the
 output: a document LibreOffice cannot load is permanent (ConversionProblem); a timeout, a
@@ -49,12 +50,12 @@ UNREADABLE_MARK = "source file could not be loaded"  # what soffice prints, exit
 NOT_INSTALLED = N_("PDF cannot be made: LibreOffice is not installed on the server (install "
                    "the Debian package {package})")
 UNREADABLE = N_("LibreOffice cannot open the document as a Word file, so no PDF was made")
-TIMED_OUT = N_("Making the PDF was stopped after {seconds} s; it will be tried again")
-CRASHED = N_("LibreOffice stopped without making the PDF ({detail}); it will be tried again")
-NO_OUTPUT = N_("LibreOffice made no PDF ({detail}); it will be tried again")
-NOT_PDF = N_("LibreOffice made a file that is not a whole PDF; it will be tried again")
-BUSY = N_("Every LibreOffice profile on the server is in use ({slots}); the PDF will be "
-          "tried again")
+# retried by the job; the words say what happened, not what comes next (the last try's too)
+TIMED_OUT = N_("Making the PDF was stopped after {seconds} s: LibreOffice took too long")
+CRASHED = N_("LibreOffice stopped without making the PDF ({detail})")
+NO_OUTPUT = N_("LibreOffice made no PDF ({detail})")
+NOT_PDF = N_("LibreOffice made a file that is not a whole PDF")
+BUSY = N_("Every LibreOffice profile on the server is in use ({slots} conversions at once)")
 
 
 @dataclass(frozen=True)
