@@ -8,8 +8,8 @@ from __future__ import annotations
 from connector.capability import Capability
 from robots import timeline_note
 from robots.deal_workspace.robot import CAPABILITY as DEAL_WORKSPACE
-from robots.documents import CAPABILITY as DOCUMENTS
 from robots.distribution.robot import CAPABILITY as DISTRIBUTION
+from robots.documents import CAPABILITY as DOCUMENTS
 from robots.drive_mirror.robot import CAPABILITY as DRIVE_MIRROR
 from robots.watchdogs import CAPABILITY as WATCHDOGS
 
