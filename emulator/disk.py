@@ -436,11 +436,18 @@ def download_url(
     return f"{emu.url}/rest/download.json?auth={_hex(16)}&token={quote(token, safe='')}"
 
 
-def upload_url(emu: Emulator, portal: Portal, session: dict[str, Any]) -> str:
+def upload_url(emu: Emulator, portal: Portal, session: dict[str, Any], access_token: str
+               ) -> str:
+    """The ``uploadUrl`` of a two-step upload: on the portal's own address, with the caller's
+    access token as ``auth`` (the sample in api-reference/disk/folder/disk-folder-upload-file.md
+    carries the same ``auth`` as the DOWNLOAD_URL of that caller), so the POST is the caller's
+    REST request and fails like one when that token has expired."""
     key = _hex(12)
     portal.disk.uploads[key] = session
     token = make_token(emu, f"u:{portal.member_id}:{key}::{emu.now() + link_ttl(emu):.3f}")
-    return f"{emu.url}/rest/upload.json?auth={_hex(16)}&token={quote(token, safe='')}"
+    base = (portal.rest_base or emu.url).rstrip("/")
+    return (f"{base}/rest/upload.json?auth={quote(access_token, safe='')}"
+            f"&token={quote(token, safe='')}")
 
 
 # ------------------------------------------------------------------ API shapes
@@ -467,8 +474,22 @@ def detail_url(portal: Portal, obj: DiskObject) -> str:
     return f"{base}/{'file' if obj.type == 'file' else 'path'}/{_path(portal, obj)}"
 
 
-def object_api(emu: Emulator, portal: Portal, obj: DiskObject) -> dict[str, Any]:
-    """A folder or file as ``disk.folder.get`` / ``disk.file.get`` return it."""
+# The Disk module answers the same fields with different PHP types depending on the method;
+# the docs' samples: disk.folder.uploadfile (api-reference/disk/folder/disk-folder-upload-file.md)
+# ID 9011, DELETED_TYPE 0, GLOBAL_CONTENT_VERSION 1, FILE_ID 32877 (numbers), DELETED_BY null;
+# disk.file.uploadversion (api-reference/disk/file/disk-file-upload-version.md) ID "9043",
+# DELETED_TYPE "0", FILE_ID "32987" (strings), GLOBAL_CONTENT_VERSION 7 (a number),
+# DELETED_BY "0". Other methods keep the emulator's long-standing shape.
+SHAPES: dict[str, dict[str, type]] = {
+    "upload": {"ID": int, "DELETED_TYPE": int, "GLOBAL_CONTENT_VERSION": int, "FILE_ID": int},
+    "version": {"ID": str, "DELETED_TYPE": str, "GLOBAL_CONTENT_VERSION": int, "FILE_ID": str,
+                "DELETED_BY": str},
+}
+
+
+def object_api(emu: Emulator, portal: Portal, obj: DiskObject, shape: str = "") -> dict[str, Any]:
+    """A folder or file as ``disk.folder.get`` / ``disk.file.get`` return it; `shape` "upload"
+    or "version" types the fields as those methods' answers do (SHAPES)."""
     out: dict[str, Any] = {
         "ID": obj.id, "NAME": obj.name, "CODE": obj.code, "STORAGE_ID": str(obj.storage_id),
         "TYPE": obj.type, "REAL_OBJECT_ID": obj.id,
@@ -488,7 +509,25 @@ def object_api(emu: Emulator, portal: Portal, obj: DiskObject) -> dict[str, Any]
     if obj.type == "file":
         out["DOWNLOAD_URL"] = download_url(emu, portal, "f", obj.id)
     out["DETAIL_URL"] = detail_url(portal, obj)
+    for name, kind in SHAPES.get(shape, {}).items():
+        if name == "DELETED_BY" and out[name] is None:
+            out[name] = "0"
+        elif out.get(name) is not None:
+            out[name] = kind(out[name])
     return out
+
+
+def apply_rights(obj: DiskObject, raw: Any) -> None:
+    """``rights`` of an upload: [{"TASK_ID": 42, "ACCESS_CODE": "U35"}, …]
+    (api-reference/disk/folder/disk-folder-upload-file.md)."""
+    rows = raw.values() if isinstance(raw, dict) else raw if isinstance(raw, list) else []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        row = {str(k).upper(): v for k, v in row.items()}
+        if row.get("ACCESS_CODE"):
+            obj.rights.append({"ACCESS_CODE": str(row["ACCESS_CODE"]),
+                               "TASK_ID": str(row.get("TASK_ID") or "")})
 
 
 def version_api(emu: Emulator, portal: Portal, obj: DiskObject, ver: Version) -> dict[str, Any]:

@@ -230,20 +230,47 @@ def register_files(app: Flask, emu: Emulator) -> None:
         ctype = mimetypes.guess_type(obj.name)[0] or "application/octet-stream"
         return stream_blob(emu, ver.blob, obj.name, ctype, {str(obj.id)}, f"{obj.id}-{ver.id}")
 
+    def upload_caller(member_id: str) -> None:
+        """The POST is a REST request of the token in its ``auth``: refused like one when that
+        token has expired or belongs elsewhere, counted in the portal's rate budget, and open
+        to the faults a test injects for "disk.upload"."""
+        rec = emu.check_access(request.args.get("auth") or None)
+        if rec.member_id != member_id:
+            raise RestError("ACCESS_DENIED", "Access denied", 403)
+        with emu.lock:
+            emu.stats["requests"] += 1
+            emu.stats["http_by_method"]["disk.upload"] += 1
+            portal = emu.portals.get(member_id)
+        if portal is not None and emu.config.rate_limit_enabled:
+            drain, threshold = emu.config.bucket_params()
+            with emu.lock:
+                ok = portal.bucket.try_acquire(emu.now(), drain, threshold)
+                if not ok:
+                    emu.stats["query_limit_exceeded"] += 1
+            if not ok:
+                raise RestError("QUERY_LIMIT_EXCEEDED")
+        fault = emu.take_fault("disk.upload")
+        if fault is not None:
+            raise fault
+
     @app.route("/rest/upload.json", methods=["POST"])
     def upload() -> Response:
-        """The ``uploadUrl`` of ``disk.folder.uploadfile``: multipart, field ``file``."""
+        """The ``uploadUrl`` of ``disk.folder.uploadfile``: multipart, the part named by the
+        ``field`` it answered ("file"); the answer is the file as ``disk.folder.uploadfile``
+        gives it (api-reference/disk/folder/disk-folder-upload-file.md)."""
+        member_id = None
         try:
             fields = disk.read_token(emu, request.args.get("token", ""))
             if fields[0] != "u":
                 raise RestError("ACCESS_DENIED", "Access denied", 403)
             member_id, key = fields[1], fields[2]
+            upload_caller(member_id)
             with emu.lock:
                 portal = emu.portals.get(member_id)
                 session = portal.disk.uploads.get(key) if portal else None
             if portal is None or session is None:
                 raise RestError("ERROR_NOT_FOUND", "Upload session not found or used", 404)
-            storage = request.files.get("file") or next(iter(request.files.values()), None)
+            storage = request.files.get("file")
             if storage is None:
                 raise RestError("ERROR_ARGUMENT", "File is not uploaded (field 'file')", 400)
             blob = disk.blob_store(emu).from_stream(storage.stream)  # streamed to disk
@@ -252,14 +279,15 @@ def register_files(app: Flask, emu: Emulator) -> None:
                 with emu.lock:
                     obj = disk.add_file(emu, portal, session["folder_id"], name, blob,
                                         int(session["user_id"]), bool(session.get("unique")))
+                    disk.apply_rights(obj, session.get("rights"))
                     portal.disk.uploads.pop(key, None)
-                    result = disk.object_api(emu, portal, obj)
+                    result = disk.object_api(emu, portal, obj, "upload")
             except RestError:
                 blob.release()
                 raise
         except RestError as err:
             emu.add_log(path="/rest/upload.json", method="disk.upload", status=err.status,
-                        error=err.code, portal=None)
+                        error=err.code, portal=member_id)
             return _error(err.code, err.description, err.status)
         emu.add_log(path="/rest/upload.json", method="disk.upload", status=200, error=None,
                     portal=member_id)

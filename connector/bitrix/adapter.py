@@ -21,12 +21,13 @@ from typing import Any
 
 from connector.bitrix import documents as docs
 from connector.bitrix import smart_processes as spa
+from connector.bitrix import uploads
 from connector.bitrix.errors import BitrixError, is_access_denied, is_not_found
 from connector.bitrix.files import FileGone, open_download
 from connector.bitrix.kinds import crm_binding, is_item, type_id
 from connector.bitrix.rest import BatchResult, BitrixClient, Command
 from connector.crm import port as p
-from connector.errors import Retryable
+from connector.errors import AuthLost, Retryable
 
 _REF = re.compile(r"\$result\[([^\]]+)\]((?:\[[^\]]*\])*)")
 MISSING = object()
@@ -113,10 +114,13 @@ def item_from(ref: p.ItemRef, raw: Any, observers: Any = None) -> p.Item:
 
 
 def file_from(row: Mapping[str, Any]) -> p.FileEntry:
+    """A FileEntry from a Disk object's fields; the methods type them differently (ID 9011 or
+    "9043", api-reference/disk/folder/disk-folder-upload-file.md, disk-file-get.md)."""
     size = _int(row.get("SIZE"))
     return p.FileEntry(_int(row.get("ID")), str(row.get("NAME") or ""), size,
                        f"{row.get('UPDATE_TIME')}|{size}", str(row.get("DOWNLOAD_URL") or ""),
-                       bool(_int(row.get("DELETED_TYPE"))), row.get("TYPE") == "folder")
+                       bool(_int(row.get("DELETED_TYPE"))), row.get("TYPE") == "folder",
+                       str(row.get("DETAIL_URL") or ""))
 
 
 @dataclass
@@ -852,6 +856,26 @@ class BitrixCrm:
     def file(self, file_id: int) -> p.FileEntry:
         try:
             return file_from(self.rest.call("disk.file.get", {"id": file_id}))
+        except BitrixError as exc:
+            raise neutral(exc, f"file {file_id}") from exc
+
+    def upload(self, folder_id: int, name: str, content: bytes, unique: bool = True
+               ) -> p.FileEntry:
+        """Two requests whatever the size (uploads.upload_file); DISK_OBJ_22000 for a taken
+        name is AlreadyExists, a folder gone or in the trash NotFound."""
+        try:
+            return file_from(uploads.upload_file(self.rest, folder_id, name, content, unique))
+        except AuthLost:
+            raise  # the admin must reopen the app: not a refusal of this one file
+        except BitrixError as exc:
+            raise neutral(exc, f"file {name} in folder {folder_id}") from exc
+
+    def upload_version(self, file_id: int, content: bytes, name: str = "") -> p.FileEntry:
+        """One request with `name` (two when it renames the file), two without it."""
+        try:
+            return file_from(uploads.upload_version(self.rest, file_id, content, name))
+        except AuthLost:
+            raise
         except BitrixError as exc:
             raise neutral(exc, f"file {file_id}") from exc
 

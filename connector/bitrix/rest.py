@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 BATCH_MAX = 50
 PAGE_SIZE = 50
+# answers that say the portal refused the request before doing anything (system-errors.md)
+REFUSED_CODES = frozenset({"QUERY_LIMIT_EXCEEDED", "OVERLOAD_LIMIT"})
 _REF = re.compile(r"\$result\[([^\]]+)\]")
 
 Command = tuple[str, Mapping[str, Any]]
@@ -143,17 +145,41 @@ class BitrixClient:
             self.endpoint = moved
             self.tokens.store.move_endpoint(self.member_id, moved)
             resp = self._post(f"{self.endpoint}{method}.json", method, params, access_token)
-        try:
-            body = resp.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict) and "error" in body and "result" not in body:
-            raise error_for(str(body["error"]), str(body.get("error_description", "")),
-                            resp.status_code, method)
-        if resp.status_code != 200 or not isinstance(body, dict):
-            code = "PORTAL_REDIRECT" if 300 <= resp.status_code < 400 else "UNEXPECTED_ANSWER"
-            raise error_for(code, f"HTTP {resp.status_code}", resp.status_code, method)
-        return body
+        return _answer(resp, method)
+
+    # files ------------------------------------------------------------------------------
+    def post_file(self, url: str, part: str, name: str, content: bytes,
+                  method: str = "disk.upload") -> Any:
+        """POST one file as multipart/form-data to an upload address the portal handed out
+        (the `uploadUrl` of disk.folder.uploadfile, its file in the part named by `field`:
+        api-reference/disk/folder/disk-folder-upload-file.md); the answer's `result`.
+
+        The raw bytes, not base64 in a JSON body (a third larger: api-reference/files/
+        how-to-upload-files.md). One HTTP request, taken from the portal's bucket and counted
+        like any call. The address carries the token it was made for, so an expired token is
+        not refreshed here: TokenExpired tells the caller to ask for a new address. Only the
+        portal's rate refusal is retried in place (nothing was stored then); any other
+        failure may have stored the file, so it is raised for the caller to decide.
+        """
+        if not same_portal(url, self.endpoint):
+            raise error_for("UPLOAD_URL_ELSEWHERE", f"the upload address points away from "
+                            f"the portal: {urlsplit(url).netloc}", 0, method)
+        attempt = 0
+        while True:
+            self.bucket.acquire(self.member_id, self.plan)
+            self.http_requests += 1
+            try:
+                resp = self.session.post(url, files={part: (name, content)},
+                                         timeout=self.timeout, allow_redirects=False)
+            except requests.RequestException as exc:
+                raise BitrixRetryableError("NETWORK", type(exc).__name__, 0, method) from exc
+            try:
+                return _answer(resp, method).get("result")
+            except BitrixRetryableError as exc:
+                if exc.code not in REFUSED_CODES or attempt >= self.retry.max_retries:
+                    raise
+                self.sleep(self.retry.pause(attempt))
+                attempt += 1
 
     # batch ------------------------------------------------------------------------------
     def batch(self, commands: Mapping[str, Command], halt: bool = False) -> BatchResult:
@@ -251,6 +277,28 @@ def moved_endpoint(url: str, endpoint: str, resp: requests.Response) -> str | No
     if new.scheme not in ("https", old.scheme):
         return None
     return f"{new.scheme}://{new.netloc}{urlsplit(endpoint).path}"
+
+
+def _answer(resp: requests.Response, method: str) -> dict[str, Any]:
+    """The JSON body of a 200 answer, or the typed error the portal (or the status) gave."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "error" in body and "result" not in body:
+        raise error_for(str(body["error"]), str(body.get("error_description", "")),
+                        resp.status_code, method)
+    if resp.status_code != 200 or not isinstance(body, dict):
+        code = "PORTAL_REDIRECT" if 300 <= resp.status_code < 400 else "UNEXPECTED_ANSWER"
+        raise error_for(code, f"HTTP {resp.status_code}", resp.status_code, method)
+    return body
+
+
+def same_portal(url: str, endpoint: str) -> bool:
+    """Whether `url` is on the portal's own host, over https or the endpoint's scheme."""
+    parts, home = urlsplit(url), urlsplit(endpoint)
+    return bool(parts.netloc) and parts.netloc == home.netloc and parts.scheme in (
+        "https", home.scheme)
 
 
 def _as_map(value: Any) -> dict[str, Any]:

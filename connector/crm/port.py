@@ -108,7 +108,8 @@ class Folder:
 
 @dataclass
 class FileEntry:
-    """A file in the CRM's storage: version changes whenever its content does."""
+    """A file in the CRM's storage: version changes whenever its content does. `url` is the
+    file's page in the CRM (what people open from a link); `download_url` is for the app."""
 
     id: int
     name: str = ""
@@ -117,6 +118,7 @@ class FileEntry:
     download_url: str = ""
     deleted: bool = False
     is_folder: bool = False
+    url: str = ""
 
 
 @dataclass
@@ -707,6 +709,20 @@ class CrmPort(Protocol):
 
     def file(self, file_id: int) -> FileEntry:
         """A stored file's facts and its download address; NotFound when gone."""
+
+    def upload(self, folder_id: int, name: str, content: bytes, unique: bool = True
+               ) -> FileEntry:
+        """Put a new file into a folder, so that people find a made document where the deal
+        keeps its files. unique=True: a taken name gets the CRM's own unique variant
+        ("Счёт (1).docx"); unique=False: AlreadyExists. NotFound when the folder is gone
+        (or in the trash). Not idempotent: a retry after an unknown outcome (CrmRetryable)
+        may find the first attempt's file in the folder."""
+
+    def upload_version(self, file_id: int, content: bytes, name: str = "") -> FileEntry:
+        """New content for a stored file, same id, so a re-made document keeps its links
+        and its history of versions. With `name`, the file is called that afterwards
+        (AlreadyExists when another file has it: the new content is kept then); ""
+        keeps its name. NotFound when the file is gone."""
 
     def download(self, url: str, declared_size: int | None = None) -> Any:
         """A streamed download (requests.Response) of a file address the CRM gave."""

@@ -130,17 +130,13 @@ def folder_children(ctx: CallContext, params: dict[str, Any]) -> ListResult:
     return _children(ctx, folder.id, p)
 
 
-def _rights(ctx: CallContext, obj: disk.DiskObject, raw: Any) -> None:
-    for r in as_dict(raw).values() if not isinstance(raw, list) else raw:
-        r = up(as_dict(r))
-        if r.get("ACCESS_CODE"):
-            obj.rights.append({"ACCESS_CODE": str(r["ACCESS_CODE"]),
-                               "TASK_ID": str(r.get("TASK_ID") or "")})
-
-
 @method("disk.folder.uploadfile", scope="disk")
 def folder_upload(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
-    """With ``fileContent``: the file; without: ``{field, uploadUrl}`` for a multipart POST."""
+    """With ``fileContent``: the file (``data.NAME`` required, DISK_BASE_SERVICE_22001);
+    without: ``{field, uploadUrl}`` for a multipart POST, where ``data`` is optional and the
+    part's file name names the file (api-reference/disk/folder/disk-folder-upload-file.md).
+    A taken name without ``generateUniqueName`` is DISK_OBJ_22000 (the code Disk gives a
+    non-unique name in disk-file-rename.md, disk-folder-add-subfolder.md)."""
     emu, portal = ctx.emu, ctx.portal
     p = low(params)
     folder = disk.get_object(portal, _id(p), "folder")
@@ -154,13 +150,20 @@ def folder_upload(ctx: CallContext, params: dict[str, Any]) -> dict[str, Any]:
             disk.check_name(data["NAME"])
         session = {"folder_id": folder.id, "name": data.get("NAME"), "user_id": ctx.user_id,
                    "unique": unique, "rights": p.get("rights")}
-        return {"field": "file", "uploadUrl": disk.upload_url(emu, portal, session)}
-    fname, raw = disk.decode_file_content(content)
+        return {"field": "file", "uploadUrl": disk.upload_url(emu, portal, session,
+                                                               ctx.token.access_token)}
+    if not data.get("NAME"):
+        raise RestError("DISK_BASE_SERVICE_22001",
+                        "Error: required parameter NAME (DISK_BASE_SERVICE_22001)", 400)
+    _fname, raw = disk.decode_file_content(content)
     blob = disk.blob_store(emu).from_bytes(raw)
-    obj = disk.add_file(emu, portal, folder.id, data.get("NAME") or fname, blob, ctx.user_id,
-                        unique)
-    _rights(ctx, obj, p.get("rights"))
-    return disk.object_api(emu, portal, obj)
+    try:
+        obj = disk.add_file(emu, portal, folder.id, data["NAME"], blob, ctx.user_id, unique)
+    except RestError:
+        blob.release()
+        raise
+    disk.apply_rights(obj, p.get("rights"))
+    return disk.object_api(emu, portal, obj, "upload")
 
 
 @method("disk.folder.sharetouser", scope="disk")
@@ -262,10 +265,12 @@ def file_upload_version(ctx: CallContext, params: dict[str, Any]) -> dict[str, A
     obj = disk.get_object(ctx.portal, _id(p), "file")
     if p.get("filecontent") in (None, "", [], {}):
         raise disk.bad_param(1)
+    # the file keeps its name: fileContent's name only names the upload (the docs' sample
+    # sends the name the file already has, api-reference/disk/file/disk-file-upload-version.md)
     _fname, raw = disk.decode_file_content(p["filecontent"])
     blob = disk.blob_store(ctx.emu).from_bytes(raw)
     disk.add_version(ctx.emu, ctx.portal, obj.id, blob, ctx.user_id)
-    return disk.object_api(ctx.emu, ctx.portal, obj)
+    return disk.object_api(ctx.emu, ctx.portal, obj, "version")
 
 
 @method("disk.file.getversions", scope="disk")
