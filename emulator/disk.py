@@ -479,7 +479,8 @@ def detail_url(portal: Portal, obj: DiskObject) -> str:
 # ID 9011, DELETED_TYPE 0, GLOBAL_CONTENT_VERSION 1, FILE_ID 32877 (numbers), DELETED_BY null;
 # disk.file.uploadversion (api-reference/disk/file/disk-file-upload-version.md) ID "9043",
 # DELETED_TYPE "0", FILE_ID "32987" (strings), GLOBAL_CONTENT_VERSION 7 (a number),
-# DELETED_BY "0". Other methods keep the emulator's long-standing shape.
+# DELETED_BY "0"; neither prints REAL_OBJECT_ID (only folders' answers do). Other methods
+# keep the emulator's long-standing shape.
 SHAPES: dict[str, dict[str, type]] = {
     "upload": {"ID": int, "DELETED_TYPE": int, "GLOBAL_CONTENT_VERSION": int, "FILE_ID": int},
     "version": {"ID": str, "DELETED_TYPE": str, "GLOBAL_CONTENT_VERSION": int, "FILE_ID": str,
@@ -509,6 +510,8 @@ def object_api(emu: Emulator, portal: Portal, obj: DiskObject, shape: str = "") 
     if obj.type == "file":
         out["DOWNLOAD_URL"] = download_url(emu, portal, "f", obj.id)
     out["DETAIL_URL"] = detail_url(portal, obj)
+    if shape in SHAPES:
+        out.pop("REAL_OBJECT_ID", None)
     for name, kind in SHAPES.get(shape, {}).items():
         if name == "DELETED_BY" and out[name] is None:
             out[name] = "0"

@@ -12,6 +12,10 @@ import requests
 
 from emulator import Emulator, EmulatorConfig, EmulatorServer
 from emulator.blobs import BLOCK, VirtualBlob
+from tests.fixtures.docs import load
+
+UPLOAD = "api-reference__disk__folder__disk-folder-upload-file.md__"
+VERSION = "api-reference__disk__file__disk-file-upload-version.md__"
 
 
 def _b64(data: bytes) -> str:
@@ -225,8 +229,10 @@ def test_new_version_changes_md5_not_id(emu_url, emu_call):
     v2 = emu_call("disk.file.uploadversion", {"id": v1["ID"], "fileContent":
                                               ["plan.txt", _b64(b"version two")]}).json()
     v2 = v2["result"]
-    assert v2["ID"] == v1["ID"] and v2["SIZE"] == "11" and v2["FILE_ID"] != v1["FILE_ID"]
-    assert v2["GLOBAL_CONTENT_VERSION"] == "2"
+    # typed as the docs' samples: uploadfile ID 9011 / FILE_ID 32877, uploadversion "9043"
+    assert v2["ID"] == str(v1["ID"]) and v2["SIZE"] == "11"
+    assert int(v2["FILE_ID"]) != v1["FILE_ID"]
+    assert v2["GLOBAL_CONTENT_VERSION"] == 2
     assert requests.get(v1["DOWNLOAD_URL"]).content == b"version two"
     versions = emu_call("disk.file.getversions", {"id": v1["ID"]}).json()["result"]
     assert [v["SIZE"] for v in versions] == ["11", "3"]
@@ -300,3 +306,72 @@ def test_link_expires_after_an_hour_and_update_time_moves(clock_server):
     expired = requests.get(f["DOWNLOAD_URL"])
     assert expired.status_code == 403 and expired.json()["error"] == "ACCESS_DENIED"
     assert requests.get(v2["DOWNLOAD_URL"]).content == b"bb"  # issued later: still valid
+
+
+def _types(row: dict[str, Any]) -> dict[str, type]:
+    return {k: type(v) for k, v in row.items()}
+
+
+def test_uploads_answer_as_the_docs_print_them(emu_url, emu_call):
+    """The docs' request bodies (their base64 is elided there, so ours is real) and the
+    fields and types of their answers: uploadfile's numbers, uploadversion's strings."""
+    root = _common_root(emu_call)
+    request = load(UPLOAD + "request")
+    content = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+    made = emu_call("disk.folder.uploadfile", {
+        **request, "id": root, "fileContent": [request["fileContent"][0], _b64(content)],
+        "rights": [{"TASK_ID": 75, "ACCESS_CODE": "U3"}]}).json()["result"]
+    sample = load(UPLOAD + "result")["result"]
+    assert list(made) == list(sample)
+    # the same types, but where the docs print null (DELETE_TIME, DELETED_BY of a live file)
+    assert {k: t for k, t in _types(made).items() if sample[k] is not None} == {
+        k: t for k, t in _types(sample).items() if t is not type(None)}
+    assert made["NAME"] == "test.png" and made["SIZE"] == str(len(content))
+    assert made["DETAIL_URL"].endswith("/docs/file/test.png")
+    assert requests.get(made["DOWNLOAD_URL"]).content == content
+    again = emu_call("disk.folder.uploadfile", {
+        **request, "id": root, "fileContent": [request["fileContent"][0], _b64(b"2")]})
+    assert again.json()["result"]["NAME"] == "test (1).png"  # generateUniqueName: true
+
+    vreq = load(VERSION + "request")
+    version = emu_call("disk.file.uploadversion", {
+        **vreq, "id": made["ID"], "fileContent": [vreq["fileContent"][0], _b64(b"v2")]}
+    ).json()["result"]
+    vsample = load(VERSION + "result")["result"]
+    assert list(version) == list(vsample) and _types(version) == _types(vsample)
+    assert version["NAME"] == "test.png"  # the file keeps its name
+    assert version["GLOBAL_CONTENT_VERSION"] == 2 and version["DELETED_BY"] == "0"
+    missing = emu_call("disk.file.uploadversion", {"id": made["ID"]})
+    assert missing.status_code == 400 and missing.json() == load(VERSION + "error-argument")
+
+
+def test_a_direct_upload_needs_data_name_and_a_gone_folder_is_not_found(emu_call):
+    root = _common_root(emu_call)
+    unnamed = emu_call("disk.folder.uploadfile", {"id": root,
+                                                  "fileContent": ["a.txt", _b64(b"a")]})
+    assert unnamed.status_code == 400
+    assert unnamed.json()["error"] == "DISK_BASE_SERVICE_22001"
+    folder = _folder(emu_call, root, "Trash me")
+    emu_call("disk.folder.markdeleted", {"id": folder["ID"]})
+    gone = emu_call("disk.folder.uploadfile", {"id": folder["ID"]})
+    assert gone.status_code == 400
+    assert gone.json()["error"] == load(UPLOAD + "not-found")["error"]
+
+
+def test_the_upload_address_is_the_callers_rest_request(emu_url, emu_call, emu_tokens):
+    """Its ``auth`` is the caller's token, as in the docs' sample: an expired token is
+    refused at the POST, and the POST is counted and logged."""
+    root = _common_root(emu_call)
+    sample = load(UPLOAD + "upload-url")["result"]
+    step = emu_call("disk.folder.uploadfile", {"id": root}).json()["result"]
+    assert set(step) == set(sample) and step["field"] == sample["field"]
+    assert f"auth={emu_tokens['access_token']}&token=disk%7C" in step["uploadUrl"]
+    wrong_field = requests.post(step["uploadUrl"], files={"document": ("a.txt", b"a")})
+    assert wrong_field.status_code == 400 and wrong_field.json()["error"] == "ERROR_ARGUMENT"
+    before = requests.get(f"{emu_url}/_emulator/stats").json()["requests"]
+    requests.post(f"{emu_url}/_emulator/expire-tokens", json={})
+    late = requests.post(step["uploadUrl"], files={"file": ("a.txt", b"a")})
+    assert late.status_code == 401 and late.json()["error"] == "expired_token"
+    assert requests.get(f"{emu_url}/_emulator/stats").json()["requests"] == before + 1
+    log = requests.get(f"{emu_url}/_emulator/log").json()
+    assert log[-1]["method"] == "disk.upload" and log[-1]["error"] == "expired_token"
