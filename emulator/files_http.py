@@ -234,13 +234,13 @@ def register_files(app: Flask, emu: Emulator) -> None:
         """The POST is a REST request of the token in its ``auth``: refused like one when that
         token has expired or belongs elsewhere, counted in the portal's rate budget, and open
         to the faults a test injects for "disk.upload"."""
-        rec = emu.check_access(request.args.get("auth") or None)
-        if rec.member_id != member_id:
-            raise RestError("ACCESS_DENIED", "Access denied", 403)
         with emu.lock:
             emu.stats["requests"] += 1
             emu.stats["http_by_method"]["disk.upload"] += 1
             portal = emu.portals.get(member_id)
+        rec = emu.check_access(request.args.get("auth") or None)
+        if rec.member_id != member_id:
+            raise RestError("ACCESS_DENIED", "Access denied", 403)
         if portal is not None and emu.config.rate_limit_enabled:
             drain, threshold = emu.config.bucket_params()
             with emu.lock:

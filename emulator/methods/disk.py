@@ -264,7 +264,8 @@ def file_upload_version(ctx: CallContext, params: dict[str, Any]) -> dict[str, A
     p = low(params)
     obj = disk.get_object(ctx.portal, _id(p), "file")
     if p.get("filecontent") in (None, "", [], {}):
-        raise disk.bad_param(1)
+        # "{Parameter #0}" for a missing id or fileContent alike (disk-file-upload-version.md)
+        raise disk.bad_param(0)
     # the file keeps its name: fileContent's name only names the upload (the docs' sample
     # sends the name the file already has, api-reference/disk/file/disk-file-upload-version.md)
     _fname, raw = disk.decode_file_content(p["filecontent"])
