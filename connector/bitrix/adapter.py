@@ -115,10 +115,16 @@ def item_from(ref: p.ItemRef, raw: Any, observers: Any = None) -> p.Item:
 
 def file_from(row: Mapping[str, Any]) -> p.FileEntry:
     """A FileEntry from a Disk object's fields; the methods type them differently (ID 9011 or
-    "9043", api-reference/disk/folder/disk-folder-upload-file.md, disk-file-get.md)."""
+    "9043", api-reference/disk/folder/disk-folder-upload-file.md, disk-file-get.md).
+
+    The version carries GLOBAL_CONTENT_VERSION, Disk's counter of the file's versions: two
+    versions made within one second (UPDATE_TIME's resolution) at the same size are two."""
     size = _int(row.get("SIZE"))
+    version = f"{row.get('UPDATE_TIME')}|{size}"
+    if row.get("GLOBAL_CONTENT_VERSION") not in (None, ""):
+        version += f"|{_int(row.get('GLOBAL_CONTENT_VERSION'))}"
     return p.FileEntry(_int(row.get("ID")), str(row.get("NAME") or ""), size,
-                       f"{row.get('UPDATE_TIME')}|{size}", str(row.get("DOWNLOAD_URL") or ""),
+                       version, str(row.get("DOWNLOAD_URL") or ""),
                        bool(_int(row.get("DELETED_TYPE"))), row.get("TYPE") == "folder",
                        str(row.get("DETAIL_URL") or ""))
 
