@@ -138,6 +138,10 @@ def test_a_new_version_keeps_the_id_and_changes_the_version(installed: Stack,
     renamed = p.upload_version(first.id, b"v4", "Договор №12 (исправленный).docx")
     assert (renamed.id, renamed.name) == (first.id, "Договор №12 (исправленный).docx")
     assert p.file(first.id).name == renamed.name
+    other = p.upload(folder.id, "Акт.docx", b"act")
+    with pytest.raises(crm.AlreadyExists):  # the name is taken: the content is in, the name stays
+        p.upload_version(other.id, b"act, remade", renamed.name)
+    assert (p.file(other.id).name, p.file(other.id).size) == ("Акт.docx", len(b"act, remade"))
 
 
 def test_failures_in_neutral_terms(installed: Stack, folder: crm.Folder):
