@@ -117,10 +117,12 @@ class Rig:
 
 @contextmanager
 def rig(settings: dict[str, Any], env: dict[str, str] | None = None,
-        prepare: Callable[[Stack, AppView, str], Any] | None = None) -> Iterator[Rig]:
+        prepare: Callable[[Stack, AppView, str], Any] | None = None,
+        emulator_extra: tuple[str, ...] = ()) -> Iterator[Rig]:
     """A freshly installed demo portal with `settings`, no worker yet (the install's
     reconcile job waits for the first one the scenario starts)."""
-    with running_stack(env_overrides={**FAULT_ENV, **(env or {})}) as stack:
+    with running_stack(env_overrides={**FAULT_ENV, **(env or {})},
+                       emulator_extra=emulator_extra) as stack:
         member_id = stack.install()["member_id"]
         app = AppView(stack.env)
         log_path = stack.workdir / "worker.log"

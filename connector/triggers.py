@@ -113,6 +113,10 @@ class RobotSpec:
     properties: dict[str, Prop] = field(default_factory=dict)
     return_properties: dict[str, Prop] = field(default_factory=dict)
     document_types: tuple[tuple[str, ...], ...] = (LEAD, DEAL)
+    # the queue the robot's work runs on when not the inbound one (documents: a render, an
+    # upload and a wait for the sequence's lock must not hold up events and other robots);
+    # the inbound job hands the call on to it, and the job there answers
+    queue: str = ""
 
     @property
     def name_en(self) -> str:
@@ -198,12 +202,30 @@ def answer(ctx: Any, call: RobotCall, values: dict[str, Any], log_message: str) 
         return True
 
 
+HANDED = "_cc_queue"  # in a handed-on payload: the queue it was handed to
+
+
+def hand_on(ctx: Any, spec: RobotSpec, payload: dict[str, Any]) -> dict[str, Any]:
+    """Queue the call again on the robot's own queue, once per event token."""
+    from connector.inbox import JOB_FUNC
+    from connector.queue import job_id
+
+    token = str(payload.get("event_token", ""))
+    queued = ctx.services.queues.enqueue(
+        JOB_FUNC, ["robot", spec.code, ctx.member_id, {**payload, HANDED: spec.queue}],
+        job_id("robot", ctx.member_id, spec.queue, token), queue=spec.queue,
+        member_id=ctx.member_id)
+    return {"handed_to": spec.queue, "job": queued.job_id, "new": queued.created}
+
+
 def run_robot(ctx: Any, robots: dict[str, RobotSpec], payload: dict[str, Any]) -> dict[str, Any]:
     """Run one robot call and answer it, whatever happens."""
     call = call_from_payload(payload)
     if already_answered(ctx, call.event_token):
         return {"answered": False, "reason": "already answered"}
     spec = robots.get(call.code)
+    if spec is not None and spec.queue and payload.get(HANDED) != spec.queue:
+        return hand_on(ctx, spec, payload)
     lang = ctx.lang
     values: dict[str, Any]
     try:

@@ -72,6 +72,7 @@ GENERATE = RobotSpec(
                                                "counterparty, when the registry has one")),
     },
     document_types=(DEAL, LEAD, DYNAMIC),
+    queue=steps.DOCUMENTS_QUEUE,
 )
 
 

@@ -195,7 +195,7 @@ def _produce(ctx: JobContext, ref: crm.ItemRef, doc: Document, template: bytes,
     same = pending.get("ref") == [ref.kind, ref.id] and pending.get("code") == doc.code
     name = file_name(made.title, made.number, made.version)
     if same and pending.get("file_id"):
-        entry = ctx.crm.upload_version(int(pending["file_id"]), content)
+        entry = ctx.crm.upload_version(int(pending["file_id"]), content, name)
         folder_id = int(pending["folder_id"])
     else:
         pending = {"ref": [ref.kind, ref.id], "code": doc.code}
@@ -294,7 +294,8 @@ def _make(ctx: JobContext, ref: crm.ItemRef, doc: Document, new_version: bool) -
         if signed is not None and section["signed_contract"] != MAKE:
             return Outcome(None, signed=signed)
     item: crm.Item = reading.get("item")
-    title = t(ctx.lang, doc.title) if doc.kind else doc.title
+    # the documents are Russian: their title, file name and registry entry are too
+    title = t("ru", doc.title) if doc.kind else doc.title
     rows = dctx.lines(list(reading.get("rows") or []))
     amount = sum((ln.total for ln in rows), dctx.ZERO) if rows else fmt.kopecks(
         item.amount or 0)

@@ -14,13 +14,15 @@ from zoneinfo import ZoneInfo
 from connector.context import JobContext
 from connector.crm import port as crm
 from connector.i18n import N_, t
+from connector.queue import DOCUMENTS
 from connector.triggers import RobotError
 from robots.documents import config, make, registry
 from robots.documents.config import NAME, Document
+from robots.documents.problems import ConversionRetryable
 from robots.documents.records import Made
 
 MAKE_TASK, PDF_TASK, CHECK_TASK, FOLLOW_TASK = "make", "pdf", "check", "follow_check"
-DOCUMENTS_QUEUE = "documents"
+DOCUMENTS_QUEUE = DOCUMENTS
 FOLLOW_EVERY_S = 15 * 60
 FOLLOW_FOR_S = 60 * 24 * 3600  # a check nobody completes in two months is no longer followed
 
@@ -91,7 +93,7 @@ def after_made(ctx: JobContext, ref: crm.ItemRef, made: Made) -> None:
     if ctx.settings[NAME]["pdf"]:
         ctx.of(NAME).enqueue(PDF_TASK, {"kind": ref.kind, "id": ref.id, "code": made.code,
                                         "version": made.version},
-                             ref.kind, ref.id, made.code, made.version, queue=DOCUMENTS_QUEUE)
+                             ref.kind, ref.id, made.code, made.version)
 
 
 # made again from the deal tab ---------------------------------------------------------------
@@ -125,9 +127,14 @@ def run_pdf(ctx: JobContext, arg: dict[str, Any]) -> dict[str, Any]:
     docx = bytes(ctx.crm.download(entry.download_url, entry.size).content)
     try:
         content = pdf.to_pdf(docx)
-    except RobotError as exc:  # the file cannot be converted: said, not retried
+    except (RobotError, ConversionRetryable) as exc:
+        if isinstance(exc, ConversionRetryable) and not ctx.final_attempt:
+            raise  # a timeout or a crash: the retry may convert it
+        # the file cannot be converted, or every retry failed: said where people look
         recs.update(ref, made.code, made.version, pdf_error=exc.text(ctx.lang))
         ctx.remember(ref, PDF_FAILED, number=made.number, reason=exc.text(ctx.lang))
+        if isinstance(exc, ConversionRetryable):
+            raise  # parked in the failed jobs, where an admin can requeue it
         return {"error": exc.text(ctx.lang)}
     name = make.file_name(made.title, made.number, made.version, "pdf")
     up = ctx.crm.upload(made.folder_id or make.folder_of(ctx, ref), name, content)

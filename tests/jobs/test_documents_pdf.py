@@ -1,6 +1,7 @@
-"""The PDF beside the document, end to end: the robot makes an invoice, its PDF job waits on
-`documents`, a worker on the other queues answers the robot without converting, and a
-worker on `documents` alone converts with the real LibreOffice and files the PDF on the
+"""The document and its PDF on their own queue, end to end: a worker on the other queues
+hands the robot's call on to `documents` and answers another robot meanwhile (documents
+never hold up events and other robots); a worker on `documents` alone makes the invoice,
+answers the robot, and converts it with the real LibreOffice, filing the PDF on the
 emulator's Disk beside the .docx."""
 
 from __future__ import annotations
@@ -30,15 +31,20 @@ def work(stack: Stack, *queues: str) -> None:
 def test_the_pdf_is_made_by_the_documents_worker_and_filed_beside_the_docx(installed: Stack):
     configure(installed, pdf=True)
     token = robot(installed, 2, "invoice")
+    note = installed.control("POST", "robots/run", json={
+        "code": "timeline_note", "document_id": ["crm", "CCrmDocumentDeal", "DEAL_1"],
+        "document_type": ["crm", "CCrmDocumentDeal", "DEAL"],
+        "properties": {"text": "Позвонить клиенту"}})["event_token"]
     work(installed, *(n for n in QUEUE_NAMES if n != DOCUMENTS))
-    got = answer(installed, token)  # answered before any conversion
-    assert got["error"] == "" and got["number"] == f"СЧ-{YEAR}-00001", got
-    (made,) = records(installed, 2)["invoice"]
-    assert made.pdf_id == 0
+    assert answer(installed, note)["error"] == ""  # not held up by the document
+    calls = installed.control("GET", "robots/results", params={"event_token": token})["calls"]
+    assert calls == [] and records(installed, 2) == {}
     queues = installed.app.extensions["connector"].queues
-    assert queues[DOCUMENTS].count == 1  # the conversion waits for its own worker
+    assert queues[DOCUMENTS].count == 1  # the robot's work waits for its own worker
 
     work(installed, DOCUMENTS)
+    got = answer(installed, token)
+    assert got["error"] == "" and got["number"] == f"СЧ-{YEAR}-00001", got
     (made,) = records(installed, 2)["invoice"]
     assert made.pdf_id and made.pdf_error == ""
     assert queues[DOCUMENTS].count == 0
