@@ -21,11 +21,12 @@ same one core, `--rounds` times over:
   pdf_seconds_p50/p95 the conversions after it, on that profile kept warm
   pdf_seconds_max     the slowest of them; pdf_kb_p50 the size of a PDF
 
-Phases still to come (issue 16): `requests` (requests_per_document), `numbers`
-(distinct_numbers, gaps for 200 concurrent requests).
+Phases `requests` (requests_per_document, target ≤ 3 beside the upload) and `numbers`
+(distinct_numbers 200 and gaps 0 for 200 requests at once) run the whole app: see
+bench.documents_flow. They run first, on every core (the other phases pin this process).
 
-Run: .venv/bin/python -m bench.documents [--seconds 10] [--rounds 3] [--phases render,pdf]
-[--quick]
+Run: .venv/bin/python -m bench.documents [--seconds 10] [--rounds 3]
+[--phases requests,numbers,render,pdf] [--quick]
 """
 
 from __future__ import annotations
@@ -146,11 +147,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rounds", type=int, default=3,
                         help="conversions of every shipped template in the pdf phase")
-    parser.add_argument("--phases", default="render,pdf", help="render, pdf, or both")
+    parser.add_argument("--phases", default="requests,numbers,render,pdf",
+                        help="any of requests, numbers, render, pdf (comma-separated)")
     parser.add_argument("--quick", action="store_true",
                         help="2 seconds of rendering, one round of conversions")
     args = parser.parse_args(argv)
     phases = args.phases.split(",")
+    if "requests" in phases or "numbers" in phases:
+        from bench import documents_flow as flow
+
+        if "requests" in phases:
+            emit(BENCH, "requests", load_average=load_average(),
+                 **flow.requests_phase(3 if args.quick else 10))
+        if "numbers" in phases:
+            emit(BENCH, "numbers", load_average=load_average(),
+                 **flow.numbers_phase(20 if args.quick else 200))
+    if "render" not in phases and "pdf" not in phases:
+        return 0
     core = one_core()
     if "render" in phases:
         emit(BENCH, "render", core=core, load_average=load_average(),

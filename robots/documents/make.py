@@ -179,6 +179,11 @@ def _note(ctx: JobContext, made: Made) -> str:
              link=link)
 
 
+def _file_named(ctx: JobContext, folder_id: int, name: str) -> crm.FileEntry | None:
+    found = ctx.crm.read({"f": crm.FolderChildren(folder_id)}).get("f") or []
+    return next((f for f in found if f.name == name and not f.is_folder), None)
+
+
 def _registered(ctx: JobContext, sp: crm.SmartProcess, number: str) -> int:
     """A registry item an earlier attempt made for this number (0: none)."""
     found = ctx.crm.read({"r": crm.FindItems(sp, (("number", "=", number),), limit=1)}).get("r")
@@ -198,9 +203,15 @@ def _produce(ctx: JobContext, ref: crm.ItemRef, doc: Document, template: bytes,
         entry = ctx.crm.upload_version(int(pending["file_id"]), content, name)
         folder_id = int(pending["folder_id"])
     else:
-        pending = {"ref": [ref.kind, ref.id], "code": doc.code}
-        folder_id = folder_of(ctx, ref)
-        entry = ctx.crm.upload(folder_id, name, content)
+        if not same:
+            pending = {"ref": [ref.kind, ref.id], "code": doc.code}
+        folder_id = int(pending.get("folder_id") or 0) or folder_of(ctx, ref)
+        # an upload whose answer was lost (a timeout, a 5xx after the file was stored) left
+        # the file in the folder: the retry writes its content there, not a second file
+        left = _file_named(ctx, folder_id, name) if pending.get("uploading") else None
+        recs.keep_pending(pending_key, made.n, **pending, folder_id=folder_id, uploading=True)
+        entry = (ctx.crm.upload_version(left.id, content, name) if left
+                 else ctx.crm.upload(folder_id, name, content))
     made = replace(made, file_id=entry.id, file_url=entry.url or entry.download_url)
     pending.update(file_id=entry.id, folder_id=folder_id)
     recs.keep_pending(pending_key, made.n, **pending)

@@ -265,3 +265,23 @@ def test_two_requests_for_one_document_at_the_same_instant_make_one(docs: Stack)
     (made,) = records(docs, 2)["invoice"]
     assert [f["NAME"] for f in files_in(docs, made.folder_id)].count(
         f"Счёт на оплату № СЧ-{YEAR}-00001.docx") == 1
+
+
+def test_a_failure_after_the_upload_is_resumed_without_a_second_file_or_number(docs: Stack):
+    robot(docs, new_deal(docs, "Разогрев"), "invoice")  # the registry and the field made
+    docs.run_worker()
+    docs.control("POST", "faults", json={"method": "crm.item.add", "error":
+                                         "INTERNAL_SERVER_ERROR", "status": 500, "count": 1})
+    token = robot(docs, 2, "invoice")
+    docs.run_worker()  # the registry write fails once; the job's retry goes on from there
+    assert not [f for f in docs.control("POST", "faults", json={})["faults"] if f["count"]]
+    got = answer(docs, token)
+    assert got["error"] == "" and got["number"] == f"СЧ-{YEAR}-00002", got
+    (made,) = records(docs, 2)["invoice"]
+    names = [f["NAME"] for f in files_in(docs, made.folder_id)]
+    assert names.count(f"Счёт на оплату № СЧ-{YEAR}-00002.docx") == 1 and len(names) == 1
+    assert sorted(i["title"] for i in registry_items(docs)) == [
+        f"Счёт на оплату № СЧ-{YEAR}-00001", f"Счёт на оплату № СЧ-{YEAR}-00002"]
+    comments = call(docs, "crm.timeline.comment.list", filter={
+        "ENTITY_ID": 2, "ENTITY_TYPE": "deal"})
+    assert sum(f"СЧ-{YEAR}-00002" in c["COMMENT"] for c in comments) == 1
