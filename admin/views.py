@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import get_locale, gettext
+from werkzeug.datastructures import ImmutableMultiDict
 
 from admin import catalog as names
 from admin import forms
@@ -22,13 +23,17 @@ from admin.panels_core import GENERAL_PANELS, OPERATIONS_PANELS, OVERVIEW_PANELS
 from connector import frames
 from connector.bitrix.store import Portal
 from connector.bitrix.viewer import Viewer
-from connector.capability import AdminView, Outcome
+from connector.capability import AdminView, Outcome, PostedFile
 from connector.context import JobContext
-from connector.i18n import t
+from connector.i18n import N_, t
 from placements.frame import Frame, Refused, follow_up, framed, page_token, services
 
 bp = Blueprint("admin", __name__)
 PAGE_PATH = "/app/"
+FORM_SLACK = 64 * 1024  # a multipart body beside its file: boundaries, headers, hidden fields
+MiB = 1024 * 1024
+TOO_LARGE = N_("The file is {size} MB; this page accepts files up to {limit} MB. Nothing "
+               "was saved.")
 
 
 def page_index() -> dict[str, Page]:
@@ -110,9 +115,43 @@ def show(name: str) -> Any:
     return render(portal, viewer, name)
 
 
+def _too_large(name: str) -> Any:
+    """A multipart body longer than the page's panels accept, refused before a byte of it
+    is read: the upload form's address carries the page token (`?t=`), so the page can say
+    why in the admin's language. None when the body may be read (the limit is raised to
+    the panels' own for this request only)."""
+    page = page_index().get(name)
+    limit = max((p.max_upload for p in page.panels), default=0) if page else 0
+    length = request.content_length or 0
+    if limit and length <= limit + FORM_SLACK:
+        request.max_content_length = limit + FORM_SLACK
+        return None
+    request.form = request.files = ImmutableMultiDict()  # type: ignore[misc] - left unread
+    try:
+        _, portal, viewer = _claims(str(request.args.get("t", "")))
+    except Refused as refused:
+        return refused.answer()
+    if not limit:
+        abort(413)
+    resp = render(portal, viewer, name, status=413, values=dict(request.args),
+                  notice=Outcome(False, TOO_LARGE, {"size": round(length / MiB, 1),
+                                                    "limit": limit // MiB}))
+    resp.headers["Connection"] = "close"  # the rest of the body is not read
+    return resp
+
+
+def _files() -> dict[str, PostedFile]:
+    """A multipart form's files (werkzeug keeps a large one on disk, not in memory)."""
+    return {key: PostedFile(f.filename or "", f.stream.read)
+            for key, f in request.files.items() if f.filename}
+
+
 @bp.post(f"{PAGE_PATH}<name>")
 def submit(name: str) -> Any:
-    """A settings form (`_section`) or a panel's action (`_action` = "<panel>.<action>")."""
+    """A settings form (`_section`) or a panel's action (`_action` = "<panel>.<action>");
+    a panel's form may carry a file (multipart, at most the page's `Panel.max_upload`)."""
+    if request.mimetype == "multipart/form-data" and (refused := _too_large(name)) is not None:
+        return refused
     form = request.form
     token = str(form.get("t", ""))
     try:
@@ -152,7 +191,7 @@ def submit(name: str) -> Any:
         abort(404)
     values = {k: v for k, v in form.items() if k not in ("t", "csrf", "_action")}
     view = AdminView(viewer.user_id, values,
-                     names.recall(svc, portal.member_id, viewer.user_id))
+                     names.recall(svc, portal.member_id, viewer.user_id), _files())
     outcome = action(ctx, view)
     return render(portal, viewer, name, notice=outcome, values=values,
                   status=200 if outcome.ok else 422)

@@ -87,12 +87,18 @@ class CardAction:
     click queues one job) and returns that job's id, which the tab follows until it ends;
     "" when there is nothing to do. `shown(facts)` says, from the section's facts, whether
     the button is offered now. The tab only ever shows it to a viewer who may read the deal.
+
+    An action on one thing of the section (one of the deal's documents) takes a `value`:
+    its buttons sit by those things in the section's own template (sections/_act.html),
+    post the value, and `run(ctx, deal_id, value)` gets it as text the viewer may have
+    changed, so it checks it (decision 32).
     """
 
     name: str
     label: Msg
-    run: Callable[[Any, int], str]
+    run: Callable[..., str]
     shown: Callable[[Mapping[str, Any]], bool] = lambda facts: True
+    value: bool = False  # run(ctx, deal_id, value); its buttons are the section template's
 
 
 @dataclass(frozen=True)
@@ -108,12 +114,22 @@ class CardSection:
 
 
 @dataclass(frozen=True)
+class PostedFile:
+    """A file an admin sent with a panel's form (multipart), without Flask's types: its name
+    as their computer had it and `read(n)`, which returns at most n bytes."""
+
+    name: str
+    read: Callable[[int], bytes]
+
+
+@dataclass(frozen=True)
 class AdminView:
     """Who is looking at an admin page and what they sent: a panel's input."""
 
     user_id: int
     values: Mapping[str, str]  # the page's query (filters) or the submitted form
     catalog: Any = None  # admin.catalog.Catalog: the portal's names, read with the admin's token
+    files: Mapping[str, PostedFile] = field(default_factory=dict)  # a multipart form's files
 
     def name(self, kind: str, value: Any) -> str:
         """A user, department, pipeline… by its name on the portal; "#<id>" when unknown."""
@@ -160,6 +176,9 @@ class Panel:
     template: str
     actions: Mapping[str, Callable[[Any, AdminView], Outcome]] = field(default_factory=dict)
     admin_only: bool = False  # on a page every user may open (the overview): admins only
+    # the largest file its actions accept, in bytes; 0: its forms carry no file. The page
+    # refuses a longer body before reading it (admin.views, decision 32)
+    max_upload: int = 0
 
 
 @dataclass(frozen=True)

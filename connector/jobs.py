@@ -165,7 +165,9 @@ RQ_STATES = {"queued": "waiting", "deferred": "waiting", "scheduled": "waiting",
 
 
 def progress(services: Services, jid: str, member_id: str) -> Progress:
-    """The job `jid` of this portal (another portal's job is "gone" to it)."""
+    """The job `jid` of this portal (another portal's job is "gone" to it). A job that ended
+    with {"error": text} (a task that says why it could not do its work, e.g. a document
+    the deal's data cannot make) is "failed" with that text, for the page to show."""
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
     from rq.serializers import JSONSerializer
@@ -179,6 +181,10 @@ def progress(services: Services, jid: str, member_id: str) -> Progress:
     if (job.meta or {}).get("member_id") != member_id:
         return Progress("gone")
     state = RQ_STATES.get(services.queues.status(jid) or "", "waiting")
+    if state == "done":  # a task that could not do its work says why: {"error": text}
+        result = job.return_value()
+        said = result.get("error") if isinstance(result, dict) else None
+        return Progress("failed", said) if isinstance(said, str) and said else Progress(state)
     if state != "failed":
         return Progress(state)
     last = job_view(job).error  # the exception's last line, as the failed list shows it

@@ -9,7 +9,8 @@ nothing of the deal). Everything else on the tab is read from Redis: at most two
 requests per render, one when the viewer was confirmed within the last minute.
 
 Its buttons post a frame token signed for (portal, viewer, this deal) and its CSRF value to
-/placements/deal_tab/act, which queues the capability's job and redirects to the tab again
+/placements/deal_tab/act (with a `value` when the button acts on one thing of its section,
+decision 32), which queues the capability's job and redirects to the tab again
 (/view, so a reload repeats nothing); the tab then follows that job (/progress, JSON
 {html, done}, polled by app.js) until its result is recorded. Follow-ups never call the
 portal: the token was made only after the portal said this viewer may read this deal.
@@ -38,6 +39,7 @@ from placements.registry import PLACEMENTS_BY_NAME
 bp = Blueprint("placements", __name__)
 TAB = "/placements/deal_tab"
 HISTORY_SHOWN = 30
+VALUE_MAX = 200  # an action's value (a document's code): longer is cut, and then unknown
 
 
 class Tab:
@@ -71,7 +73,10 @@ class Tab:
                 "template": section.template, "facts": facts,
                 "actions": [{"key": f"{cap_name}.{section.name}.{a.name}",
                              "label": t(self.lang, a.label)}
-                            for a in section.actions if a.shown(facts)],
+                            for a in section.actions if a.shown(facts) and not a.value],
+                # an action with a value: its buttons are the section template's (_act.html)
+                "keys": {a.name: f"{cap_name}.{section.name}.{a.name}"
+                         for a in section.actions if a.value and a.shown(facts)},
                 "progress": follow, "poll": self.url("progress", section=f"{cap_name}-"
                                                      f"{section.name}", job=job) if job else "",
                 "again": self.url("view", section=f"{cap_name}-{section.name}", job=job)}
@@ -160,7 +165,11 @@ def act() -> Any:
     if found is None or tab.ctx is None:
         abort(404)
     cap_name, action = found
-    job = action.run(tab.ctx.of(cap_name), tab.deal_id)
+    if action.value:  # the thing of the section it acts on; the capability checks it
+        job = action.run(tab.ctx.of(cap_name), tab.deal_id,
+                         str(request.form.get("value", ""))[:VALUE_MAX])
+    else:
+        job = action.run(tab.ctx.of(cap_name), tab.deal_id)
     section = str(request.form.get("action", "")).rsplit(".", 1)[0].replace(".", "-")
     return redirect(tab.url("view", section=section, job=job), code=303)
 

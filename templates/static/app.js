@@ -37,4 +37,26 @@
     });
   }
   window.ccPoll = poll;
+
+  /* A file input with data-max-bytes: a file over it is refused before it is sent (the
+     server refuses it too, unread, but a browser may then only say the connection broke). */
+  document.addEventListener("submit", function (ev) {
+    var inputs = ev.target.querySelectorAll ? ev.target.querySelectorAll("input[type=file][data-max-bytes]") : [];
+    for (var i = 0; i < inputs.length; i++) {
+      var input = inputs[i], max = Number(input.getAttribute("data-max-bytes"));
+      var file = input.files && input.files[0];
+      if (file && max && file.size > max) {
+        ev.preventDefault();
+        input.setCustomValidity(input.getAttribute("data-too-big") || "");
+        input.reportValidity();
+        return;
+      }
+      input.setCustomValidity("");
+    }
+  }, true);
+  document.addEventListener("change", function (ev) {
+    if (ev.target.matches && ev.target.matches("input[type=file][data-max-bytes]")) {
+      ev.target.setCustomValidity("");
+    }
+  });
 })();
