@@ -224,7 +224,7 @@ def test_an_uploaded_template_is_checked_listed_and_deleted_unless_in_use(instal
     listed = panel(page, "templates")
     row = listed.split("Мой счёт.docx", 1)[1].split("</tr>", 1)[0]
     assert set(re.findall(r"<code>([^<]+)</code>", row)) == {
-        "buyer.name", "doc.number", "items", "items[].name", "items[].total", sha}
+        "buyer.name", "doc.number", "items", "items[].name", "items[].total"}
     # refused with the reason, in the admin's language; nothing kept
     upload(page, "broken.docx", template_bytes("Покупатель: {{ buyer.name }"))
     assert page.resp.status_code == 422
