@@ -10,6 +10,7 @@ never reaches a robot. The page carries the file as a multipart form of at most
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from connector.capability import AdminView, Outcome, Panel
@@ -23,6 +24,10 @@ from robots.documents.config import NAME
 from robots.documents.problems import TemplateProblem
 
 UPLOAD_FIELD = "template"  # the file input's name
+DYNAMIC = ("deal.fields.", "seller.fields.", "buyer.fields.")  # a deal's own fields
+# a trial fill's refusals that no data can cure (the others may be the empty sample's)
+DATA_FREE = frozenset({render.FORBIDDEN, render.LOOP_TOO_LONG, render.OUT_OF_TIME,
+                       render.OUT_OF_MEMORY, render.DOCUMENT_TOO_BIG, render.BROKEN_XML})
 GROUPS: tuple[tuple[str, Msg], ...] = (
     ("doc", N_("The document")), ("deal", N_("The deal")),
     ("seller", N_("The seller (our company in most documents)")),
@@ -72,6 +77,31 @@ def templates_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
     }
 
 
+def sample() -> dict[str, Any]:
+    """A context with every name (empty texts, one product row, every extra section), for a
+    trial fill: what `context.schema` lists."""
+    return dctx.build(crm.Item(ref=crm.ItemRef("deal", 0)), None, None, [crm.ProductRow("")],
+                      None, dctx.Meta(number="", date=date(2000, 1, 1), kind=""),
+                      extra={s: dict.fromkeys((k for k, _ in keys), "")
+                             for s, keys in kinds.SECTIONS.items()})
+
+
+def vet(template: bytes) -> list[str]:
+    """Refuse (TemplateProblem) what no deal's data can make work: besides what
+    `render.prepare` finds, a trial fill on `sample()` in the sandbox's child finds what
+    the sandbox refuses (`__class__`) and a fill that runs out of time or memory. Returns
+    the names the template needs that no document has (a typo: `buyer.nmae`), so the admin
+    hears of them now rather than from a robot; a deal's own `…fields.X` are not judged."""
+    context = sample()
+    unknown = [n for n in render.missing(template, context) if not n.startswith(DYNAMIC)]
+    try:
+        render.render(template, context)
+    except TemplateProblem as exc:
+        if exc.msgid in DATA_FREE:
+            raise
+    return unknown
+
+
 def upload(ctx: JobContext, view: AdminView) -> Outcome:
     """Check and keep the template sent; refused with the reason when it cannot work."""
     lang = view.lang(ctx.lang)
@@ -80,6 +110,7 @@ def upload(ctx: JobContext, view: AdminView) -> Outcome:
         return Outcome(False, N_("Choose a .docx file to upload."))
     content = posted.read(2 * render.MAX_TEMPLATE_BYTES)  # the page let at most the limit in
     try:
+        unknown = vet(content)
         up = _uploads(ctx).add(posted.name, content, view.user_id)
     except TemplateProblem as exc:
         return Outcome(False, N_("The template «{name}» was not accepted: {reason}"),
@@ -87,6 +118,11 @@ def upload(ctx: JobContext, view: AdminView) -> Outcome:
     except ValueError:  # uploads.MAX_KEPT
         return Outcome(False, N_("At most {n} templates are kept: delete one you no longer "
                                  "use first."), {"n": uploads.MAX_KEPT})
+    if unknown:
+        return Outcome(True, N_("The template «{name}» is uploaded, but it uses fields no "
+                                "document has: {fields}. Correct them and upload it again, "
+                                "or a document made from it is refused. Its id: {id}"),
+                       {"name": up.name, "fields": ", ".join(unknown), "id": up.sha})
     return Outcome(True, N_("The template «{name}» is uploaded. To use it, add a document "
                             "of the kind “My own document” in the settings above and put "
                             "{id} in its “Template” field."), {"name": up.name, "id": up.sha})

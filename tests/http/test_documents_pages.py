@@ -228,15 +228,28 @@ def test_an_uploaded_template_is_checked_listed_and_deleted_unless_in_use(instal
     # refused with the reason, in the admin's language; nothing kept
     upload(page, "broken.docx", template_bytes("Покупатель: {{ buyer.name }"))
     assert page.resp.status_code == 422
-    assert notice(page).startswith("The template «broken.docx» was not accepted: Template "
-                                   "error in the main text, paragraph 1"), notice(page)
+    assert notice(page) == ("The template «broken.docx» was not accepted: Template error in "
+                            "the document body, paragraph 1 «Покупатель: {{ buyer.name }»: "
+                            "unexpected '}'")
+    # what only the sandbox's fill finds: refused at upload, not by the first robot
     upload(page, "escape.docx", template_bytes("{{ buyer.name.__class__ }}"))
+    assert page.resp.status_code == 422
     assert "tries what templates may not do" in notice(page), notice(page)
+    upload(page, "loop.docx", template_bytes("{% for x in range(10**9) %}.{% endfor %}"))
+    assert "A loop in the template is too long" in notice(page), notice(page)
     upload(page, "notes.txt", b"just text")
     assert "is not a Word document (.docx)" in notice(page), notice(page)
     ru = AppPage(installed, lang="ru").open("documents")
     upload(ru, "broken.docx", template_bytes("{{ buyer.name }"))
     assert notice(ru).startswith("Шаблон «broken.docx» не принят: "), notice(ru)
+    assert len(uploads.Uploads(installed.redis, ctx_of(installed).key).all()) == 1
+    # a typo is kept (the admin may mean a field to come) but named at once
+    upload(page, "typo.docx", template_bytes("{{ buyer.nmae }} {{ deal.fields.UF_CRM_7 }}"))
+    assert page.resp.status_code == 200
+    assert "but it uses fields no document has: buyer.nmae. Correct them" in notice(page)
+    typo = next(u for u in uploads.Uploads(installed.redis, ctx_of(installed).key).all()
+                if u.name == "typo.docx")
+    page.post("documents", {"_action": "templates.delete", "sha": typo.sha})
     assert len(uploads.Uploads(installed.redis, ctx_of(installed).key).all()) == 1
     # in use by a document of the settings: not deleted
     configure(installed, templates=[{"code": "my_invoice", "kind": "custom",
