@@ -40,8 +40,11 @@ def row(made: Made, earlier: list[Made], doc: Document | None, pdf_on: bool
         ) -> dict[str, Any]:
     """One document of the deal as the tab shows it: its latest version and the others."""
     status: Msg | str = registry.STATUS_TITLES.get(made.status, "")
+    # a shipped kind's title in the viewer's language; else as it was written when made
+    title = _title(doc) if doc is not None and doc.kind is not None else {
+        "title": made.title, "own": True}
     return {
-        "code": made.code, "title": made.title, "number": made.number,
+        "code": made.code, **title, "number": made.number,
         "version": made.version, "day": made.day, "made_at": made.made_at,
         "status": made.status, "status_title": status, "file_url": made.file_url,
         "pdf": _pdf(made, pdf_on), "pdf_url": made.pdf_url, "pdf_error": made.pdf_error,
