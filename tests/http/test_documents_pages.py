@@ -117,10 +117,11 @@ def test_make_new_version_and_a_double_click_queue_one_job_each(installed: Stack
     installed.run_worker()
     assert "Done." in progress(installed, newer.headers["Location"])["html"]
     recs = make.records(ctx_of(installed)).versions(ItemRef("deal", DEAL), "invoice")
-    assert [m.version for m in recs] == [1, 2] and recs[0].number != recs[1].number
-    text = words(section_of(tab_text(installed)))
-    assert f"№ {recs[1].number} (version 2)" in text
-    assert f"Earlier versions: № {recs[0].number}" in text
+    assert [m.version for m in recs] == [1, 2] and recs[0].number == recs[1].number
+    section = section_of(tab_text(installed))
+    assert f"№ {recs[1].number} (version 2)" in words(section)
+    assert "Earlier versions: version 1" in words(section)  # the same number: not repeated
+    assert f'href="{html.escape(recs[0].file_url)}"' in section
 
 
 def test_a_jobs_refusal_is_shown_to_the_manager_in_words(installed: Stack):
