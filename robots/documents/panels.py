@@ -36,6 +36,9 @@ GROUPS: tuple[tuple[str, Msg], ...] = (
     ("totals", N_("Totals")), ("responsible", N_("The deal's responsible")),
     ("today", N_("The day the document is made")),
 )
+# a deal's and a side's own fields, by their CRM codes: written as an author writes them
+OWN_FIELDS = {"deal.fields": "deal.fields.UF_CRM_…", "seller.fields": "seller.fields.RQ_…",
+              "buyer.fields": "buyer.fields.RQ_…"}
 SECTION_TITLES: dict[str, Msg] = {
     "vehicle": N_("The car"), "route": N_("The route"), "cargo": N_("The cargo"),
     "transport": N_("The truck and the driver"), "repair": N_("The repair"),
@@ -148,7 +151,7 @@ def fields_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
     """context.schema: the names every document has, grouped by what they are about, then
     each extra section with the kinds that have it."""
     lang = view.lang(ctx.lang)
-    common = dctx.schema(())
+    common = [OWN_FIELDS.get(n, n) for n in dctx.schema(())]
     groups = [{"key": key, "title": t(lang, title),
                "names": [n for n in common if n == key or n.startswith((f"{key}.", f"{key}["))]}
               for key, title in GROUPS]

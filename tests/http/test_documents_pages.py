@@ -19,7 +19,7 @@ import requests
 
 from connector.context import JobContext
 from connector.crm.port import ItemRef
-from robots.documents import config, kinds, make, render, uploads
+from robots.documents import config, kinds, make, render, steps, uploads
 from robots.documents.config import NAME
 from tests.conftest import Stack
 from tests.http.test_admin_settings import AppPage
@@ -204,12 +204,14 @@ def test_the_panels_list_the_shipped_templates_fields_and_numbers(installed: Sta
     fields = words(panel(page, "fields"))
     assert "seller.bank.bik" in fields and "items[].total" in fields and "doc.number" in fields
     assert "vehicle.vin" in fields and "Vehicle buy-out contract" in fields
+    assert "deal.fields.UF_CRM_…" in fields and "buyer.fields.RQ_…" in fields
     numbers = words(panel(page, "numbers"))
     assert "not made yet" in numbers and "none yet" in numbers
-    made = made_now(installed, "invoice").made
-    assert made is not None
+    made = steps.run_make(ctx_of(installed), {"kind": "deal", "id": DEAL, "code": "invoice"})
     numbers = words(panel(AppPage(installed).open("documents"), "numbers"))
-    n = int(made.number.rsplit("-", 1)[1])
+    kind = steps.registry_kind(ctx_of(installed))
+    assert kind.startswith("item:") and f"smart process {kind[5:]}" in numbers
+    n = int(made["number"].rsplit("-", 1)[1])
     assert re.search(rf"Invoice for payment \(invoice\) ООО «Ромашка» СЧ-\{{YYYY\}}-"
                      rf"\{{NNNNN\}} \d{{4}} {n} СЧ-\d{{4}}-{n + 1:05d}", numbers), numbers
 
