@@ -93,6 +93,16 @@ def test_the_tab_lists_the_deals_documents_from_redis_with_their_links(installed
     assert 'value="invoice:1"' in section  # its "send for checking" button
     # opening the tab asked the portal only who is looking (frame and deal access)
     assert installed.stats()["requests"] - before <= 2
+    # the PDF as its job records it: awaited, refused with the reason, made
+    configure(installed, pdf=True)
+    assert "the PDF is being made" in words(section_of(tab_text(installed)))
+    recs, ref = make.records(ctx_of(installed)), ItemRef("deal", DEAL)
+    recs.update(ref, "invoice", 1, pdf_error="LibreOffice stopped after 60 s")
+    assert "no PDF: LibreOffice stopped after 60 s" in words(section_of(tab_text(installed)))
+    recs.update(ref, "invoice", 1, pdf_error="", pdf_url="https://demo.test/disk/9/pdf")
+    section = section_of(tab_text(installed))
+    assert '<a href="https://demo.test/disk/9/pdf" target="_blank" rel="noopener">PDF</a>' \
+        in section and "being made" not in section
 
 
 def test_make_new_version_and_a_double_click_queue_one_job_each(installed: Stack):
