@@ -91,7 +91,7 @@ class CardAction:
     An action on one thing of the section (one of the deal's documents) takes a `value`:
     its buttons sit by those things in the section's own template (sections/_act.html),
     post the value, and `run(ctx, deal_id, value)` gets it as text the viewer may have
-    changed, so it checks it (decision 34).
+    changed, so it checks it (decision 36).
     """
 
     name: str
@@ -177,7 +177,7 @@ class Panel:
     actions: Mapping[str, Callable[[Any, AdminView], Outcome]] = field(default_factory=dict)
     admin_only: bool = False  # on a page every user may open (the overview): admins only
     # the largest file its actions accept, in bytes; 0: its forms carry no file. The page
-    # refuses a longer body before reading it (admin.views, decision 34)
+    # refuses a longer body before reading it (admin.views, decision 36)
     max_upload: int = 0
 
 

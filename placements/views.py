@@ -10,7 +10,7 @@ requests per render, one when the viewer was confirmed within the last minute.
 
 Its buttons post a frame token signed for (portal, viewer, this deal) and its CSRF value to
 /placements/deal_tab/act (with a `value` when the button acts on one thing of its section,
-decision 34), which queues the capability's job and redirects to the tab again
+decision 36), which queues the capability's job and redirects to the tab again
 (/view, so a reload repeats nothing); the tab then follows that job (/progress, JSON
 {html, done}, polled by app.js) until its result is recorded. Follow-ups never call the
 portal: the token was made only after the portal said this viewer may read this deal.

@@ -3,7 +3,7 @@ only, never the CRM) with its links, PDF and check state, and the buttons that q
 capability's own tasks: make a document the deal has not got yet, make a new version, send
 a draft for checking.
 
-A button acts on one document, so it posts a value (CardAction.value, decision 34): the
+A button acts on one document, so it posts a value (CardAction.value, decision 36): the
 document's code, or "<code>:<version>" for a check. The value comes from the viewer's
 browser, so each action checks it against the settings and the records before it queues
 anything; an unknown one queues nothing.
