@@ -24,7 +24,7 @@ from connector.bitrix import smart_processes as spa
 from connector.bitrix import uploads
 from connector.bitrix.errors import BitrixError, is_access_denied, is_not_found
 from connector.bitrix.files import FileGone, open_download
-from connector.bitrix.kinds import crm_binding, is_item, type_id
+from connector.bitrix.kinds import ENTITY_TYPE, crm_binding, is_item, type_id
 from connector.bitrix.rest import BatchResult, BitrixClient, Command
 from connector.crm import port as p
 from connector.errors import AuthLost, Retryable
@@ -87,7 +87,7 @@ def item_from(ref: p.ItemRef, raw: Any, observers: Any = None) -> p.Item:
                       str(row.get("categoryId") or ""), str(row.get("sourceId") or ""),
                       str(row.get("opportunity") or "0"), str(row.get("currencyId") or ""),
                       [_int(u) for u in row.get("observers") or []], fields=dict(row),
-                      closed=row.get("stageSemanticId") in ("S", "F"))
+                      closed=row.get("stageSemanticId") in ("S", "F"), parents=parents_of(row))
     contacts = raw.get("CONTACT_IDS") or ([raw["CONTACT_ID"]] if raw.get("CONTACT_ID") else [])
     stage = raw.get("STATUS_ID") if ref.kind == "lead" else raw.get("STAGE_ID")
     semantic = raw.get("STATUS_SEMANTIC_ID") if ref.kind == "lead" else raw.get(
@@ -111,6 +111,22 @@ def item_from(ref: p.ItemRef, raw: Any, observers: Any = None) -> p.Item:
         [_int(u) for u in obs or [] if _int(u)], _multi(raw.get("PHONE")),
         _multi(raw.get("EMAIL")), str(raw.get("COMMENTS") or ""), attachments, dict(raw),
         closed=semantic in ("S", "F"))
+
+
+_PARENT = re.compile(r"^parentId(\d+)$")
+_KIND_OF_TYPE = {v: k for k, v in ENTITY_TYPE.items()}
+
+
+def parents_of(row: Mapping[str, Any]) -> list[p.ItemRef]:
+    """A smart-process item's parents: its parentId<entityTypeId> fields that are set
+    (api-reference/crm/universal/crm-item-fields.md: parentId2 is the deal it belongs to)."""
+    out = []
+    for name, value in row.items():
+        found = _PARENT.match(str(name))
+        if found and _int(value) > 0:
+            etid = int(found.group(1))
+            out.append(p.ItemRef(_KIND_OF_TYPE.get(etid) or f"item:{etid}", _int(value)))
+    return sorted(out, key=lambda r: (r.kind != "deal", r.kind, r.id))
 
 
 def file_from(row: Mapping[str, Any]) -> p.FileEntry:

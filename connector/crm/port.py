@@ -86,6 +86,8 @@ class Item:
     closed: bool | None = None  # won or lost (the CRM's stage semantics); None: not known
     # a smart process's fields by our codes (FieldSpec.code), read through its SmartProcess
     values: dict[str, Any] = field(default_factory=dict)
+    # the items this one is linked under (a smart-process item's deal, its request)
+    parents: list[ItemRef] = field(default_factory=list)
 
 
 AVAILABILITY = ("working", "paused", "closed", "expired", "not_started", "unknown")

@@ -28,7 +28,7 @@ OVERRIDES = {"DATE_CREATE": "createdTime", "DATE_MODIFY": "updatedTime",
 REVERSE = {v: k for k, v in OVERRIDES.items()}
 INTS = {"id", "createdBy", "updatedBy", "movedBy", "assignedById", "categoryId", "companyId",
         "contactId", "leadId", "mycompanyId", "webformId", "lastActivityBy", "entityTypeId",
-        "probability"}
+        "probability", "parentId1", "parentId2"}
 FLOATS = {"opportunity", "taxValue", "revenue"}
 INT_LISTS = {"contactIds", "companyIds", "observers"}
 ZERO_IF_NONE = {"companyId", "contactId"}
@@ -67,6 +67,11 @@ SPA_FIELDS: dict[str, tuple[str, bool, bool, bool, str]] = {
     "LAST_ACTIVITY_BY": ("user", F, T, F, "Last activity by"),
     "LAST_ACTIVITY_TIME": ("datetime", F, T, F, "Last activity"),
     "OBSERVERS": ("user", F, F, T, "Observers"),
+    # api-reference/crm/universal/crm-item-fields.md: a parentId<entityTypeId> field per
+    # relation of the smart process ("parentId2": "Сделка", type crm_entity, an integer);
+    # the emulator's smart processes are related to leads and deals
+    "PARENT_ID_1": ("crm_entity", F, F, F, "Lead"),
+    "PARENT_ID_2": ("crm_entity", F, F, F, "Deal"),
 }
 
 
@@ -243,7 +248,7 @@ def _apply_spa(emu: Emulator, portal: Portal, spa: dict[str, Any], row: dict[str
                 row["CONTACT_ID"] = row[key][0] if row[key] else None
         elif ftype == "double":
             row[key] = crm._money(value)
-        elif ftype in ("user", "crm_company", "crm_contact"):
+        elif ftype in ("user", "crm_company", "crm_contact", "crm_entity"):
             row[key] = crm._id_or_none(value)
             if key == "CONTACT_ID":
                 row["CONTACT_IDS"] = [row[key]] if row[key] else []

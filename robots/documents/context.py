@@ -137,7 +137,7 @@ def lines(rows: Sequence[ProductRow]) -> list[Line]:
     return [line(n, row) for n, row in enumerate(rows, start=1)]
 
 
-def _vat_rate_text(rate: Decimal | None) -> str:
+def _vat_ratetext(rate: Decimal | None) -> str:
     return "Без НДС" if rate is None else f.percent(rate)
 
 
@@ -146,7 +146,7 @@ def item_dict(ln: Line) -> dict[str, str]:
             "unit": ln.unit, "unit_code": ln.unit_code, "price": f.money(ln.price),
             "price_net": f.money(ln.price_net),
             "price_before": f.money(ln.price_before), "discount_rate": ln.discount_rate,
-            "discount": f.money(ln.discount), "vat_rate": _vat_rate_text(ln.vat_rate),
+            "discount": f.money(ln.discount), "vat_rate": _vat_ratetext(ln.vat_rate),
             "vat": f.money(ln.vat), "net": f.money(ln.net), "total": f.money(ln.total)}
 
 
@@ -168,7 +168,7 @@ def totals(rows: Sequence[Line], deal_amount: Any, currency: str) -> dict[str, A
     taxed = [ln for ln in rows if ln.vat_rate is not None]
     rates = {ln.vat_rate for ln in taxed}
     on_top = bool(taxed) and not all(ln.vat_included for ln in taxed)
-    rate = _vat_rate_text(rates.pop()) if len(rates) == 1 else ""
+    rate = _vat_ratetext(rates.pop()) if len(rates) == 1 else ""
     if not taxed:
         label, vat_line = "Без НДС", "Без НДС"
     else:
@@ -183,14 +183,14 @@ def totals(rows: Sequence[Line], deal_amount: Any, currency: str) -> dict[str, A
             "matches_deal": f.kopecks(deal_amount or 0) == gross}
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
     """A CRM field's value as a template prints it."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "да" if value else "нет"
     if isinstance(value, list | tuple):
-        return ", ".join(_text(v) for v in value)
+        return ", ".join(text(v) for v in value)
     return str(value)
 
 
@@ -199,25 +199,25 @@ IDENT_DOC = ("RQ_IDENT_DOC", "RQ_IDENT_DOC_SER", "RQ_IDENT_DOC_NUM", "RQ_IDENT_D
              "RQ_IDENT_DOC_ISSUED_BY", "RQ_IDENT_DOC_DEP_CODE")
 
 
-def _date_or_text(value: Any, written: Callable[[Any], str] = f.date_short) -> str:
+def _date_ortext(value: Any, written: Callable[[Any], str] = f.date_short) -> str:
     """A date the CRM holds, written; text that is no date is kept as it is."""
     try:
         return written(value)
     except ValueError:
-        return _text(value)
+        return text(value)
 
 
 def identity_document(fields: Mapping[str, Any]) -> str:
     """«паспорт серия 4510 № 123456, выдан ОВД «Тверской», 01.02.2010, код подразделения
     770-001» from the requisite's RQ_IDENT_DOC* fields; "" when it has none."""
-    kind, series, number, issued, by, code = (_text(fields.get(k)).strip() for k in IDENT_DOC)
+    kind, series, number, issued, by, code = (text(fields.get(k)).strip() for k in IDENT_DOC)
     if not (series or number):
         return ""
     parts = [" ".join(p for p in ((kind or "паспорт").lower(),
                                  f"серия {series}" if series else "",
                                  f"№ {number}" if number else "") if p)]
     if by or issued:
-        parts.append(" ".join(p for p in ("выдан", by, _date_or_text(issued)) if p))
+        parts.append(" ".join(p for p in ("выдан", by, _date_ortext(issued)) if p))
     if code:
         parts.append(f"код подразделения {code}")
     return ", ".join(parts)
@@ -297,7 +297,7 @@ def party_dict(party: Party | None) -> dict[str, Any]:
                  "account": bank.account if bank else "",
                  "corr_account": bank.corr_account if bank else "",
                  "address": bank.bank_address if bank else ""},
-        "fields": {str(k): _text(v) for k, v in party.fields.items()},
+        "fields": {str(k): text(v) for k, v in party.fields.items()},
         "is_person": party.is_person, "vat_payer": bool(party.vat_payer),
     }
 
@@ -325,8 +325,8 @@ def build(item: Item, client: Party | None, seller: Party | None, rows: list[Pro
                  "amount_words": f.amount_in_words(item.amount or 0, currency),
                  "currency": currency, "currency_sign": f.CURRENCY_SIGNS.get(currency, currency),
                  "stage": meta.stage or item.stage,
-                 "created": _date_or_text(item.created_at, f.date_long),
-                 "fields": {str(k): _text(v) for k, v in item.fields.items()}},
+                 "created": _date_ortext(item.created_at, f.date_long),
+                 "fields": {str(k): text(v) for k, v in item.fields.items()}},
         **sides,
         "items": [item_dict(ln) for ln in table],
         "totals": totals(table, item.amount, currency),
@@ -336,7 +336,7 @@ def build(item: Item, client: Party | None, seller: Party | None, rows: list[Pro
     for section, values in (extra or {}).items():
         if section in core:
             raise ValueError(f"an extra section may not replace {section!r}")
-        core[section] = {str(k): _text(v) for k, v in values.items()}
+        core[section] = {str(k): text(v) for k, v in values.items()}
     return core
 
 

@@ -33,6 +33,7 @@ from robots.documents import context as dctx
 from robots.documents import formatting as fmt
 from robots.documents import numbers, registry, render, uploads
 from robots.documents.config import MAKE, NAME, Document, fact_fields
+from robots.documents.kinds import SECTIONS
 from robots.documents.problems import DataProblem, TemplateProblem
 from robots.documents.records import Made, Records
 
@@ -102,16 +103,33 @@ def queries(ref: crm.ItemRef, my_company: int) -> dict[str, crm.Query]:
             "stage": crm.StageName(ref)}
 
 
-def facts(doc: Document, item: crm.Item, mapping: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """The extra sections the document prints (the car, the route…) from the mapped fields;
-    a fact with no field mapped is empty (a template that needs it says so)."""
-    out: dict[str, dict[str, Any]] = {}
-    for section in doc.sections:
-        from robots.documents.kinds import SECTIONS
+def facts(doc: Document, item: crm.Item, mapping: dict[str, str],
+          parent: crm.Item | None = None) -> dict[str, dict[str, Any]]:
+    """The extra sections the document prints (the car, the route…) from the mapped fields,
+    the item's own, else its parent's (a contract item reads its request's route); a fact
+    with no field mapped is empty (a template that needs it says so)."""
+    def value(name: str) -> Any:
+        own = item.fields.get(name, "") if name else ""
+        return own or (parent.fields.get(name, "") if parent and name else "") or ""
 
-        out[section] = {key: item.fields.get(mapping.get(f"{section}.{key}", ""), "") or ""
-                        for key, _ in SECTIONS[section]}
-    return out
+    return {section: {key: value(mapping.get(f"{section}.{key}", ""))
+                      for key, _ in SECTIONS[section]} for section in doc.sections}
+
+
+def parent_of(ctx: JobContext, item: crm.Item) -> crm.Item | None:
+    """The item this one is linked under (a smart-process item's deal first), read once."""
+    if not item.parents:
+        return None
+    try:
+        return ctx.crm.item(item.parents[0])
+    except crm.NotFound:
+        return None
+
+
+def parent_dict(parent: crm.Item) -> dict[str, Any]:
+    return {"kind": parent.ref.kind, "id": str(parent.ref.id), "title": parent.title,
+            "amount": fmt.money(parent.amount or 0), "currency": parent.currency or "RUB",
+            "fields": {str(k): dctx.text(v) for k, v in parent.fields.items()}}
 
 
 def build(ctx: JobContext, doc: Document, reading: crm.Reading, ref: crm.ItemRef,
@@ -125,10 +143,14 @@ def build(ctx: JobContext, doc: Document, reading: crm.Reading, ref: crm.ItemRef
     title = t("ru", doc.title) if doc.kind else doc.title
     meta = dctx.Meta(number=number, date=day, kind=doc.sequence_kind, title=title,
                      version=version, stage=str(stage or ""), today=today(ctx))
-    return dctx.build(item, parties.get("client"), parties.get("seller"),
-                      list(reading.get("rows") or []), reading.get("responsible"), meta,
-                      buyer=doc.buyer,
-                      extra=facts(doc, item, fact_fields(ctx.settings[NAME])))
+    parent = parent_of(ctx, item)
+    context = dctx.build(item, parties.get("client"), parties.get("seller"),
+                         list(reading.get("rows") or []), reading.get("responsible"), meta,
+                         buyer=doc.buyer,
+                         extra=facts(doc, item, fact_fields(ctx.settings[NAME]), parent))
+    if parent is not None:
+        context["parent"] = parent_dict(parent)
+    return context
 
 
 def check(template: bytes, doc: Document, context: dict[str, Any],

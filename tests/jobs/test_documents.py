@@ -229,6 +229,16 @@ def _docx_with(xml_body: str) -> bytes:
     return out.getvalue()
 
 
+def _plain_docx(text: str) -> bytes:
+    from docx import Document as Docx
+
+    doc = Docx()
+    doc.add_paragraph(text)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
 def test_an_uploaded_template_with_an_error_is_refused_when_it_is_used(docs: Stack):
     from robots.documents import uploads
 
@@ -285,3 +295,44 @@ def test_a_failure_after_the_upload_is_resumed_without_a_second_file_or_number(d
     comments = call(docs, "crm.timeline.comment.list", filter={
         "ENTITY_ID": 2, "ENTITY_TYPE": "deal"})
     assert sum(f"СЧ-{YEAR}-00002" in c["COMMENT"] for c in comments) == 1
+
+
+def test_a_smart_process_item_reads_the_deal_it_belongs_to(docs: Stack):
+    from robots.documents import uploads
+
+    call(docs, "crm.deal.userfield.add", fields={"FIELD_NAME": "LOADING",
+                                                "USER_TYPE_ID": "string"})
+    call(docs, "crm.deal.update", id=2, fields={"UF_CRM_LOADING": "Казань, ул. Складская, 7"})
+    item = call(docs, "crm.item.add", entityTypeId=128, fields={
+        "title": "Заявка на рейс", "companyId": 7, "parentId2": 2})["item"]
+    member = docs.portal()["member_id"]
+    prefix = services(docs).settings.queue_prefix
+    store = uploads.Uploads(docs.redis, lambda *p: ":".join(
+        [f"{prefix}:documents:b24:{member}", *map(str, p)]))
+    up = store.add("заявка.docx", _plain_docx(
+        "Сделка: {{ parent.title }}; погрузка: {{ route.loading_address }}; "
+        "заказчик: {{ buyer.name }}"))
+    configure(docs, templates=[{"code": "request_note", "kind": "custom",
+                                "title": "Поручение", "file": up.sha}],
+              facts=[{"fact": "route.loading_address", "field": "UF_CRM_LOADING"}])
+    dynamic = ["crm", "Bitrix\\Crm\\Integration\\BizProc\\Document\\Dynamic"]
+    res = docs.control("POST", "robots/run", json={
+        "code": "generate_document", "document_id": [*dynamic, f"DYNAMIC_128_{item['id']}"],
+        "document_type": [*dynamic, "DYNAMIC_128"], "properties": {"template": "request_note"}})
+    docs.run_worker()
+    got = answer(docs, res["event_token"])
+    assert got["error"] == "", got
+    from robots.documents.records import Records
+
+    made = Records(docs.redis, lambda *p: ":".join(
+        [f"{prefix}:documents:b24:{member}", *map(str, p)])).latest(
+        crm.ItemRef("item:128", int(item["id"])), "request_note")
+    assert made is not None
+    url = call(docs, "disk.file.get", id=made.file_id)["DOWNLOAD_URL"]
+    import requests
+    from docx import Document as Docx
+
+    text = "\n".join(p.text for p in Docx(io.BytesIO(requests.get(url, timeout=30).content))
+                     .paragraphs)
+    assert f"Сделка: {call(docs, 'crm.deal.get', id=2)['TITLE']};" in text, text
+    assert "погрузка: Казань, ул. Складская, 7" in text and "ООО «Вектор»" in text, text

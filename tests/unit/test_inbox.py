@@ -66,7 +66,8 @@ def test_waiting_counts_the_inbox_and_the_admin_pages_see_a_portals_records(redi
     for n in range(3):
         queues.admit("robot", "timeline_note", "m1", PAYLOAD, q.job_id("robot", "m1", n))
     queues.admit("robot", "timeline_note", "m2", PAYLOAD, q.job_id("robot", "m2", 0))
-    assert queues.depth() == {"t-inbound": 4, "t-maintenance": 0, "t-files": 0}
+    assert queues.depth() == {"t-inbound": 4, "t-maintenance": 0, "t-documents": 0,
+                              "t-files": 0}
     mine = queues.waiting_of("m1")
     assert sorted(v.id for v in mine) == sorted(q.job_id("robot", "m1", n) for n in range(3))
     assert {(v.func, v.queue, v.scheduled) for v in mine} == {
