@@ -36,7 +36,7 @@ NO_CHECKER = N_("Nobody is set to check documents: choose the checker in the app
 CHECK_TITLE = N_("Check the document «{title}» № {number}")
 CHECK_TEXT = N_("Please check the document «{title}» № {number}: {link} (the card: {item}). "
                 "Complete this task when it is right; the registry marks it “checked”.")
-SENT = N_("Document № {number} sent for checking to {who}")
+SENT = N_("Document № {number} sent for checking (task {task})")
 CHECKED = N_("Document № {number} checked")
 STATUS_NOW = N_("Document № {number}: the registry says “{status}”")
 PDF_MADE = N_("PDF of document № {number} made")
@@ -187,7 +187,7 @@ def send_for_check(ctx: JobContext, ref: crm.ItemRef, doc: Document, made: Made)
             raise done.errors["task"]
         task_id = int(done.values["task"])
     made = _set_status(ctx, ref, made, registry.CHECKING, check_task=task_id)
-    ctx.remember(ref, SENT, number=made.number, who=ctx.crm.mention(checker),
+    ctx.remember(ref, SENT, number=made.number, task=task_id,
                  identity=f"check:{made.code}:{made.version}")
     ctx.of(NAME).schedule(f"check:{ref.kind}:{ref.id}:{made.code}:{made.version}",
                  time.time() + FOLLOW_EVERY_S, FOLLOW_TASK,
