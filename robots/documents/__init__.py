@@ -91,7 +91,9 @@ CAPABILITY = Capability(
     triggers=(GENERATE,),
     subscriptions=(Subscription("item.updated", "registry_status", on_registry_item,
                                 wants_registry_item),),
-    tasks=(Task(steps.MAKE_TASK, steps.run_make, title=N_("Make a document")),
+    # made from the deal tab on the documents queue too: it may wait for its sequence
+    tasks=(Task(steps.MAKE_TASK, steps.run_make, queue=steps.DOCUMENTS_QUEUE,
+                title=N_("Make a document")),
            Task(steps.PDF_TASK, steps.run_pdf, queue=steps.DOCUMENTS_QUEUE,
                 title=N_("Convert a document to PDF")),
            Task(steps.CHECK_TASK, steps.run_check, title=N_("Send a document for checking")),

@@ -86,7 +86,7 @@ def make_now(ctx: JobContext, deal_id: int, value: str) -> str:
 
 
 def new_version(ctx: JobContext, deal_id: int, value: str) -> str:
-    """A new version (a new number) of a document the deal has got."""
+    """A new version (its number, a new file) of a document the deal has got."""
     code = value.strip()
     if config.document(ctx.settings[NAME], code) is None or make.records(ctx).latest(
             ItemRef("deal", deal_id), code) is None:
