@@ -258,7 +258,8 @@ def _produce(ctx: JobContext, ref: crm.ItemRef, doc: Document, template: bytes,
                                     made.version)
             ops["registry"] = crm.CreateItem(sp, {k: v for k, v in fields.items()
                                                   if v is not None})
-            recs.keep_pending(pending_key, made.n, **pending, registering=True)
+            pending["registering"] = True  # a lost answer: the retry looks for it first
+            recs.keep_pending(pending_key, made.n, **pending)
     if doc.link_field and ref.kind == "deal":
         ready = ctx.of(NAME).key("field", doc.link_field)
         if not ctx.redis.exists(ready):  # checked once a day, not once per document
