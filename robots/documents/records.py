@@ -62,6 +62,9 @@ class Records:
         raw = self.redis.hget(self._item(ref), code)
         return [Made.of(v) for v in json.loads(raw)] if raw else []
 
+    def version(self, ref: ItemRef, code: str, version: int) -> Made | None:
+        return next((m for m in self.versions(ref, code) if m.version == int(version)), None)
+
     def latest(self, ref: ItemRef, code: str) -> Made | None:
         found = self.versions(ref, code)
         return found[-1] if found else None
@@ -94,7 +97,7 @@ class Records:
 
     def update(self, ref: ItemRef, code: str, version: int, **changes: Any) -> Made | None:
         """Change fields of one version; None when the app has no such version."""
-        found = next((m for m in self.versions(ref, code) if m.version == version), None)
+        found = self.version(ref, code, version)
         if found is None:
             return None
         for name, value in changes.items():

@@ -117,8 +117,7 @@ def run_pdf(ctx: JobContext, arg: dict[str, Any]) -> dict[str, Any]:
 
     ref = crm.ItemRef(str(arg["kind"]), int(arg["id"]))
     recs = make.records(ctx)
-    made = next((m for m in recs.versions(ref, str(arg["code"]))
-                 if m.version == int(arg["version"])), None)
+    made = recs.version(ref, str(arg["code"]), int(arg["version"]))
     if made is None or not made.file_id:
         return {"skipped": "no such document"}
     if made.pdf_id:
@@ -199,8 +198,7 @@ def send_for_check(ctx: JobContext, ref: crm.ItemRef, doc: Document, made: Made)
 def run_check(ctx: JobContext, arg: dict[str, Any]) -> dict[str, Any]:
     ref = crm.ItemRef(str(arg["kind"]), int(arg["id"]))
     doc = config.document(ctx.settings[NAME], str(arg["code"]))
-    made = next((m for m in make.records(ctx).versions(ref, str(arg["code"]))
-                 if m.version == int(arg["version"])), None)
+    made = make.records(ctx).version(ref, str(arg["code"]), int(arg["version"]))
     if doc is None or made is None:
         return {"skipped": "no such document"}
     try:
@@ -213,8 +211,7 @@ def run_check(ctx: JobContext, arg: dict[str, Any]) -> dict[str, Any]:
 def run_follow_check(ctx: JobContext, arg: dict[str, Any]) -> dict[str, Any]:
     """The check task's state: completed → "checked"; still open → look again later."""
     ref = crm.ItemRef(str(arg["kind"]), int(arg["id"]))
-    made = next((m for m in make.records(ctx).versions(ref, str(arg["code"]))
-                 if m.version == int(arg["version"])), None)
+    made = make.records(ctx).version(ref, str(arg["code"]), int(arg["version"]))
     if made is None or made.status != registry.CHECKING or not made.check_task:
         return {"skipped": "not being checked"}
     state = ctx.crm.read({"s": crm.TaskState(made.check_task)}).get("s")
@@ -245,7 +242,7 @@ def follow_registry(ctx: JobContext, ref: crm.ItemRef) -> dict[str, Any]:
     if not found:
         return {"skipped": "registry item gone"}
     status = str(found[0].values.get("status") or "")
-    made = next((m for m in recs.versions(item_ref, code) if m.version == version), None)
+    made = recs.version(item_ref, code, version)
     if made is None or not status or status == made.status:
         return {"status": status}
     recs.update(item_ref, code, version, status=status)
