@@ -198,7 +198,8 @@ def numbers_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
                 continue  # the portal has companies: no document was made without one
             rows.append({"code": doc.code, "title": t(lang, doc.title) if doc.kind else
                          doc.title, "pattern": doc.pattern, "entity": entity_name,
-                         "period": period, "last": last,
+                         "period": period, "last": last, "last_number": numbers.format_number(
+                             doc.pattern, last, today) if last else "",
                          "next_number": numbers.format_number(doc.pattern, last + 1, today)})
     kind = steps.registry_kind(ctx)
     return {"rows": rows, "registry": bool(section["registry"]), "registry_kind": kind,
