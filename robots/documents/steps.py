@@ -37,6 +37,7 @@ CHECK_TITLE = N_("Check the document «{title}» № {number}")
 CHECK_TEXT = N_("Please check the document «{title}» № {number}: {link} (the card: {item}). "
                 "Complete this task when it is right; the registry marks it “checked”.")
 SENT = N_("Document № {number} sent for checking (task {task})")
+NOT_SENT = N_("Document № {number} made, but not sent for checking: {reason}")
 CHECKED = N_("Document № {number} checked")
 STATUS_NOW = N_("Document № {number}: the registry says “{status}”")
 PDF_MADE = N_("PDF of document № {number} made")
@@ -79,17 +80,22 @@ def answer(ctx: JobContext, ref: crm.ItemRef, doc: Document, out: make.Outcome,
         if signed:
             ctx.remember(ref, SIGNED_ANYWAY, number=signed)
         after_made(ctx, ref, made)
+    error = ""
     if check and made.status in ("", registry.DRAFT):
-        made = send_for_check(ctx, ref, doc, made)
+        try:
+            made = send_for_check(ctx, ref, doc, made)
+        except RobotError as exc:  # the document stands; only its check could not start
+            error = exc.text(ctx.lang)
+            ctx.remember(ref, NOT_SENT, number=made.number, reason=error)
     return {"number": made.number, "file_url": made.file_url, "registry_id": made.registry_id,
             "status": made.status, "existing": "Y" if out.existing else "N",
-            "signed_contract": signed}
+            "signed_contract": signed, "error": error}
 
 
 def after_made(ctx: JobContext, ref: crm.ItemRef, made: Made) -> None:
     """Queue the PDF (its own queue: a slow conversion never delays other jobs)."""
     if made.registry_id:
-        ctx.redis.set(ctx.of(NAME).key("registry-kind"), _process(ctx).kind)
+        _process(ctx)  # remembers the registry's kind: its items' events are ours now
     if ctx.settings[NAME]["pdf"]:
         ctx.of(NAME).enqueue(PDF_TASK, {"kind": ref.kind, "id": ref.id, "code": made.code,
                                         "version": made.version},

@@ -336,3 +336,13 @@ def test_a_smart_process_item_reads_the_deal_it_belongs_to(docs: Stack):
                      .paragraphs)
     assert f"Сделка: {call(docs, 'crm.deal.get', id=2)['TITLE']};" in text, text
     assert "погрузка: Казань, ул. Складская, 7" in text and "ООО «Вектор»" in text, text
+
+
+def test_a_check_that_cannot_start_still_answers_the_document(docs: Stack):
+    configure(docs, checker=0)
+    token = robot(docs, 2, "invoice", check="Y")
+    docs.run_worker()
+    got = answer(docs, token)
+    assert got["number"] == f"СЧ-{YEAR}-00001" and got["file_url"], got
+    assert "checker" in got["error"] or "проверяющ" in got["error"], got
+    assert records(docs, 2)["invoice"][0].status == "draft"
