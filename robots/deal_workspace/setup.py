@@ -157,7 +157,10 @@ def set_up_deal(ctx: Any, ws: Workspace, deal_id: int, folder: bool, chat: bool,
     fcfg, ccfg = settings["deal_folders"], settings["deal_chats"]
     link_field, chat_field = fcfg["link_field"], ccfg["chat_field"]
     lock = ws.lock(deal_id)
-    if not lock.acquire():
+    # waited for (another run held it, perhaps one that died mid-write): what was read
+    # before may be stale — a chat its write made meanwhile — so it is read again inside
+    waited = not lock.acquire(blocking=False)
+    if waited and not lock.acquire():
         raise TimeoutError(f"deal {deal_id} setup is busy")
     try:
         rec = ws.record(deal_id)
@@ -174,7 +177,8 @@ def set_up_deal(ctx: Any, ws: Workspace, deal_id: int, folder: bool, chat: bool,
             ensure_field(port, ws, chat_field, "string", t(lang, N_("Deal chat id")), lang)
         ref = crm.ItemRef("deal", deal_id)
         wanted = setup_queries(ref, chat)
-        if reading is None or any(not reading.ok(k) and k not in reading.errors for k in wanted):
+        if reading is None or waited or any(
+                not reading.ok(k) and k not in reading.errors for k in wanted):
             reading = port.read(wanted)
         try:
             deal: crm.Item = reading.get("deal")
