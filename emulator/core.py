@@ -645,6 +645,19 @@ class Emulator:
             }
 
     # ------------------------------------------------------------ faults etc
+    def charge(self, portal: Any) -> None:
+        """One request against the portal's leaky bucket (limits.md of the docs);
+        QUERY_LIMIT_EXCEEDED when it is full. REST calls and file uploads both pay it."""
+        if not self.config.rate_limit_enabled:
+            return
+        drain, threshold = self.config.bucket_params()
+        with self.lock:
+            ok = portal.bucket.try_acquire(self.now(), drain, threshold)
+            if not ok:
+                self.stats["query_limit_exceeded"] += 1
+        if not ok:
+            raise RestError("QUERY_LIMIT_EXCEEDED")
+
     def take_fault(self, method: str) -> RestError | None:
         with self.lock:
             for f in self.faults:

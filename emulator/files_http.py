@@ -241,14 +241,8 @@ def register_files(app: Flask, emu: Emulator) -> None:
         rec = emu.check_access(request.args.get("auth") or None)
         if rec.member_id != member_id:
             raise RestError("ACCESS_DENIED", "Access denied", 403)
-        if portal is not None and emu.config.rate_limit_enabled:
-            drain, threshold = emu.config.bucket_params()
-            with emu.lock:
-                ok = portal.bucket.try_acquire(emu.now(), drain, threshold)
-                if not ok:
-                    emu.stats["query_limit_exceeded"] += 1
-            if not ok:
-                raise RestError("QUERY_LIMIT_EXCEEDED")
+        if portal is not None:
+            emu.charge(portal)
         fault = emu.take_fault("disk.upload")
         if fault is not None:
             raise fault

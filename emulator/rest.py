@@ -126,14 +126,7 @@ def handle_rest(
         rec = emu.check_access(token)
         portal = emu.portals[rec.member_id]
         portal_id = portal.member_id
-        if emu.config.rate_limit_enabled:
-            drain, threshold = emu.config.bucket_params()
-            with emu.lock:
-                ok = portal.bucket.try_acquire(emu.now(), drain, threshold)
-                if not ok:
-                    emu.stats["query_limit_exceeded"] += 1
-            if not ok:
-                raise RestError("QUERY_LIMIT_EXCEEDED")
+        emu.charge(portal)
         with emu.lock:
             emu.stats["requests_accepted"] += 1
         ctx = CallContext(emu, portal, rec)
