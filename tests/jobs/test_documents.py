@@ -69,13 +69,18 @@ def registry_items(stack: Stack) -> list[dict[str, Any]]:
     return call(stack, "crm.item.list", entityTypeId=ours[0]["entityTypeId"])["items"]
 
 
+def key_of(stack: Stack) -> Any:
+    """The documents capability's Redis keys for the demo portal, as JobContext.key makes
+    them."""
+    member = stack.portal()["member_id"]
+    prefix = services(stack).settings.queue_prefix
+    return lambda *p: ":".join([f"{prefix}:documents:b24:{member}", *map(str, p)])
+
+
 def records(stack: Stack, deal_id: int) -> dict[str, Any]:
     from robots.documents.records import Records
 
-    member = stack.portal()["member_id"]
-    prefix = services(stack).settings.queue_prefix
-    return Records(stack.redis, lambda *p: ":".join(
-        [f"{prefix}:documents:b24:{member}", *map(str, p)])).all(crm.ItemRef("deal", deal_id))
+    return Records(stack.redis, key_of(stack)).all(crm.ItemRef("deal", deal_id))
 
 
 def new_deal(stack: Stack, title: str, company: int = 7, rows: list[dict] | None = None,
@@ -243,10 +248,7 @@ def test_an_uploaded_template_with_an_error_is_refused_when_it_is_used(docs: Sta
     from robots.documents import uploads
 
     good = _docx_with("Заказчик: {{ buyer.name }}")
-    member = docs.portal()["member_id"]
-    prefix = services(docs).settings.queue_prefix
-    store = uploads.Uploads(docs.redis, lambda *p: ":".join(
-        [f"{prefix}:documents:b24:{member}", *map(str, p)]))
+    store = uploads.Uploads(docs.redis, key_of(docs))
     up = store.add("мой.docx", good)
     assert "buyer.name" in up.fields
     with pytest.raises(Exception, match="Template error|Ошибка"):
@@ -305,10 +307,7 @@ def test_a_smart_process_item_reads_the_deal_it_belongs_to(docs: Stack):
     call(docs, "crm.deal.update", id=2, fields={"UF_CRM_LOADING": "Казань, ул. Складская, 7"})
     item = call(docs, "crm.item.add", entityTypeId=128, fields={
         "title": "Заявка на рейс", "companyId": 7, "parentId2": 2})["item"]
-    member = docs.portal()["member_id"]
-    prefix = services(docs).settings.queue_prefix
-    store = uploads.Uploads(docs.redis, lambda *p: ":".join(
-        [f"{prefix}:documents:b24:{member}", *map(str, p)]))
+    store = uploads.Uploads(docs.redis, key_of(docs))
     up = store.add("заявка.docx", _plain_docx(
         "Сделка: {{ parent.title }}; погрузка: {{ route.loading_address }}; "
         "заказчик: {{ buyer.name }}"))
@@ -324,8 +323,7 @@ def test_a_smart_process_item_reads_the_deal_it_belongs_to(docs: Stack):
     assert got["error"] == "", got
     from robots.documents.records import Records
 
-    made = Records(docs.redis, lambda *p: ":".join(
-        [f"{prefix}:documents:b24:{member}", *map(str, p)])).latest(
+    made = Records(docs.redis, key_of(docs)).latest(
         crm.ItemRef("item:128", int(item["id"])), "request_note")
     assert made is not None
     url = call(docs, "disk.file.get", id=made.file_id)["DOWNLOAD_URL"]
