@@ -8,12 +8,17 @@ from tests.jobs.test_deal_workspace import deal, folders_named, new_deal
 
 
 def configure(stack: Stack, **sections: dict) -> None:
+    """The sections given, and no offline drain: its periodic read may come due in any
+    second of a test and deliver the deal's creation again (more jobs, more requests)."""
+    from connector.jobs import ensure_periodic
+
     services = stack.app.extensions["connector"]
     member_id = stack.portal()["member_id"]
     doc = services.portal_settings.get(member_id)
-    for name, values in sections.items():
+    for name, values in {"events": {"offline_backup": False}, **sections}.items():
         doc[name].update(values)
     services.portal_settings.put(member_id, doc)
+    ensure_periodic(services, member_id)
 
 
 BROKEN_GROUP = {"id": "nobody", "name": "Nobody", "entity_types": ["deal"],
@@ -48,12 +53,8 @@ def test_a_permanent_failure_does_not_cancel_a_transient_retry(installed: Stack)
 
 
 def test_the_delivery_reads_the_deal_once_for_every_subscriber(installed: Stack):
-    # no offline drain in the count: its periodic read may come due in any second of a test
     configure(installed, deal_folders={"enabled": True}, deal_chats={"enabled": True},
-              drive_mirror={"enabled": True}, events={"offline_backup": False})
-    from connector.jobs import ensure_periodic
-
-    ensure_periodic(installed.app.extensions["connector"], installed.portal()["member_id"])
+              drive_mirror={"enabled": True})
     new_deal(installed, "Warm-up")
     installed.run_worker()
     before = installed.stats().get("http_by_method") or {}
