@@ -62,6 +62,9 @@ class Trip:
     rate: float = 0.0  # in roubles; 0: not known
     origin_text: str = ""
     destination_text: str = ""
+    weight_t: float = 0.0  # the freight, as the request had it
+    volume_m3: float = 0.0
+    body: str = ""
 
 
 @dataclass(frozen=True)
