@@ -92,6 +92,10 @@ class CardAction:
     its buttons sit by those things in the section's own template (sections/_act.html),
     post the value, and `run(ctx, deal_id, value)` gets it as text the viewer may have
     changed, so it checks it (decision 36).
+
+    An action that needs a small form (an offer: the carrier, the rate, the terms) names its
+    `form` fields: the value is then those fields of the posted form, each cut to the value's
+    length, as a JSON object (decision 37).
     """
 
     name: str
@@ -99,6 +103,7 @@ class CardAction:
     run: Callable[..., str]
     shown: Callable[[Mapping[str, Any]], bool] = lambda facts: True
     value: bool = False  # run(ctx, deal_id, value); its buttons are the section template's
+    form: tuple[str, ...] = ()  # the value is these posted fields as JSON (implies value)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ portal: the token was made only after the portal said this viewer may read this 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -73,10 +74,11 @@ class Tab:
                 "template": section.template, "facts": facts,
                 "actions": [{"key": f"{cap_name}.{section.name}.{a.name}",
                              "label": t(self.lang, a.label)}
-                            for a in section.actions if a.shown(facts) and not a.value],
+                            for a in section.actions
+                            if a.shown(facts) and not (a.value or a.form)],
                 # an action with a value: its buttons are the section template's (_act.html)
                 "keys": {a.name: f"{cap_name}.{section.name}.{a.name}"
-                         for a in section.actions if a.value and a.shown(facts)},
+                         for a in section.actions if (a.value or a.form) and a.shown(facts)},
                 "progress": follow, "poll": self.url("progress", section=f"{cap_name}-"
                                                      f"{section.name}", job=job) if job else "",
                 "again": self.url("view", section=f"{cap_name}-{section.name}", job=job)}
@@ -165,7 +167,11 @@ def act() -> Any:
     if found is None or tab.ctx is None:
         abort(404)
     cap_name, action = found
-    if action.value:  # the thing of the section it acts on; the capability checks it
+    if action.form:  # a small form: its fields as JSON; the capability checks them
+        job = action.run(tab.ctx.of(cap_name), tab.deal_id, json.dumps(
+            {name: str(request.form.get(name, ""))[:VALUE_MAX] for name in action.form},
+            ensure_ascii=False))
+    elif action.value:  # the thing of the section it acts on; the capability checks it
         job = action.run(tab.ctx.of(cap_name), tab.deal_id,
                          str(request.form.get("value", ""))[:VALUE_MAX])
     else:

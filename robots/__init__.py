@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from connector.capability import Capability
 from robots import timeline_note
+from robots.carriers import CAPABILITY as CARRIERS
 from robots.deal_workspace.robot import CAPABILITY as DEAL_WORKSPACE
 from robots.distribution.robot import CAPABILITY as DISTRIBUTION
 from robots.documents import CAPABILITY as DOCUMENTS
@@ -20,4 +21,5 @@ CAPABILITIES: list[Capability] = [
     DRIVE_MIRROR,
     WATCHDOGS,
     DOCUMENTS,
+    CARRIERS,
 ]

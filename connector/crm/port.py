@@ -709,6 +709,12 @@ class CrmPort(Protocol):
     def item_ids(self, kind: str, after: int = 0) -> Iterator[int]:
         """Every item id of a kind above `after`, ascending (for backfills)."""
 
+    def list_items(self, kind: str, process: SmartProcess | None = None, after: int = 0,
+                   category: str | None = None, won: bool = False) -> Iterator[Item]:
+        """Every item of a kind above `after`, ascending, with its fields (a smart process's
+        `values` by our codes when `process` is given): an index's backfill. `category`
+        keeps one pipeline's, `won` only won ones (where the CRM filters by it)."""
+
     def file(self, file_id: int) -> FileEntry:
         """A stored file's facts and its download address; NotFound when gone."""
 
