@@ -11,7 +11,7 @@ from .core import Emulator
 from .errors import RestError, status_for
 from .methods.crm import ENTITIES, crm_add, crm_delete, crm_update
 from .methods.im import chat_create, chat_view
-from .methods.items import fields_in, item_add, item_out, item_update
+from .methods.items import CLASSIC, fields_in, item_add, item_out, item_update, spa_type, uf_names
 from .methods.users import set_work_day
 from .seed import add_user, bulk_seed
 from .state import new_hex
@@ -284,6 +284,21 @@ def register_control(app: Flask, emu: Emulator) -> None:
         counts = bulk_seed(emu, p, int(b.get("deals") or 0), int(b.get("leads") or 0))
         counts["seconds"] = round(time.perf_counter() - started, 3)
         return json_response(counts)
+
+    @app.post("/_emulator/seed-items/<int:type_id>")
+    def seed_items(type_id: int) -> Response:
+        """Many items of one type (camelCase ``items``, as crm.item.add takes them) without
+        events, for benchmarks: a market of carriers, offers and won requests."""
+        b = body()
+        p = emu.portal(b.get("member_id"))
+        uid = int(b.get("user_id") or p.admin_user_id)
+        started = time.perf_counter()
+        with emu.lock:
+            names = uf_names(p.userfields.get(f"CRM_{spa_type(p, type_id)['id']}", [])) \
+                if type_id not in CLASSIC else None
+            ids = [int(item_add(emu, p, type_id, fields_in(f, names), uid, fire=False)["ID"])
+                   for f in b.get("items") or []]
+        return json_response({"ids": ids, "seconds": round(time.perf_counter() - started, 3)})
 
     @app.post("/_emulator/items/<int:type_id>")
     def item_create(type_id: int) -> Response:

@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, process
 
 from connector.context import JobContext
 from connector.crm import port as crm
-from connector.i18n import N_, t
+from connector.i18n import N_, NP_, nt, t
 from connector.triggers import RobotCall, RobotError
 from robots.carriers import bases, config, explain, find, store, sync
 from robots.carriers.records import Carrier
@@ -33,7 +33,7 @@ NO_NAME = N_("the carrier needs a name")
 OFFER_TITLE = N_("Offer: {carrier}, {rate}")
 OFFER_NOTE = N_("Offer from {carrier}: {terms}")
 EXECUTOR_NOTE = N_("{carrier} takes the request: {terms}")
-DEFERRAL = N_("deferral {n} days")
+DEFERRAL = NP_("deferral {n} day", "deferral {n} days")
 MADE_TTL_S = 7 * 86400
 CLOCK_SKEW_S = 300  # the portal's clock may lag ours
 NAME_CUTOFF = 85.0  # a name this alike (rapidfuzz WRatio) is the carrier…
@@ -130,9 +130,9 @@ def _terms(ctx: JobContext, rate: float, props: dict[str, Any]) -> str:
         parts.append(explain.rate(rate, lang))
     for code, options in (("vat", bases.VAT_OPTIONS), ("payment", bases.PAYMENT_OPTIONS)):
         if label := dict(options).get(str(props.get(code) or "")):
-            parts.append(t(lang, label).lower())
+            parts.append(explain.lower_first(t(lang, label)))
     if days := int(sync.number(props.get("deferral_days"))):
-        parts.append(t(lang, DEFERRAL, n=days))
+        parts.append(nt(lang, *DEFERRAL, days, n=days))
     parts += [str(props.get(k)).strip() for k in ("vehicle", "driver") if props.get(k)]
     return ", ".join(parts) or "—"
 
@@ -224,8 +224,8 @@ def run_add_to_base(ctx: JobContext, call: RobotCall) -> dict[str, Any]:
             fields[code] = value
     for code in ("home_city", "location_city"):
         if code in fields:
-            find.requests.place(fields[code], t(ctx.lang, bases.CARRIERS.field(code).title),
-                                t(ctx.lang, bases.CARRIERS.field(code).title))
+            title = t(ctx.lang, bases.CARRIERS.field(code).title)
+            find.requests.place(fields[code], title, title, ctx.lang)
     if body := [b for b in (sync.body_of(x) for x in _many(props.get("body"))) if b]:
         fields["body"] = body
     if day := str(props.get("location_date") or "").strip()[:10]:

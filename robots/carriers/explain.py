@@ -58,6 +58,13 @@ def number(value: float, lang: str) -> str:
     return format_decimal(value, format="#,##0.#", locale=language(lang))
 
 
+def lower_first(text: str) -> str:
+    """A label inside a sentence: «С НДС» → «с НДС», «Тент» → «тент»."""
+    if len(text) > 1 and text[1].isupper():  # an acronym ("ADR") keeps its case
+        return text
+    return text[:1].lower() + text[1:]
+
+
 def lane(fact: LaneFact) -> str:
     return f"{fact.origin} → {fact.destination}"
 

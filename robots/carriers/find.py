@@ -111,7 +111,7 @@ def search(ctx: JobContext, ref: crm.ItemRef) -> tuple[rank.Query, Result, tuple
     else:
         labels = (t(ctx.lang, bases.REQUESTS.field("from_city").title),
                   t(ctx.lang, bases.REQUESTS.field("to_city").title))
-    parsed = requests.parse(request, *labels)
+    parsed = requests.parse(request, *labels, ctx.lang)
     snap = ready_snapshot(ctx)
     result = rank.search(snap, parsed.query, limit=int(section["top"]))
     keep(ctx, ref, parsed.query, result, parsed.notes)

@@ -10,18 +10,19 @@ from typing import Any
 
 from connector.context import JobContext
 from connector.crm import port as crm
-from connector.i18n import N_
+from connector.i18n import N_, t
 from connector.triggers import RobotError
 from robots.carriers import config, places, sync
 from robots.carriers.places import Unresolved
 from robots.carriers.rank import Query
 from robots.carriers.records import Place, Request
 
-NO_PLACE = N_("the request has no {what}: fill in the field «{field}»")
 UNKNOWN_PLACE = N_("«{text}» ({what}) is not a place we know{candidates}")
 AMBIGUOUS_PLACE = N_("«{text}» ({what}) may be several places: {candidates}; write it with "
                      "its region")
 LOADING, UNLOADING = N_("loading city"), N_("unloading city")
+MISSING = {LOADING: N_("the request has no loading city: fill in the field «{field}»"),
+           UNLOADING: N_("the request has no unloading city: fill in the field «{field}»")}
 NOT_A_REQUEST = N_("{item} is not a transport request: run the robot on a request of the "
                    "“Transport requests” smart process or on a deal of the logistics pipeline")
 NO_WEIGHT = N_("weight not given: capacity not checked")
@@ -64,24 +65,26 @@ def _yes(value: Any) -> bool:
     return str(value or "").strip().upper() in ("Y", "1", "TRUE", "ДА", "YES")
 
 
-def place(text: str, what: str, field: str) -> Place:
-    """The place, or a RobotError naming the candidates (never a silent guess)."""
+def place(text: str, what: str, field: str, lang: str) -> Place:
+    """The place, or a RobotError naming the candidates (never a silent guess). `what` is
+    LOADING, UNLOADING or a field's title in `lang`."""
     if not text.strip():
-        raise RobotError(NO_PLACE, what=what, field=field)
+        raise RobotError(MISSING.get(what, MISSING[LOADING]), field=field)
     found = places.resolve(text)
     if isinstance(found, Place):
         return found
     assert isinstance(found, Unresolved)
     names = ", ".join(places.describe(p) for p in found.candidates)
+    what = t(lang, what)
     if found.reason == "ambiguous":
         raise RobotError(AMBIGUOUS_PLACE, text=text, what=what, candidates=names)
     raise RobotError(UNKNOWN_PLACE, text=text, what=what,
                      candidates=f" (≈ {names})" if names else "")
 
 
-def parse(request: Request, field_from: str, field_to: str) -> Parsed:
-    origin = place(request.origin_text, LOADING, field_from)
-    destination = place(request.destination_text, UNLOADING, field_to)
+def parse(request: Request, field_from: str, field_to: str, lang: str) -> Parsed:
+    origin = place(request.origin_text, LOADING, field_from, lang)
+    destination = place(request.destination_text, UNLOADING, field_to, lang)
     notes = () if request.weight_t else (NO_WEIGHT,)
     return Parsed(request, Query(origin, destination, request.day, request.weight_t,
                                  request.volume_m3, request.body, request.dangerous,
