@@ -132,7 +132,7 @@ def _terms(ctx: JobContext, rate: float, props: dict[str, Any]) -> str:
         if label := dict(options).get(str(props.get(code) or "")):
             parts.append(explain.lower_first(t(lang, label)))
     if days := int(sync.number(props.get("deferral_days"))):
-        parts.append(nt(lang, *DEFERRAL, days, n=days))
+        parts.append(nt(lang, *DEFERRAL, days))
     parts += [str(props.get(k)).strip() for k in ("vehicle", "driver") if props.get(k)]
     return ", ".join(parts) or "—"
 

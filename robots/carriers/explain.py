@@ -95,7 +95,7 @@ def evidence(s: Suggestion, lang: str, today: date | None = None) -> list[str]:
     """The reasons for one suggestion, strongest first."""
     out: list[str] = []
     if s.last_trip:
-        out.append(nt(lang, *TRIPS, s.trips, n=s.trips, lane=lane(s.last_trip),
+        out.append(nt(lang, *TRIPS, s.trips, lane=lane(s.last_trip),
                       day=day(s.last_trip.day, lang, today)))
     if s.last_offer:
         same = s.last_trip is not None and lane(s.last_trip) == lane(s.last_offer)
@@ -103,7 +103,7 @@ def evidence(s: Suggestion, lang: str, today: date | None = None) -> list[str]:
                  rate=rate(s.last_offer.rate, lang), day=day(s.last_offer.day, lang, today),
                  lane=lane(s.last_offer)) if s.last_offer.rate else ""
         if s.offers > 1 or not text:
-            text = ", ".join(p for p in (text, nt(lang, *OFFERS_MORE, s.offers, n=s.offers))
+            text = ", ".join(p for p in (text, nt(lang, *OFFERS_MORE, s.offers))
                              if p)
         out.append(text)
     if made := truck(s, lang):

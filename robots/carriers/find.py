@@ -69,7 +69,7 @@ def comment(ctx: JobContext, q: rank.Query, result: Result, notes: tuple[str, ..
                    carriers=result.carriers)]
     else:
         lines = [nt(lang, *HEADER, result.fitting, lane=lane_text(q), freight=freight(q, lang),
-                    shown=len(result.suggestions), n=result.fitting)]
+                    shown=len(result.suggestions))]
     kind = sync.known_kinds(ctx).get("carriers", "")
     for n, s in enumerate(result.suggestions, 1):
         name = s.carrier.name or f"#{s.carrier.id}"

@@ -70,7 +70,7 @@ def comments(stack: Stack, ref: crm.ItemRef) -> list[str]:
     kind = "deal" if ref.kind == "deal" else f"dynamic_{ref.kind.split(':')[1]}"
     rows = call(stack, "crm.timeline.comment.list", filter={
         "ENTITY_ID": ref.id, "ENTITY_TYPE": kind}, select=["ID", "COMMENT"])
-    return [r["COMMENT"] for r in rows]
+    return [r["COMMENT"].replace("\u00a0", " ").replace("\u202f", " ") for r in rows]
 
 
 class Portal:
