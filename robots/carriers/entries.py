@@ -69,7 +69,8 @@ def find_carrier(snap: Any, text: str) -> Carrier:
             return same[0]
         if same:
             raise RobotError(WHICH_CARRIER, text=text, candidates=_names(same))
-    best = process.extract(text, {c.id: c.name for c in known}, scorer=fuzz.WRatio, limit=3)
+    best = process.extract(plain_name(text), {c.id: plain_name(c.name) for c in known},
+                           scorer=fuzz.WRatio, limit=3)
     if best and best[0][1] >= NAME_CUTOFF and (len(best) < 2 or best[1][1] < best[0][1]
                                                 - NAME_MARGIN):
         return snap.carrier(best[0][2])
@@ -78,6 +79,16 @@ def find_carrier(snap: Any, text: str) -> Carrier:
                          candidates=_names([snap.carrier(b[2]) for b in best]))
     hint = _names([snap.carrier(b[2]) for b in best if b[1] >= 60])
     raise RobotError(UNKNOWN_CARRIER, text=text, candidates=f" (≈ {hint})" if hint else "")
+
+
+LEGAL_FORM = re.compile(r"\b(ооо|ип|ао|зао|оао|пао|тк|тэк|llc|ltd)\b", re.IGNORECASE)
+
+
+def plain_name(name: str) -> str:
+    """A carrier's name as people say it: no legal form, quotes or dashes («ООО «Волга-Транс»»
+    → «волга транс»)."""
+    text = LEGAL_FORM.sub(" ", name.lower().replace("ё", "е"))
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
 def _names(carriers: list[Carrier]) -> str:
@@ -246,12 +257,12 @@ def run_add_to_base(ctx: JobContext, call: RobotCall) -> dict[str, Any]:
         if done.errors:
             raise next(iter(done.errors.values()))
         sync.refresh(ctx, crm.ItemRef(sp["carriers"].kind, carrier.id))
-        return {"carrier_id": carrier.id, "created": False}
+        return {"carrier_id": carrier.id, "created": "N"}
     if not name:
         raise RobotError(NO_NAME)
     carrier_id, _new = _made(ctx, "carrier", call.event_token, sp["carriers"], name, fields)
     sync.refresh(ctx, crm.ItemRef(sp["carriers"].kind, carrier_id))
-    return {"carrier_id": carrier_id, "created": True}
+    return {"carrier_id": carrier_id, "created": "Y"}
 
 
 def _many(value: Any) -> list[str]:

@@ -272,9 +272,10 @@ def _one(keys: list[int], g: Gazetteer, hint: str, text: str) -> Place | Unresol
     for town in towns:  # a twin entry of a town already taken
         if not any(km(town.place, m.place) < SAME_TOWN_KM for m in merged):
             merged.append(town)
-    if len(merged) == 1 or merged[0].population >= DOMINANT * max(merged[1].population, 1):
-        if not hint:
-            return merged[0].place
+    dominant = len(merged) == 1 or merged[0].population >= DOMINANT * max(
+        merged[1].population, 1)
+    if dominant and not hint:
+        return merged[0].place
     if hint:
         anchor = _anchor(hint, g)
         if anchor is not None:
@@ -282,7 +283,7 @@ def _one(keys: list[int], g: Gazetteer, hint: str, text: str) -> Place | Unresol
             if km(near[0].place, anchor) < HINT_KM and (
                     len(near) == 1 or km(near[1].place, anchor) > 2 * km(near[0].place, anchor)):
                 return near[0].place
-        if len(merged) == 1 or merged[0].population >= DOMINANT * merged[1].population:
+        if dominant:
             return merged[0].place
     return Unresolved(text, "ambiguous", tuple(t.place for t in merged[:6]))
 
