@@ -81,7 +81,8 @@ def in_place(name: str, lang: str) -> str:
 
 def truck(s: Suggestion, lang: str) -> str:
     c = s.carrier
-    parts = [t(lang, BODY_TITLES[b]).lower() for b in c.bodies if b in BODY_TITLES]
+    bodies = "/".join(t(lang, BODY_TITLES[b]).lower() for b in c.bodies if b in BODY_TITLES)
+    parts = [bodies] if bodies else []
     if c.capacity_t:
         parts.append(t(lang, TONS, n=number(c.capacity_t, lang)))
     if c.volume_m3:

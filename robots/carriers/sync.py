@@ -35,10 +35,30 @@ def processes(ctx: JobContext) -> dict[str, crm.SmartProcess]:
     if section["requests"] == config.PROCESS:
         out["requests"] = ctx.crm.ensure_smart_process(
             bases.REQUESTS, int(section["request_process"] or 0), ctx.lang)
+    if config.uses_deals(section):
+        ensure_deal_fields(ctx, section)
     kinds = {source: sp.kind for source, sp in out.items()}
     if kinds != known_kinds(ctx):
         ctx.redis.set(ctx.key("kinds"), json.dumps(kinds))
     return out
+
+
+FIELD_CHECKED_S = 86400
+
+
+def ensure_deal_fields(ctx: JobContext, section: dict[str, Any]) -> None:
+    """The logistics deal fields the settings name exist (made when missing; checked once a
+    day, not once per search)."""
+    from connector.i18n import t
+
+    for name, label, _default, type_ in config.DEAL_FIELDS:
+        field = section[name]
+        if not field:
+            continue
+        ready = ctx.key("field", field)
+        if not ctx.redis.exists(ready):
+            ctx.crm.ensure_item_field("deal", field, type_, t(ctx.lang, label))
+            ctx.redis.set(ready, 1, ex=FIELD_CHECKED_S)
 
 
 def known_kinds(ctx: JobContext) -> dict[str, str]:
