@@ -91,7 +91,7 @@ ADD_TO_BASE = RobotSpec(
         "capacity_t": Prop(N_("Capacity, t"), "double"),
         "volume_m3": Prop(N_("Volume, m³"), "double"),
         "body": Prop(N_("Body type"), "string",
-                     description=N_("тент, рефрижератор, контейнер, борт…")),
+                     description=N_("tent, refrigerator, container, board…")),
         "adr": Prop(N_("Dangerous goods (ADR)"), "bool"),
         "home_city": Prop(N_("Home city"), "string"),
         "regions": Prop(N_("Regions and directions"), "string"),

@@ -11,9 +11,9 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 
 from connector.i18n import N_, NP_, language, nt, t
+from robots.carriers import places
 from robots.carriers.bases import BODY_TITLES
 from robots.carriers.rank import LaneFact, Query, Result, Suggestion
-from robots.documents.names import decline_phrase
 
 TRIPS = NP_("{n} won trip {lane}, the last on {day}",
             "{n} won trips {lane}, the last on {day}")
@@ -71,12 +71,7 @@ def lane(fact: LaneFact) -> str:
 
 def in_place(name: str, lang: str) -> str:
     """«Подольске», «Ростове-на-Дону» for «база в …» in Russian; the name itself otherwise."""
-    if language(lang) != "ru":
-        return name
-    head, dash, tail = name.partition("-")
-    if dash and tail[:1].islower():  # Ростов-на-Дону: only the city's own word declines
-        return decline_phrase(head, "loct") + dash + tail
-    return decline_phrase(name, "loct")
+    return places.in_case(name, "loct") if language(lang) == "ru" else name
 
 
 def truck(s: Suggestion, lang: str) -> str:

