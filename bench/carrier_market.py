@@ -13,7 +13,8 @@ Behaviour that a ranking can learn from, and noise that it cannot:
   first (weight, body, dangerous), and the winner must fit it;
 - the winner is a carrier preferring this lane or a similar one (origin within 100 km, the
   destination near or the same general direction) in LANE_SHARE of deals where one exists,
-  else a carrier based near the loading point, else anyone who fits;
+  (logists call whom they know: each earlier win on the lane makes a carrier likelier to
+  win it again), else a carrier based near the loading point, else anyone who fits;
 - offers come from the winner a few days before, from carriers driving the lane, and from
   carriers nearby, at rates around the deal's.
 
@@ -34,9 +35,10 @@ from robots.carriers.records import BODIES, Carrier, Offer, Place, Trip
 
 COUNTRIES = ("RU", "BY", "KZ", "UZ", "KG")
 CITIES = 250
-LANE_SHARE = 0.7  # a deal goes to a carrier that prefers the lane, when one exists…
-NEAR_SHARE = 0.2  # …else (or otherwise) to one based near the loading point
+LANE_SHARE = 0.8  # a deal goes to a carrier that prefers the lane, when one exists…
+NEAR_SHARE = 0.12  # …else (or otherwise) to one based near the loading point
 NEAR_KM = 100.0
+REPEAT = 1.0  # each earlier win on the lane makes a carrier this much likelier to win it again
 FROM_LANES = 0.75  # a deal's lane is one some carrier drives; the rest is plain demand
 BODY_WEIGHTS = {"tent": 50, "refrigerator": 18, "isotherm": 5, "container": 5, "flatbed": 8,
                 "board": 6, "tanker": 3, "car_carrier": 2, "van": 3, "other": 0}
@@ -50,6 +52,7 @@ class Market:
     offers: list[Offer]  # in time order
     cities: list[Place]
     lane_share: float = 0.0  # of trips, the share won by a carrier preferring the lane
+    lane_won: set[str] = field(default_factory=set)  # those trips' refs
     facts: dict = field(default_factory=dict)
 
 
@@ -170,7 +173,8 @@ def market(seed: int = 7, carriers: int = 10_000, offers: int = 50_000, deals: i
     first = date.fromisoformat(start)
     day_of = np.sort(rng.integers(0, days, size=deals))
     trips: list[Trip] = []
-    lane_won = 0
+    lane_refs: set[str] = set()
+    wins: dict[tuple[int, int, int], int] = {}  # (carrier, origin, destination) → deals won
     drifted = False
     for n in range(deals):
         if not drifted and day_of[n] >= days // 2:  # a year on, some carriers change lanes
@@ -216,9 +220,10 @@ def market(seed: int = 7, carriers: int = 10_000, offers: int = 50_000, deals: i
             similar = similar[fits[similar]]
         roll = rng.random()
         if len(similar) and roll < LANE_SHARE:
-            p = activity[similar] / activity[similar].sum()
-            winner = int(rng.choice(similar, p=p))
-            lane_won += 1
+            w = activity[similar] * (1 + REPEAT * np.array(
+                [wins.get((int(c), origin, dest), 0) for c in similar]))
+            winner = int(rng.choice(similar, p=w / w.sum()))
+            lane_refs.add(f"deal/{n + 1}")
         else:
             near = np.concatenate([home_of[o] for o in neighbours[origin] if o in home_of]) \
                 if any(o in home_of for o in neighbours[origin]) else np.zeros(0, dtype=int)
@@ -228,6 +233,7 @@ def market(seed: int = 7, carriers: int = 10_000, offers: int = 50_000, deals: i
             else:
                 pool = np.nonzero(fits)[0]
                 winner = int(rng.choice(pool, p=activity[pool] / activity[pool].sum()))
+        wins[(winner, origin, dest)] = wins.get((winner, origin, dest), 0) + 1
         km = float(dist[origin, dest])
         per_km = (35 + 25 * rng.random()) * (0.45 + 0.55 * min(weight, 20) / 20)
         rate = round(max(8000.0, km * per_km) / 500) * 500
@@ -260,5 +266,6 @@ def market(seed: int = 7, carriers: int = 10_000, offers: int = 50_000, deals: i
             who == t.carrier_id, t.origin_text, t.destination_text)))
     made_offers.sort(key=lambda p: (p[0], p[1].id))
     return Market(made, trips, [o for _d, o in made_offers], cities,
-                  lane_share=round(lane_won / deals, 3) if deals else 0.0,
+                  lane_share=round(len(lane_refs) / deals, 3) if deals else 0.0,
+                  lane_won=lane_refs,
                   facts={"cities": len(cities), "carrier_lanes": len(flat_lanes)})

@@ -100,7 +100,7 @@ class Snapshot:
     # sizes, for the admin page and the bench
     @property
     def carrier_count(self) -> int:
-        return sum(1 for c in self.carriers if c is not None)
+        return int(np.count_nonzero(self.c["known"]))
 
     @property
     def trip_count(self) -> int:

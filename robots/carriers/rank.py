@@ -33,14 +33,15 @@ ORIGIN_MAX_KM = 350.0  # beyond it a trip says nothing of this lane
 DEST_KM, DEST_SHARE = 60.0, 0.15  # destination tolerance: 60 km + 15% of the trip
 BEARING_DEG, LENGTH_LOG = 25.0, 0.35  # the general direction's tolerances
 DIRECTION_WEIGHT = 0.6  # a trip in the general direction counts 0.6 of one to the city
-ORIGIN_ONLY = 0.25  # a trip from the loading point elsewhere still counts this much
+ORIGIN_ONLY = 0.03  # a trip from the loading point elsewhere counts this much (a hint)
 AGE_DAYS = 240.0  # recency of trips and offers
 NEAR_KM = 150.0  # where the carrier is, relative to the loading point
 LOCATION_BEFORE, LOCATION_AFTER = 7, 1  # a location dated this many days around the day
 SIMILAR = 0.3  # a lane this alike is shown as evidence
-W_TRIPS, W_OFFERS, W_NEAR, W_RECENT, W_REGION = 3.0, 1.5, 1.0, 0.7, 0.5
+W_TRIPS, W_OFFERS, W_NEAR, W_RECENT, W_REGION = 3.0, 1.5, 0.3, 0.3, 0.5
 RECENT_DAYS = 60.0
 SHORTLIST = 60
+COUNTS = np.log1p  # how weighted counts of trips and offers grow the score
 EVIDENCE_FLOOR = 0.05  # a carrier with less than this has nothing to say for it
 
 # why a carrier with evidence was left out, in the order they are checked
@@ -108,7 +109,9 @@ def _lane_weights(snap: Snapshot, q: Query, ref_day: int) -> tuple[np.ndarray, n
     if not len(lanes):
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     box = ORIGIN_MAX_KM / 111.0  # degrees of latitude: a cheap cut before the distances
-    mask = lanes["alive"] & (np.abs(lanes["o_lat"] - q.origin.lat) < box)
+    wide = box / max(math.cos(math.radians(q.origin.lat)), 0.2)  # …and of longitude
+    mask = lanes["alive"] & (np.abs(lanes["o_lat"] - q.origin.lat) < box) & (
+        np.abs(lanes["o_lon"] - q.origin.lon) < wide)
     if q.as_of:
         mask &= lanes["day"] < day_number(q.as_of)
     rows = np.nonzero(mask)[0]
@@ -173,7 +176,7 @@ def search(snap: Snapshot, q: Query, limit: int = 5) -> Result:
     offers = np.bincount(owner[~is_trip], weights=weight[~is_trip], minlength=n)
     distance, dated = _nearness(snap, q, ref_day)
     near = np.nan_to_num(np.exp(-distance / NEAR_KM), nan=0.0)
-    score = W_TRIPS * np.log1p(trips) + W_OFFERS * np.log1p(offers) + W_NEAR * near
+    score = W_TRIPS * COUNTS(trips) + W_OFFERS * COUNTS(offers) + W_NEAR * near
     relevant = snap.c["known"] & (score > EVIDENCE_FLOOR)
     excluded: dict[str, int] = {}
     fit = relevant.copy()
@@ -185,10 +188,10 @@ def search(snap: Snapshot, q: Query, limit: int = 5) -> Result:
     candidates = np.nonzero(fit)[0]
     if len(candidates) > SHORTLIST:
         candidates = candidates[np.argpartition(-score[candidates], SHORTLIST)[:SHORTLIST]]
-    by_pos = {int(p): [] for p in candidates}
-    for k, pos in enumerate(owner.tolist()):
-        if pos in by_pos:
-            by_pos[pos].append(k)
+    by_pos: dict[int, list[int]] = {int(p): [] for p in candidates}
+    mine = np.nonzero(np.isin(owner, candidates))[0]  # the shortlist's rows only
+    for k, pos in zip(mine.tolist(), owner[mine].tolist(), strict=True):
+        by_pos[pos].append(k)
     made = [_suggestion(snap, q, int(pos), float(score[pos]), rows, weight, by_pos[int(pos)],
                         float(distance[pos]), bool(dated[pos]))
             for pos in candidates]
@@ -202,15 +205,19 @@ def _suggestion(snap: Snapshot, q: Query, pos: int, score: float, rows: np.ndarr
                 ) -> Suggestion:
     carrier = snap.carriers[pos]
     assert carrier is not None  # candidates are known carriers
-    similar = [k for k in mine if weight[k] >= SIMILAR * _recency_floor(snap, rows[k], q)]
-    trips = [snap.records[int(rows[k])] for k in similar
-             if snap.lanes["kind"][rows[k]] == TRIP]
-    offers = [snap.records[int(rows[k])] for k in similar
-              if snap.lanes["kind"][rows[k]] == OFFER]
+    lanes, today = snap.lanes, _today(q)
+    own = np.asarray(mine, dtype=np.int64)
+    lane_rows = rows[own]
+    days = lanes["day"][lane_rows]
+    age = np.where(days == NO_DAY, 365.0, np.maximum(today - days, 0))
+    # "similar" is judged on the lane alone: the weight without its recency
+    similar = lane_rows[weight[own] >= SIMILAR * np.exp(-age / AGE_DAYS)]
+    kinds = lanes["kind"][similar]
+    trips = [snap.records[int(r)] for r in similar[kinds == TRIP]]
+    offers = [snap.records[int(r)] for r in similar[kinds == OFFER]]
     last_worked = _last_worked(snap, pos, q)
     if last_worked:
-        age = _today(q) - day_number(last_worked)
-        score += W_RECENT * math.exp(-max(age, 0) / RECENT_DAYS)
+        score += W_RECENT * math.exp(-max(today - day_number(last_worked), 0) / RECENT_DAYS)
     regions = any(min(geo.km(r, q.origin), geo.km(r, q.destination)) < ORIGIN_KM
                   for r in carrier.regions)
     if regions:
@@ -227,13 +234,6 @@ def _suggestion(snap: Snapshot, q: Query, pos: int, score: float, rows: np.ndarr
         place.name if place else "", last_worked, regions, unknown)
 
 
-def _recency_floor(snap: Snapshot, row: int, q: Query) -> float:
-    """The recency part of a row's weight: "similar" is judged on the lane alone."""
-    day = int(snap.lanes["day"][row])
-    age = 365.0 if day == NO_DAY else max(_today(q) - day, 0)
-    return math.exp(-age / AGE_DAYS)
-
-
 def _latest(records: list[Trip | Offer]) -> LaneFact | None:
     if not records:
         return None
@@ -245,9 +245,11 @@ def _latest(records: list[Trip | Offer]) -> LaneFact | None:
 def _last_worked(snap: Snapshot, pos: int, q: Query) -> str:
     """The carrier's last won trip before as_of, on any lane."""
     lanes = snap.lanes
-    cut = day_number(q.as_of) if q.as_of else None
-    days = [int(lanes["day"][r]) for r in snap.rows_of(pos)
-            if lanes["kind"][r] == TRIP and lanes["alive"][r]
-            and (cut is None or lanes["day"][r] < cut)]
-    best = max(days, default=NO_DAY)
+    rows = np.asarray(snap.rows_of(pos), dtype=np.int64)
+    if not len(rows):
+        return ""
+    ok = (lanes["kind"][rows] == TRIP) & lanes["alive"][rows]
+    if q.as_of:
+        ok &= lanes["day"][rows] < day_number(q.as_of)
+    best = int(lanes["day"][rows[ok]].max()) if ok.any() else NO_DAY
     return day_text(best) if best != NO_DAY else ""

@@ -8,6 +8,7 @@ record keeps the text people typed (`*_text`) so the admin page can show what to
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -103,8 +104,17 @@ def to_json(record: Any) -> dict[str, Any]:
     return asdict(record)
 
 
+_PLACES: dict[tuple, Place] = {}  # one object per place: 150,000 records share 250 places
+
+
 def _place(raw: Any) -> Place | None:
-    return Place(**raw) if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        return None
+    key = tuple(raw.get(f) for f in ("key", "name", "lat", "lon", "country"))
+    place = _PLACES.get(key)
+    if place is None:
+        place = _PLACES.setdefault(key, Place(**raw))
+    return place
 
 
 def from_json(kind: type, raw: dict[str, Any]) -> Any:
@@ -121,6 +131,8 @@ def from_json(kind: type, raw: dict[str, Any]) -> Any:
             value = tuple(p for p in map(_place, value or ()) if p)
         elif isinstance(value, list):
             value = tuple(value)
+        elif isinstance(value, str) and len(value) < 40:
+            value = sys.intern(value)  # lane texts and days repeat across records
         out[key] = value
     return kind(**out)
 
