@@ -25,6 +25,8 @@ MISSING = {LOADING: N_("the request has no loading city: fill in the field «{fi
            UNLOADING: N_("the request has no unloading city: fill in the field «{field}»")}
 NOT_A_REQUEST = N_("{item} is not a transport request: run the robot on a request of the "
                    "“Transport requests” smart process or on a deal of the logistics pipeline")
+PROCESS_GONE = N_("the smart process «{what}» is not on the portal (deleted?): the app makes it "
+                  "again within 10 minutes, or choose yours in the app's settings")
 NO_WEIGHT = N_("weight not given: capacity not checked")
 
 
@@ -51,7 +53,11 @@ def read(ctx: JobContext, ref: crm.ItemRef) -> Request:
     process = sync.processes(ctx).get("requests")
     if process is None or process.kind != ref.kind:
         raise RobotError(NOT_A_REQUEST, item=ref.label)
-    found = ctx.crm.read({"r": crm.FindItems(process, (("id", "=", ref.id),), limit=1)}).get("r")
+    try:
+        found = ctx.crm.read({"r": crm.FindItems(process, (("id", "=", ref.id),), limit=1)}
+                             ).get("r")
+    except crm.NotFound as exc:  # the smart process itself is gone (deleted by an admin)
+        raise RobotError(PROCESS_GONE, what=process.title) from exc
     if not found:
         raise crm.NotFound(ref.label, "the request is gone")
     v = found[0].values

@@ -15,10 +15,14 @@ from typing import Any
 
 from connector.context import JobContext
 from connector.crm import port as crm
+from connector.i18n import N_, t
+from connector.triggers import RobotError
 from robots.carriers import bases, config, places
 from robots.carriers.records import BODIES, Carrier, Offer, Place, Trip
 from robots.carriers.store import Store
 
+MAPPED_GONE = N_("the smart process {id} set in the app's settings for «{what}» is not on "
+                 "the portal: choose another there, or 0 to let the app make its own")
 CHUNK = 10_000  # items one backfill job reads before it hands on to the next
 SOURCES = ("carriers", "offers", "requests", "deals")
 BACKFILL_TASK, RECONCILE = "backfill", "reconcile"
@@ -28,13 +32,17 @@ BACKFILL_TASK, RECONCILE = "backfill", "reconcile"
 def processes(ctx: JobContext) -> dict[str, crm.SmartProcess]:
     """The three smart processes (made the first time; the port remembers them)."""
     section = ctx.settings[config.NAME]
-    out = {"carriers": ctx.crm.ensure_smart_process(
-               bases.CARRIERS, int(section["carrier_process"] or 0), ctx.lang),
-           "offers": ctx.crm.ensure_smart_process(
-               bases.OFFERS, int(section["offer_process"] or 0), ctx.lang)}
+    wanted = [("carriers", bases.CARRIERS, "carrier_process"),
+              ("offers", bases.OFFERS, "offer_process")]
     if section["requests"] == config.PROCESS:
-        out["requests"] = ctx.crm.ensure_smart_process(
-            bases.REQUESTS, int(section["request_process"] or 0), ctx.lang)
+        wanted.append(("requests", bases.REQUESTS, "request_process"))
+    out: dict[str, crm.SmartProcess] = {}
+    for source, spec, setting in wanted:
+        existing = int(section[setting] or 0)
+        try:
+            out[source] = ctx.crm.ensure_smart_process(spec, existing, ctx.lang)
+        except crm.NotFound as exc:  # the admin's own smart process, deleted since
+            raise RobotError(MAPPED_GONE, id=existing, what=t(ctx.lang, spec.title)) from exc
     if config.uses_deals(section):
         ensure_deal_fields(ctx, section)
     kinds = {source: sp.kind for source, sp in out.items()}
@@ -49,8 +57,6 @@ FIELD_CHECKED_S = 86400
 def ensure_deal_fields(ctx: JobContext, section: dict[str, Any]) -> None:
     """The logistics deal fields the settings name exist (made when missing; checked once a
     day, not once per search)."""
-    from connector.i18n import t
-
     for name, label, _default, type_ in config.DEAL_FIELDS:
         field = section[name]
         if not field:

@@ -204,6 +204,12 @@ def test_places_nobody_can_find_are_said_with_candidates_and_nothing_is_posted(m
     token = robot(stack, "find_carriers", empty)
     stack.run_worker()
     assert "нет города загрузки" in answer(stack, token)["error"]
+    # the admin maps a smart process of theirs that is later deleted: said, not a crash
+    configure(stack, carrier_process=999)
+    token = robot(stack, "find_carriers", empty)
+    stack.run_worker()
+    got = answer(stack, token)["error"]
+    assert "смарт-процесс 999" in got and "«База перевозчиков»" in got, got
 
 
 def test_without_weight_the_search_says_capacity_was_not_checked(market):
