@@ -27,7 +27,7 @@ def index_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
     st = sync.state(ctx)
     run = st.get("pass") or {}
     last = st.get("last_pass") or {}
-    sources = sync._sources(ctx) if section["enabled"] else []
+    sources = sync.sources(ctx) if section["enabled"] else []
     current = sources[run["source"]] if run.get("running") and run.get(
         "source", 0) < len(sources) else ""
     return {

@@ -206,7 +206,7 @@ def _save(ctx: JobContext, st: dict[str, Any]) -> None:
     ctx.redis.set(_state_key(ctx), json.dumps(st))
 
 
-def _sources(ctx: JobContext) -> list[str]:
+def sources(ctx: JobContext) -> list[str]:
     section = ctx.settings[config.NAME]
     out = ["carriers", "offers"]
     if section["requests"] == config.PROCESS:
@@ -262,12 +262,12 @@ def run_backfill(ctx: JobContext, arg: dict[str, Any]) -> dict[str, Any]:
     run = st.get("pass") or {}
     if not run.get("running") or run.get("id") != arg.get("pass"):
         return {"skipped": "no such pass"}
-    sources = _sources(ctx)
+    order = sources(ctx)
     sp = processes(ctx)
     idx = store(ctx)
     seen_key = ctx.key("index", "seen", run["id"])
-    while run["source"] < len(sources):
-        source = sources[run["source"]]
+    while run["source"] < len(order):
+        source = order[run["source"]]
         items: list[crm.Item] = []
         last = run["after"]
         for item in _items(ctx, source, sp, run["after"]):
