@@ -37,7 +37,8 @@ FUZZY_MARGIN = 4  # …and this far ahead of the next place's name
 HINT_KM = 400  # a hint's place must be this near the candidate it picks
 DICTIONARY_BONUS = 40  # a name the dictionary knows as a place outranks a closer spelling
 # the names GeoNames romanises from another language than Russian (Saint Petersburg)
-OWN_NAMES = {498817: "Санкт-Петербург"}
+OWN_NAMES = {498817: "Санкт-Петербург", 162183: "Ашхабад", 1518980: "Шымкент",
+             536206: "Юбилейный"}
 
 # colloquial names and abbreviations people write for big cities (lower case, ё → е)
 ALIASES = {
@@ -53,6 +54,12 @@ ALIASES = {
     "влад": "Владивосток", "краснодар": "Краснодар", "алма ата": "Алматы",
     "кенигсберг": "Калининград", "ленинград": "Санкт-Петербург",
 }
+# a first word people shorten: «Н. Уренгой», «Ст. Оскол», «В. Луки»
+SHORT_WORDS = {"н": ("нижний", "новый", "набережные", "нижняя", "новая", "нижние", "новые"),
+               "ст": ("старый", "старая", "старое"), "в": ("великий", "великие", "верхний",
+                                                           "верхняя"),
+               "б": ("большой", "большая"), "м": ("малый", "малая"), "с": ("северный",),
+               "ю": ("южно",), "з": ("западный",)}
 # regions, republics, parts of the country and CIS states as people name them in a
 # carrier's "regions and directions", each by the city that stands for it (lower case stems)
 REGIONS = {
@@ -289,18 +296,32 @@ def _one(keys: list[int], g: Gazetteer, hint: str, text: str) -> Place | Unresol
     return Unresolved(text, "ambiguous", tuple(t.place for t in merged[:6]))
 
 
+HINT_NOISE = re.compile(r"^(?:\d+\s*км\s+)?(?:от|у|под|около|возле|рядом с|близ|в|из)\s+")
+
+
 def _anchor(hint: str, g: Gazetteer) -> Place | None:
-    """Where a hint after the comma points: a region's city, or a settlement."""
+    """Where a hint after the comma (or in brackets) points: a region's city, or a
+    settlement as typed or in a case form («у Мурманска», «58 км от Мурманска»)."""
     key = norm(re.sub(REGION_WORDS + r"\.?", " ", hint.lower()))
+    key = HINT_NOISE.sub("", key).strip()
     for word in (key, *key.split()):
         if word in REGIONS:
             found = _lookup(norm(REGIONS[word]), g, "", REGIONS[word])
             return found if isinstance(found, Place) else None
-    found = _lookup(key, g, "", hint) if key else None
-    return found if isinstance(found, Place) else None
+    if not key:
+        return None
+    for candidate in (key, *_lemma_keys(key, g)):
+        found = _lookup(candidate, g, "", hint)
+        if isinstance(found, Place):
+            return found
+    return None
 
 
 def _lookup(key: str, g: Gazetteer, hint: str, text: str) -> Place | Unresolved | None:
+    if hint and key in ALIASES and (keys := g.by_name(key)):
+        found = _one(keys, g, hint, text)  # «Ростов, Ярославская»: the hint over the alias
+        if isinstance(found, Place):
+            return found
     if key in ALIASES:
         key = norm(ALIASES[key])
     if keys := g.by_name(key):
@@ -308,20 +329,45 @@ def _lookup(key: str, g: Gazetteer, hint: str, text: str) -> Place | Unresolved 
     return None
 
 
+def _expanded(key: str, g: Gazetteer, hint: str, text: str) -> Place | Unresolved | None:
+    """«н уренгой»: the shortened first word as each word it may stand for."""
+    first, _, rest = key.partition(" ")
+    if first not in SHORT_WORDS or not rest:
+        return None
+    found: dict[int, None] = {}
+    for word in SHORT_WORDS[first]:
+        for candidate in (f"{word} {rest}", f"{word}-{rest}"):
+            for k in g.by_name(norm(candidate)):
+                found[k] = None
+    if not found:
+        for word in SHORT_WORDS[first]:
+            for lemma in _lemma_keys(f"{word} {rest}", g):
+                found.update(dict.fromkeys(g.primary.get(lemma, [])))
+    return _one(list(found), g, hint, text) if found else None
+
+
 @functools.lru_cache(maxsize=50_000)
 def resolve(text: str) -> Place | Unresolved:
     """The settlement a typed name means, or why not (with the candidates)."""
     raw = str(text or "").strip()
     name, _, hint = raw.partition(",")
+    if "(" in name:  # «Кировск (152 км от Мурманска)»: a candidate's label copied back
+        name, _, inside = name.partition("(")
+        hint = hint or inside.rstrip(") ")
     key = norm(_strip_prefix(name))
     if not key:
         return Unresolved(raw, "empty")
     g = gazetteer()
     if (found := _lookup(key, g, hint.strip(), raw)) is not None:
         return found
+    if (found := _expanded(key, g, hint.strip(), raw)) is not None:
+        return found
     for lemma in _lemma_keys(key, g):
         if lemma != key and (found := _lookup(lemma, g, hint.strip(), raw)) is not None:
             return found
+    whole = norm(name)  # «Ст. Оскол», «В. Луки»: not a prefix but a shortened word
+    if whole != key and (found := _expanded(whole, g, hint.strip(), raw)) is not None:
+        return found
     return _fuzzy(key, g, hint.strip(), raw)
 
 
@@ -383,14 +429,27 @@ def by_key(key: int) -> Place | None:
     return town.place if town else None
 
 
+@functools.cache
+def _landmarks() -> tuple[Place, ...]:
+    """Cities of 250,000 people and more, a city's own districts (GeoNames lists
+    Санкт-Петербург's Калининский as a town) left out: none within 25 km of a larger one."""
+    from robots.carriers.geo import km
+
+    out: list[Place] = []
+    for town in sorted(gazetteer().towns.values(), key=lambda t: -t.population):
+        if town.population < 250_000:
+            break
+        if all(km(town.place, p) > 25 for p in out):
+            out.append(town.place)
+    return tuple(out)
+
+
 def describe(place: Place) -> str:
     """A candidate as people tell it from its namesakes: «Кировск (58 км от Мурманска)»,
     or the country for a settlement outside Russia."""
     from robots.carriers.geo import km
 
-    g = gazetteer()
-    big = [t.place for t in g.towns.values() if t.population >= 250_000
-           and t.place.key != place.key]
+    big = [p for p in _landmarks() if p.key != place.key]
     near = min(big, key=lambda b: km(b, place), default=None)
     country = "" if place.country == "RU" else f"{place.country}, "
     if near is None:
