@@ -23,6 +23,7 @@ from robots.carriers.store import Store
 
 MAPPED_GONE = N_("the smart process {id} set in the app's settings for «{what}» is not on "
                  "the portal: choose another there, or 0 to let the app make its own")
+STALE_S = 1800  # a pass whose chunk has not moved for this long died: the next one starts
 CHUNK = 10_000  # items one backfill job reads before it hands on to the next
 SOURCES = ("carriers", "offers", "requests", "deals")
 BACKFILL_TASK, RECONCILE = "backfill", "reconcile"
@@ -243,9 +244,10 @@ KIND_OF = {"carriers": "c", "offers": "o", "requests": "t", "deals": "t"}
 def start_backfill(ctx: JobContext, reason: str = "backfill") -> bool:
     """Queue a pass over the portal unless one runs; True when a new pass was queued."""
     st = state(ctx)
-    if st.get("pass") and st["pass"].get("running"):
+    run = st.get("pass") or {}
+    if run.get("running") and time.time() - run.get("touched", run.get("started", 0)) < STALE_S:
         return False
-    st["pass"] = {"running": True, "reason": reason, "started": time.time(),
+    st["pass"] = {"running": True, "reason": reason, "started": time.time(), "touched": time.time(),
                   "source": 0, "after": 0, "read": 0, "written": 0, "id": int(time.time())}
     if st["status"] == "empty":
         st["status"] = "building"
@@ -286,6 +288,7 @@ def run_backfill(ctx: JobContext, arg: dict[str, Any]) -> dict[str, Any]:
             ctx.redis.expire(seen_key, 7 * 86400)
         if len(items) >= CHUNK:
             run["after"] = last
+            run["touched"] = time.time()
             _save(ctx, st)
             ctx.enqueue(BACKFILL_TASK, {"pass": run["id"]}, "pass", run["id"], run["read"])
             return {"read": run["read"], "source": source, "after": last}
