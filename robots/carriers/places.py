@@ -137,14 +137,11 @@ def _strip_prefix(text: str) -> str:
 
 
 @functools.lru_cache(maxsize=20_000)
-def _parse_cached(word: str) -> tuple:
+def _parse(word: str) -> tuple:
+    """The dictionary's three likeliest readings of a word (cached: names repeat)."""
     from connector.morphology import analyzer
 
     return tuple(analyzer().parse(word)[:3])
-
-
-def _parse(morph: object, word: str) -> tuple:
-    return _parse_cached(word)
 
 
 def _dictionary_name(name: str, morph: object) -> bool:
@@ -157,7 +154,7 @@ def _dictionary_name(name: str, morph: object) -> bool:
     for word in words:
         if not morph.word_is_known(word):  # a dictionary lookup: parsing guesses, slowly
             return False
-        parses = [p for p in _parse(morph, word) if p.is_known and "nomn" in p.tag]
+        parses = [p for p in _parse(word) if p.is_known and "nomn" in p.tag]
         if not parses:
             return False
         geox = geox or any("Geox" in p.tag for p in parses)
@@ -395,7 +392,6 @@ def resolve_list(text: str) -> tuple[tuple[Place, ...], tuple[Unresolved, ...]]:
     countries by the city standing for them («Татарстан», «Урал», «Казахстан»)."""
     found: list[Place] = []
     missed: list[Unresolved] = []
-    g = gazetteer()
     for part in re.split(r"[,;/\n]+", str(text or "")):
         part = part.strip()
         if not part:
@@ -408,7 +404,6 @@ def resolve_list(text: str) -> tuple[tuple[Place, ...], tuple[Unresolved, ...]]:
                 found.append(got)
         else:
             missed.append(Unresolved(part, got.reason, got.candidates))
-    del g
     return tuple(found), tuple(missed)
 
 

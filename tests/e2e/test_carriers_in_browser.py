@@ -6,8 +6,6 @@ Screenshots kept, axe-core finds nothing."""
 
 from __future__ import annotations
 
-import json
-import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,6 +22,8 @@ from tests.e2e.browser import (
     post_frame,
     shoot,
 )
+from tests.e2e.test_documents_in_browser import frame
+from tests.jobs.test_documents import call
 
 ADMIN = 1
 TODAY = date.today()
@@ -57,24 +57,6 @@ def setup(stack: Stack) -> JobContext:
     sync.store(ctx).write(carriers=carriers, trips=trips)
     ctx.redis.hset(sync.unresolved_key(ctx), "Абырвалгск", 2)
     return ctx
-
-
-def frame(stack: Stack, deal_id: int) -> dict[str, str]:
-    portal = stack.portal()
-    return {"member_id": portal["member_id"], "APPLICATION_TOKEN": portal["application_token"],
-            "AUTH_ID": stack.control("POST", "tokens", json={"user_id": ADMIN})["access_token"],
-            "PLACEMENT": "CRM_DEAL_DETAIL_TAB",
-            "PLACEMENT_OPTIONS": json.dumps({"ID": str(deal_id)})}
-
-
-def call(stack: Stack, method: str, **params: Any) -> Any:
-    for _ in range(30):
-        body = stack.rest(method, params).json()
-        if body.get("error") != "QUERY_LIMIT_EXCEEDED":
-            break
-        time.sleep(0.5)
-    assert "error" not in body, (method, body)
-    return body["result"]
 
 
 def test_the_deal_tab_shows_carriers_and_records_an_offer(installed: Stack):

@@ -6,7 +6,6 @@ request's timeline and the robot's return values."""
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ from connector.context import JobContext
 from connector.crm import port as crm
 from robots.carriers import store, sync
 from tests.conftest import Stack
+from tests.jobs.test_documents import answer, call
 
 DYNAMIC = "Bitrix\\Crm\\Integration\\BizProc\\Document\\Dynamic"
 TODAY = date.today()
@@ -36,16 +36,6 @@ def context(stack: Stack) -> JobContext:
     return ctx
 
 
-def call(stack: Stack, method: str, **params: Any) -> Any:
-    for _ in range(30):
-        body = stack.rest(method, params).json()
-        if body.get("error") != "QUERY_LIMIT_EXCEEDED":
-            break
-        time.sleep(0.5)
-    assert "error" not in body, (method, body)
-    return body["result"]
-
-
 def robot(stack: Stack, code: str, ref: crm.ItemRef, **props: Any) -> str:
     if ref.kind == "deal":
         doc, dtype = ["crm", "CCrmDocumentDeal", f"DEAL_{ref.id}"], ["crm", "CCrmDocumentDeal",
@@ -58,12 +48,6 @@ def robot(stack: Stack, code: str, ref: crm.ItemRef, **props: Any) -> str:
         "code": code, "document_id": doc, "document_type": dtype, "properties": props})
     assert res["status_code"] == 200, res
     return res["event_token"]
-
-
-def answer(stack: Stack, token: str) -> dict[str, Any]:
-    calls = stack.control("GET", "robots/results", params={"event_token": token})["calls"]
-    assert len(calls) == 1, calls
-    return calls[0]["RETURN_VALUES"]
 
 
 def comments(stack: Stack, ref: crm.ItemRef) -> list[str]:
