@@ -21,7 +21,7 @@ from connector.context import JobContext
 from connector.crm import port as crm
 from connector.i18n import N_, NP_, nt, t
 from connector.triggers import RobotCall, RobotError
-from robots.carriers import bases, config, explain, find, store, sync
+from robots.carriers import bases, config, explain, find, requests, store, sync
 from robots.carriers.records import Carrier
 
 NO_CARRIER = N_("name the carrier: its number in the carrier base (#12), its phone or its "
@@ -159,9 +159,9 @@ def record_offer(ctx: JobContext, ref: crm.ItemRef, props: dict[str, Any], token
     sp = sync.processes(ctx)
     snap = find.ready_snapshot(ctx)
     carrier = find_carrier(snap, str(props.get("carrier") or ""))
-    request = find.requests.read(ctx, ref)
+    request = requests.read(ctx, ref)
     rate = _rate(props.get("rate"))
-    executor = find.requests._yes(props.get("executor"))
+    executor = requests.yes(props.get("executor"))
     lang = ctx.lang
     fields = {"carrier": crm.ItemRef(sp["carriers"].kind, carrier.id), "request": ref,
               "from_city": str(props.get("from_city") or request.origin_text),
@@ -236,14 +236,14 @@ def run_add_to_base(ctx: JobContext, call: RobotCall) -> dict[str, Any]:
     for code in ("home_city", "location_city"):
         if code in fields:
             title = t(ctx.lang, bases.CARRIERS.field(code).title)
-            find.requests.place(fields[code], title, title, ctx.lang)
+            requests.place(fields[code], title, title, ctx.lang)
     if body := [b for b in (sync.body_of(x) for x in _many(props.get("body"))) if b]:
         fields["body"] = body
     if day := str(props.get("location_date") or "").strip()[:10]:
         fields["location_date"] = day
     for code in ("adr", "oversize"):
         if str(props.get(code) or "").strip():
-            fields[code] = find.requests._yes(props.get(code))
+            fields[code] = requests.yes(props.get(code))
     if phone:
         fields["phone"] = phone
     if company:

@@ -49,7 +49,7 @@ def read(ctx: JobContext, ref: crm.ItemRef) -> Request:
         return Request(ref.label, str(get("from_field") or ""), str(get("to_field") or ""),
                        str(get("date_field") or "")[:10], sync.number(get("weight_field")),
                        sync.number(get("volume_field")), sync.body_of(get("body_field")),
-                       _yes(get("dangerous_field")), False)
+                       yes(get("dangerous_field")), False)
     process = sync.processes(ctx).get("requests")
     if process is None or process.kind != ref.kind:
         raise RobotError(NOT_A_REQUEST, item=ref.label)
@@ -67,7 +67,7 @@ def read(ctx: JobContext, ref: crm.ItemRef) -> Request:
                    bool(v.get("dangerous")), bool(v.get("oversize")))
 
 
-def _yes(value: Any) -> bool:
+def yes(value: Any) -> bool:
     return str(value or "").strip().upper() in ("Y", "1", "TRUE", "ДА", "YES")
 
 
