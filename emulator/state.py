@@ -146,6 +146,12 @@ class AppState:
     next_offline_id: int = 0
 
 
+def _currencies() -> list[dict[str, Any]]:
+    from .methods.currency import sample
+
+    return sample()
+
+
 @dataclass
 class Portal:
     """One Bitrix24 account: identity, people, CRM data, app state and limit counters."""
@@ -187,6 +193,8 @@ class Portal:
     # calendar.settings.get (methods/calendar.py); None = the documented sample's values
     calendar: dict[str, Any] = field(default_factory=dict)
     disk: DiskState = field(default_factory=DiskState)
+    # crm.currency.* (methods/currency.py): the documented sample's currencies and rates
+    currencies: list[dict[str, Any]] = field(default_factory=_currencies)
     # requisites of contacts and companies (methods/requisites.py): requisites and bank
     # details by id, addresses by (TYPE_ID, ENTITY_TYPE_ID, ENTITY_ID), the requisite links
     # of deals/invoices/smart-process items by (ENTITY_TYPE_ID, ENTITY_ID), the presets

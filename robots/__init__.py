@@ -8,10 +8,12 @@ from __future__ import annotations
 from connector.capability import Capability
 from robots import timeline_note
 from robots.carriers import CAPABILITY as CARRIERS
+from robots.client_value import CAPABILITY as CLIENT_VALUE
 from robots.deal_workspace.robot import CAPABILITY as DEAL_WORKSPACE
 from robots.distribution.robot import CAPABILITY as DISTRIBUTION
 from robots.documents import CAPABILITY as DOCUMENTS
 from robots.drive_mirror.robot import CAPABILITY as DRIVE_MIRROR
+from robots.notices import CAPABILITY as NOTICES
 from robots.watchdogs import CAPABILITY as WATCHDOGS
 
 CAPABILITIES: list[Capability] = [
@@ -22,4 +24,6 @@ CAPABILITIES: list[Capability] = [
     WATCHDOGS,
     DOCUMENTS,
     CARRIERS,
+    CLIENT_VALUE,
+    NOTICES,
 ]

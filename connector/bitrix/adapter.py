@@ -78,16 +78,7 @@ def _multi(values: Any) -> list[str]:
 def item_from(ref: p.ItemRef, raw: Any, observers: Any = None) -> p.Item:
     """A neutral Item from crm.<kind>.get (or crm.item.get for smart processes)."""
     if is_item(ref.kind):
-        row = (raw or {}).get("item") or {}
-        contacts = row.get("contactIds") or ([row["contactId"]] if row.get("contactId") else [])
-        return p.Item(ref, str(row.get("title") or ""), _int(row.get("assignedById")),
-                      _int(row.get("createdBy")), str(row.get("createdTime") or ""),
-                      [_int(c) for c in contacts if _int(c)], _int(row.get("companyId")),
-                      str(row.get("stageId") or ""), row.get("stageSemanticId") == "S",
-                      str(row.get("categoryId") or ""), str(row.get("sourceId") or ""),
-                      str(row.get("opportunity") or "0"), str(row.get("currencyId") or ""),
-                      [_int(u) for u in row.get("observers") or []], fields=dict(row),
-                      closed=row.get("stageSemanticId") in ("S", "F"), parents=parents_of(row))
+        return universal_item(ref, (raw or {}).get("item") or {})
     contacts = raw.get("CONTACT_IDS") or ([raw["CONTACT_ID"]] if raw.get("CONTACT_ID") else [])
     stage = raw.get("STATUS_ID") if ref.kind == "lead" else raw.get("STAGE_ID")
     semantic = raw.get("STATUS_SEMANTIC_ID") if ref.kind == "lead" else raw.get(
@@ -100,8 +91,12 @@ def item_from(ref: p.ItemRef, raw: Any, observers: Any = None) -> p.Item:
             if isinstance(entry, dict) and entry.get("downloadUrl") and entry.get("id"):
                 attachments.append(p.Attachment(name, str(entry["id"]),
                                                 str(entry["downloadUrl"])))
-    obs = ((observers or {}).get("item") or {}).get("observers") if isinstance(
-        observers, dict) else None
+    # the deal as crm.item.get gives it (GetItem observers/contacts): its observers and
+    # every contact (crm-deal-get.md: CONTACT_ID is the first one only)
+    full = (observers or {}).get("item") or {} if isinstance(observers, dict) else {}
+    obs = full.get("observers")
+    if full.get("contactIds"):
+        contacts = full["contactIds"]
     return p.Item(
         ref, str(raw.get("TITLE") or ""), _int(raw.get("ASSIGNED_BY_ID")),
         _int(raw.get("CREATED_BY_ID")), str(raw.get("DATE_CREATE") or ""),
@@ -110,7 +105,22 @@ def item_from(ref: p.ItemRef, raw: Any, observers: Any = None) -> p.Item:
         str(raw.get("OPPORTUNITY") or "0"), str(raw.get("CURRENCY_ID") or ""),
         [_int(u) for u in obs or [] if _int(u)], _multi(raw.get("PHONE")),
         _multi(raw.get("EMAIL")), str(raw.get("COMMENTS") or ""), attachments, dict(raw),
-        closed=semantic in ("S", "F"))
+        closed=semantic in ("S", "F"), closed_on=str(raw.get("CLOSEDATE") or "")[:10])
+
+
+def universal_item(ref: p.ItemRef, row: Mapping[str, Any]) -> p.Item:
+    """A neutral Item from a crm.item.* row (camelCase names): smart-process items, and
+    deals read through crm.item.list."""
+    contacts = row.get("contactIds") or ([row["contactId"]] if row.get("contactId") else [])
+    return p.Item(ref, str(row.get("title") or ""), _int(row.get("assignedById")),
+                  _int(row.get("createdBy")), str(row.get("createdTime") or ""),
+                  [_int(c) for c in contacts if _int(c)], _int(row.get("companyId")),
+                  str(row.get("stageId") or ""), row.get("stageSemanticId") == "S",
+                  str(row.get("categoryId") or ""), str(row.get("sourceId") or ""),
+                  str(row.get("opportunity") or "0"), str(row.get("currencyId") or ""),
+                  [_int(u) for u in row.get("observers") or []], fields=dict(row),
+                  closed=row.get("stageSemanticId") in ("S", "F"), parents=parents_of(row),
+                  closed_on=str(row.get("closedate") or "")[:10])
 
 
 _PARENT = re.compile(r"^parentId(\d+)$")
@@ -196,14 +206,15 @@ class BitrixCrm:
                 out.errors[key] = exc
         return out
 
-    def _item_cmd(self, plan: _Plan, ref: p.ItemRef, observers: bool = False) -> str:
+    def _item_cmd(self, plan: _Plan, ref: p.ItemRef, observers: bool = False,
+                  contacts: bool = False) -> str:
         key = f"i_{ref.kind.replace(':', '_')}_{ref.id}"
         if is_item(ref.kind):
             plan.commands.setdefault(key, ("crm.item.get", {"entityTypeId": type_id(ref.kind),
                                                             "id": ref.id}))
         else:
             plan.commands.setdefault(key, (f"crm.{ref.kind}.get", {"id": ref.id}))
-        if observers and ref.kind == "deal":
+        if (observers or contacts) and ref.kind == "deal":
             plan.commands.setdefault(f"{key}_obs", ("crm.item.get", {"entityTypeId": 2,
                                                                      "id": ref.id}))
         return key
@@ -214,7 +225,7 @@ class BitrixCrm:
     def _plan(self, plan: _Plan, key: str, q: p.Query) -> None:  # noqa: C901 - one per query
         cmds = plan.commands
         if isinstance(q, p.GetItem):
-            ik = self._item_cmd(plan, q.ref, q.observers)
+            ik = self._item_cmd(plan, q.ref, q.observers, q.contacts)
 
             def item(raw: dict, errs: dict, ik: str = ik, q: p.GetItem = q) -> p.Item:
                 if ik in errs:
@@ -392,6 +403,16 @@ class BitrixCrm:
             plan.parse[key] = latest
         elif isinstance(q, p.FindItems):
             self._plan_find(plan, key, q)
+        elif isinstance(q, p.CurrencyRates):
+            # crm-currency-list.md: AMOUNT is what AMOUNT_CNT units are worth in the base
+            # currency (BASE "Y"); one page holds every currency of a portal
+            cmds[f"{key}_r"] = ("crm.currency.list", {"order": {"SORT": "ASC"}})
+
+            def rates(raw: dict, errs: dict, key: str = key) -> dict[str, Any]:
+                if f"{key}_r" in errs:
+                    raise neutral(errs[f"{key}_r"], "currencies")
+                return currency_rates(raw.get(f"{key}_r") or [])
+            plan.parse[key] = rates
         elif isinstance(q, p.FindComment):
             # crm-timeline-comment-list.md: the item's comments since then, newest first
             cmds[f"{key}_c"] = ("crm.timeline.comment.list", {
@@ -903,6 +924,25 @@ class BitrixCrm:
                 "select": ["*", "UF_*"], "filter": flt}):
             yield item_from(p.ItemRef(kind, _int(row.get("ID"))), row)
 
+    def deals(self, client: p.ItemRef | None = None, after: int = 0, won: bool = False
+              ) -> Iterator[p.Item]:
+        """Through crm.item.list, the one list that gives every contact of a deal and filters
+        by any of them (crm-deal-list.md: crm.deal.list neither returns nor filters by
+        CONTACT_IDS, and sends to crm.item.list for them)."""
+        flt: dict[str, Any] = {}
+        if client is not None:
+            if client.kind not in ("contact", "company"):
+                raise ValueError(f"deals of a {client.kind}: contacts and companies have them")
+            flt["contactIds" if client.kind == "contact" else "companyId"] = client.id
+        if after:
+            flt[">id"] = after
+        if won:  # object-fields.md: stageSemanticId "S" is a deal's won group
+            flt["stageSemanticId"] = "S"
+        for row in self.rest.iter_by_id("crm.item.list", {
+                "entityTypeId": 2, "select": [*DEAL_CLIENT_FIELDS], "filter": flt},
+                id_field="id", result_key="items"):
+            yield universal_item(p.ItemRef("deal", _int(row.get("id"))), row)
+
     def file(self, file_id: int) -> p.FileEntry:
         try:
             return file_from(self.rest.call("disk.file.get", {"id": file_id}))
@@ -953,6 +993,30 @@ class BitrixCrm:
 # helpers ----------------------------------------------------------------------------------
 def signature(method: str, params: Mapping[str, Any]) -> str:
     return f"{method}?{json.dumps(params, sort_keys=True, default=str)}"
+
+
+# what CrmPort.deals reads of a deal (crm.item.list camelCase names, object-fields.md)
+DEAL_CLIENT_FIELDS = ("id", "title", "stageId", "stageSemanticId", "categoryId", "opportunity",
+                      "currencyId", "closedate", "companyId", "contactIds", "assignedById")
+
+
+def currency_rates(rows: Any) -> dict[str, Any]:
+    """crm.currency.list rows → {"base": code, "rates": {code: Decimal per unit}}."""
+    from decimal import Decimal, InvalidOperation
+
+    out: dict[str, Any] = {"base": "", "rates": {}}
+    for row in rows if isinstance(rows, list) else []:
+        code = str(row.get("CURRENCY") or "")
+        try:
+            rate = Decimal(str(row.get("AMOUNT") or "0")) / Decimal(
+                str(row.get("AMOUNT_CNT") or "1"))
+        except (InvalidOperation, ZeroDivisionError):
+            continue
+        if code and rate > 0:
+            out["rates"][code] = rate
+        if str(row.get("BASE")) == "Y":
+            out["base"] = code
+    return out
 
 
 def _activity(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -88,6 +88,7 @@ class Item:
     values: dict[str, Any] = field(default_factory=dict)
     # the items this one is linked under (a smart-process item's deal, its request)
     parents: list[ItemRef] = field(default_factory=list)
+    closed_on: str = ""  # "YYYY-MM-DD": a deal's end date (set when it closes), else ""
 
 
 AVAILABILITY = ("working", "paused", "closed", "expired", "not_started", "unknown")
@@ -323,6 +324,7 @@ class Query:
 class GetItem(Query):
     ref: ItemRef
     observers: bool = False  # deals: who watches it (costs a second command on Bitrix24)
+    contacts: bool = False  # deals: every contact, not only the first (the same command)
 
 
 @dataclass(frozen=True)
@@ -490,6 +492,12 @@ class FindItems(Query):
     filter: tuple[tuple[str, str, Any], ...] = ()
     order: tuple[tuple[str, str], ...] = ()
     limit: int = 50
+
+
+@dataclass(frozen=True)
+class CurrencyRates(Query):
+    """The portal's currencies: {"base": "RUB", "rates": {"USD": Decimal("68.79"), …}}, a
+    rate being what one unit is worth in the base currency (the base's own rate is 1)."""
 
 
 @dataclass
@@ -714,6 +722,13 @@ class CrmPort(Protocol):
         """Every item of a kind above `after`, ascending, with its fields (a smart process's
         `values` by our codes when `process` is given): an index's backfill. `category`
         keeps one pipeline's, `won` only won ones (where the CRM filters by it)."""
+
+    def deals(self, client: ItemRef | None = None, after: int = 0, won: bool = False
+              ) -> Iterator[Item]:
+        """Deals above `after`, ascending, with every contact and the company they are
+        bound to (`contact_ids`, `company_id`), their amount, currency, pipeline, stage and
+        `closed_on`, no custom fields: a client's deals (`client` a contact or a company, as
+        any one of a deal's contacts), or every deal; `won` only won ones."""
 
     def file(self, file_id: int) -> FileEntry:
         """A stored file's facts and its download address; NotFound when gone."""

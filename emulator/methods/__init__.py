@@ -6,6 +6,7 @@ from . import (  # noqa: F401
     bizproc,
     calendar,
     crm,
+    currency,
     disk,
     events,
     im,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import RestError
 from ..listing import select_fields
 from ..registry import CallContext, as_dict, as_int, method, up
+from .currency import base_currency
 
 if TYPE_CHECKING:
     from ..core import Emulator
@@ -383,8 +384,11 @@ def crm_add(
             "ID": str(row_id), "OPENED": "Y", "ASSIGNED_BY_ID": str(user_id),
             "CREATED_BY_ID": str(user_id), "DATE_CREATE": stamp,
         })
+        # a new item's currency is the portal's base one (crm-currency-base-get.md: the
+        # currency CRM reports count in), the sample's rouble on a new emulated portal
+        base = base_currency(portal)
         if entity in ("lead", "deal"):
-            row.update({"OPPORTUNITY": "0.00", "CURRENCY_ID": "USD",
+            row.update({"OPPORTUNITY": "0.00", "CURRENCY_ID": base,
                         "IS_MANUAL_OPPORTUNITY": "N"})
         if entity == "deal":
             row.update({"CATEGORY_ID": "0", "TYPE_ID": "SALE", "PROBABILITY": None,
@@ -397,7 +401,7 @@ def crm_add(
             if entity == "contact":
                 row.update({"TYPE_ID": "CLIENT", "EXPORT": "Y", "COMPANY_IDS": []})
             else:
-                row.update({"COMPANY_TYPE": "CUSTOMER", "CURRENCY_ID": "USD",
+                row.update({"COMPANY_TYPE": "CUSTOMER", "CURRENCY_ID": base,
                             "REVENUE": "0.00", "IS_MY_COMPANY": "N"})
         _apply(emu, portal, entity, row, fields, user_id, creating=True)
         if entity != "contact" and not row.get("TITLE"):

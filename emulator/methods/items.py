@@ -16,6 +16,7 @@ from ..listing import Table, parse_start
 from ..registry import CallContext, as_dict, method
 from . import crm
 from . import userfield_values as ufv
+from .currency import base_currency
 
 if TYPE_CHECKING:
     from ..core import Emulator
@@ -298,7 +299,8 @@ def item_add(emu: Emulator, portal: Portal, type_id: int, fields: dict[str, Any]
         row.update({
             "CREATED_BY_ID": str(user_id), "DATE_CREATE": now,
             "OPENED": "N", "OPPORTUNITY": "0.00", "IS_MANUAL_OPPORTUNITY": "N",
-            "TAX_VALUE": "0.00", "CURRENCY_ID": "USD", "ASSIGNED_BY_ID": str(user_id),
+            "TAX_VALUE": "0.00", "CURRENCY_ID": base_currency(portal),
+            "ASSIGNED_BY_ID": str(user_id),
             "BEGINDATE": now, "CONTACT_IDS": [], "OBSERVERS": [], "PREVIOUS_STAGE_ID": "",
             "LAST_ACTIVITY_BY": str(user_id), "LAST_ACTIVITY_TIME": now, "WEBFORM_ID": None,
         })

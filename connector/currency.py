@@ -1,0 +1,44 @@
+"""Amounts in the portal's currencies brought to one: what client value, a deal's margin and a
+digest's sums add up. Rates come from the CRM (CurrencyRates), never from the network: a sum
+is in the portal's own terms, and a currency it has no rate for is refused, not guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from connector.errors import Permanent
+
+CENT = Decimal("0.01")
+
+
+class NoRate(Permanent):
+    """An amount in a currency the portal has no rate for."""
+
+    def __init__(self, currency: str):
+        self.currency = currency
+        super().__init__(f"the portal has no rate for the currency {currency!r}")
+
+
+def amount(value: Any) -> Decimal:
+    """A CRM amount ("1500.5", 1500, "") as a Decimal; 0 when it is not a number."""
+    try:
+        out = Decimal(str(value if value not in (None, "") else "0").replace(",", "."))
+    except InvalidOperation:
+        return Decimal(0)
+    return out if out.is_finite() else Decimal(0)
+
+
+def convert(value: Any, currency: str, to: str, rates: Mapping[str, Any]) -> Decimal:
+    """`value` in `currency` expressed in `to`, through the rates (per unit in the base
+    currency), rounded to kopecks; the same currency (or an empty one) is not converted."""
+    money = amount(value)
+    if not currency or currency == to or not money:
+        return money.quantize(CENT)
+    if currency not in rates:
+        raise NoRate(currency)
+    if to not in rates:
+        raise NoRate(to)
+    return (money * Decimal(rates[currency]) / Decimal(rates[to])).quantize(CENT)
