@@ -37,6 +37,7 @@ class Settings:
     google_token_uri: str = "https://oauth2.googleapis.com/token"
     google_auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"
     google_api_root: str = ""
+    telegram_api_root: str = "https://api.telegram.org"  # the fake Bot API's in tests
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     ENV: dict[str, str] = field(
@@ -62,6 +63,7 @@ class Settings:
             "google_token_uri": "GOOGLE_TOKEN_URI",
             "google_auth_uri": "GOOGLE_AUTH_URI",
             "google_api_root": "GOOGLE_API_ROOT",
+            "telegram_api_root": "TELEGRAM_API_ROOT",
         },
         repr=False,
         compare=False,
@@ -89,7 +91,7 @@ class Settings:
                 "(python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())')"
             ) from exc
-        for name in ("redis_url", "public_base_url", "b24_oauth_server"):
+        for name in ("redis_url", "public_base_url", "b24_oauth_server", "telegram_api_root"):
             value = getattr(self, name)
             if not value.startswith(("http://", "https://", "redis://", "rediss://", "unix://")):
                 raise ConfigError(f"{self.ENV[name]} is not a URL: {value!r}")

@@ -27,6 +27,12 @@ WORDS: dict[str, Msg] = {
     "DistributionError": N_("The settings need a correction."),
     "RobotError": N_("The robot's settings need a correction."),
     "SettingsInvalid": N_("The settings need a correction."),
+    "NoticeNotSent": N_("A notice could not be sent: the Notices page says why."),
+    "TelegramUnauthorized": N_("Telegram refused the bot's token: enter a new one on the "
+                               "Notices page."),
+    "TelegramNotConnected": N_("No Telegram bot is connected."),
+    "TelegramForbidden": N_("The bot was blocked or removed from the Telegram chat."),
+    "TelegramChatNotFound": N_("Telegram does not know this chat, or the bot is not in it."),
 }
 UNAVAILABLE: Msg = N_("A service did not answer, and every retry failed too.")
 RETRYABLE = ("Retryable", "RetryableError", "ConnectionError", "Timeout", "TimeoutError",

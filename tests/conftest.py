@@ -131,16 +131,32 @@ def fake_drive() -> Iterator[Any]:
 
 
 @pytest.fixture
+def fake_telegram() -> Iterator[Any]:
+    """A fake Telegram Bot API (faketelegram/) on loopback, reached by connector.telegram."""
+    from faketelegram import FakeTelegram
+
+    bot_api = FakeTelegram().start()
+    yield bot_api
+    bot_api.stop()
+
+
+@pytest.fixture
 def app_env_overrides(request: pytest.FixtureRequest) -> dict[str, str]:
     """Extra environment for the app and its workers. A module marked
-    `pytestmark = pytest.mark.fake_drive` gets the fake Google Drive's; for anything else
-    override this fixture in the module."""
+    `pytestmark = pytest.mark.fake_drive` gets the fake Google Drive's, one marked
+    `pytest.mark.fake_telegram` the fake Telegram Bot API's; for anything else override this
+    fixture in the module."""
+    env: dict[str, str] = {}
+    if request.node.get_closest_marker("fake_telegram") is not None:
+        from faketelegram import app_env as telegram_env
+
+        env.update(telegram_env(request.getfixturevalue("fake_telegram").url))
     if request.node.get_closest_marker("fake_drive") is None:
-        return {}
+        return env
     from fakedrive import app_env
 
     drive = request.getfixturevalue("fake_drive")
-    return app_env(drive.url, "g-client.apps.test", "g-secret")
+    return {**env, **app_env(drive.url, "g-client.apps.test", "g-secret")}
 
 
 @pytest.fixture

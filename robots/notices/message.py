@@ -1,0 +1,87 @@
+"""The facts a notice's placeholders are filled with, and why a notice failed, in words.
+
+Pure: the item and the names the delivery read come in, `template.Value`s and msgids go out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from connector.crm.port import Item
+from connector.i18n import N_, Msg, money, t
+from robots.notices.config import DEAL_CREATED, DEAL_LOST, DEAL_STAGE, DEAL_WON, LEAD_CREATED
+from robots.notices.template import Value
+
+EVENT_WORDS: Mapping[str, Msg] = {
+    DEAL_WON: N_("Deal won"), DEAL_LOST: N_("Deal lost"), DEAL_CREATED: N_("New deal"),
+    DEAL_STAGE: N_("Deal moved on"), LEAD_CREATED: N_("New lead")}
+
+
+def lead_client(item: Item) -> str:
+    """A lead's client as its form has it: the company's name, else the person's."""
+    f = item.fields
+    person = " ".join(str(f.get(k) or "") for k in ("NAME", "LAST_NAME")).strip()
+    return str(f.get("COMPANY_TITLE") or "").strip() or person
+
+
+def values_for(item: Item, event: str, lang: str, link: str,
+               names: Mapping[str, str]) -> dict[str, Value]:
+    """Every placeholder's value; `names` has "responsible", "client", "stage", "pipeline"
+    as the CRM names them ("" when it could not say)."""
+    nothing = "—"
+    title = item.title or f"#{item.ref.id}"
+    amount = money(item.amount, item.currency, lang) if item.currency else str(item.amount)
+    client = names.get("client") or (lead_client(item) if item.ref.kind == "lead" else "")
+    return {
+        "EVENT": Value(t(lang, EVENT_WORDS.get(event, event))),
+        "DEAL": Value(title, link), "TITLE": Value(title), "ID": Value(str(item.ref.id)),
+        "LINK": Value(link), "AMOUNT": Value(amount),
+        "CLIENT": Value(client or nothing),
+        "RESPONSIBLE": Value(names.get("responsible") or nothing),
+        "STAGE": Value(names.get("stage") or item.stage or nothing),
+        "PIPELINE": Value(names.get("pipeline") or nothing),
+    }
+
+
+# why a notice was not sent, for the log and the parked job --------------------------------
+NO_DESTINATION: Msg = N_("The rule has nowhere to send: choose a chat, people or a Telegram "
+                         "chat in it.")
+WORDS: Mapping[str, Msg] = {
+    "NoDestination": NO_DESTINATION,
+    "TelegramChatNotFound": N_("Telegram does not know this chat, or the bot is not in it: add "
+                               "the bot to the chat and check the chat id."),
+    "TelegramForbidden": N_("The bot was blocked or removed from the Telegram chat: add it "
+                            "back."),
+    "TelegramUnauthorized": N_("Telegram refused the bot's token: enter a new token on this "
+                               "page."),
+    "TelegramBadRequest": N_("Telegram refused the message."),
+    "TelegramRateLimited": N_("Telegram asked to wait (too many messages); it is tried again "
+                              "later."),
+    "TelegramUnavailable": N_("Telegram did not answer; it is tried again later."),
+    "NotFound": N_("The Bitrix24 chat or person was not found."),
+    "AccessDenied": N_("Bitrix24 refused: the app may not write to this chat."),
+}
+NOT_CONNECTED: Msg = N_("No Telegram bot is connected: enter the bot's token on this page.")
+REVOKED: Msg = N_("Telegram refused the bot's token: enter a new token on this page.")
+OTHER: Msg = N_("The message could not be sent.")
+
+
+def why(exc: BaseException) -> tuple[Msg, str]:
+    """(msgid, detail) of a failed send: what kind of trouble and what to do, and the
+    error's own words (never a token: the clients keep URLs out of their errors)."""
+    names = [cls.__name__ for cls in type(exc).__mro__]
+    if "TelegramNotConnected" in names:
+        return (REVOKED if "refused" in str(exc) else NOT_CONNECTED), ""
+    for name in names:
+        if name in WORDS:
+            return WORDS[name], "" if name == "NoDestination" else str(exc)[:300]
+    return OTHER, str(exc)[:300]
+
+
+def destination_words(rule: Mapping[str, Any]) -> dict[str, Any]:
+    """Where a rule sends, for the log: {"kind", "target"}."""
+    kind = rule.get("destination")
+    target = {"chat": rule.get("chat_id") or "", "people": ", ".join(
+        str(u) for u in rule.get("user_ids") or []), "telegram": rule.get("telegram_chat")}
+    return {"kind": kind, "target": target.get(str(kind), "")}
