@@ -13,7 +13,7 @@ from pathlib import Path
 from setuptools import find_packages
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_TOOLS = ("emulator", "fakedrive", "bench", "devstack")
+DEV_TOOLS = ("emulator", "fakedrive", "faketelegram", "bench", "devstack")
 # the app: every other top-level package of the repository
 APP = tuple(sorted(p.parent.name for p in ROOT.glob("*/__init__.py")
                    if p.parent.name not in (*DEV_TOOLS, "tests")))
@@ -52,7 +52,7 @@ def modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
 
 
 def test_the_development_tools_are_importable_from_the_source_tree():
-    assert set(DEV_TOOLS) <= modules_after("import emulator, fakedrive, bench, devstack")
+    assert set(DEV_TOOLS) <= modules_after("import emulator, fakedrive, faketelegram, bench, devstack")
 
 
 def entry_point() -> tuple[str, str]:
