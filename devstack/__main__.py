@@ -27,6 +27,7 @@ from devstack.processes import (
     wait_http,
 )
 from emulator.seed import DEMO_LANGUAGE
+from robots.notices.config import WON_TEMPLATE
 
 VAR = ROOT / "var"
 
@@ -50,6 +51,10 @@ DEMO_SETTINGS = {
     "deal_folders": {"enabled": True},
     "deal_chats": {"enabled": True},
     "drive_mirror": {"enabled": True},
+    # the won-deal notice to the fake Telegram's «Финансы» group (faketelegram DEMO_CHATS)
+    "notices": {"rules": [{"id": "won_finance", "name": "Won deal → finance", "enabled": True,
+                           "event": "deal_won", "destination": "telegram",
+                           "telegram_chat": "-1001000000001", "template": WON_TEMPLATE}]},
 }
 
 
@@ -75,6 +80,11 @@ def configure_demo(env: dict[str, str], emu_url: str, app_url: str) -> bool:
     if env.get("GOOGLE_API_ROOT"):
         token = connection.connect_token(services, member_id)
         requests.get(f"{app_url}/google/connect?t={token}", timeout=10)
+    if env.get("TELEGRAM_API_ROOT", "").startswith("http://127.0.0.1"):
+        from connector.telegram import connection as telegram
+        from faketelegram import DEMO_TOKEN
+
+        telegram.connect(services, member_id, DEMO_TOKEN)
     return True
 
 
@@ -88,11 +98,14 @@ def wanted_ports(args: argparse.Namespace, env: dict[str, str], demo: bool
         wanted["the emulator (demo portal)"] = (args.emulator_port, "--emulator-port")
         if not env.get("GOOGLE_CLIENT_ID"):
             wanted["the fake Google Drive"] = (args.drive_port, "--drive-port")
+        if not env.get("TELEGRAM_API_ROOT"):
+            wanted["the fake Telegram Bot API"] = (args.telegram_port, "--telegram-port")
     return wanted
 
 
 CLI_KEYS = ("REDIS_URL", "PUBLIC_BASE_URL", "B24_CLIENT_ID", "B24_OAUTH_SERVER",
-            "GOOGLE_CLIENT_ID", "GOOGLE_TOKEN_URI", "GOOGLE_AUTH_URI", "GOOGLE_API_ROOT")
+            "GOOGLE_CLIENT_ID", "GOOGLE_TOKEN_URI", "GOOGLE_AUTH_URI", "GOOGLE_API_ROOT",
+            "TELEGRAM_API_ROOT")
 DEMO_CLI_KEYS = ("B24_CLIENT_SECRET", "GOOGLE_CLIENT_SECRET")  # the demo's own, not secrets
 
 
@@ -114,6 +127,7 @@ def main() -> int:
     parser.add_argument("--emulator-port", type=int, default=8900)
     parser.add_argument("--redis-port", type=int, default=6390)
     parser.add_argument("--drive-port", type=int, default=8950)
+    parser.add_argument("--telegram-port", type=int, default=8960)
     parser.add_argument("--language", default=DEMO_LANGUAGE,
                         help="the demo portal's language (default %(default)s)")
     args = parser.parse_args()
@@ -156,6 +170,14 @@ def main() -> int:
         env.update(fake_drive_env(drive_url, "demo-google-client", "demo"))
         procs.append(spawn([sys.executable, "-m", "fakedrive", "--port", str(args.drive_port)],
                            env, logs / "fakedrive.log"))
+    fake_telegram = demo and not env.get("TELEGRAM_API_ROOT")
+    telegram_url = f"http://127.0.0.1:{args.telegram_port}"
+    if fake_telegram:
+        from faketelegram import app_env as fake_telegram_env
+
+        env.update(fake_telegram_env(telegram_url))
+        procs.append(spawn([sys.executable, "-m", "faketelegram", "--port",
+                            str(args.telegram_port), "--demo"], env, logs / "faketelegram.log"))
     procs.append(spawn(gunicorn_args(args.port, access_log=True), env, logs / "web.log"))
     procs += [spawn(args, env, logs / f"{name}.log") for name, args in split_workers()]
 
@@ -175,14 +197,16 @@ def main() -> int:
     cli = cli_env(env, {k for k in env if env[k] != before.get(k)}, demo)
     running.write({"app": app_url, "redis": env["REDIS_URL"], "cli_env": cli,
                    **({"emulator": emu_url, "demo_portal": f"{emu_url}/"} if demo else {}),
-                   **({"drive": drive_url} if fake_drive else {})})
+                   **({"drive": drive_url} if fake_drive else {}),
+                   **({"telegram": telegram_url} if fake_telegram else {})})
     if demo:
         print(f"""
 Demo portal: {emu_url}/   (open it in a browser)
 No portal configured (B24_CLIENT_ID unset): a demo portal runs in the emulator and has
 installed the app{'' if configured else ' (still installing: see emulator.log)'}.
 Every capability is switched on for it: fair distribution of leads to the Sales department,
-a folder and a chat per new deal, and the Drive mirror into a local fake Google Drive.
+a folder and a chat per new deal, the Drive mirror into a local fake Google Drive, and a
+won deal told to the «Финансы» group of a local fake Telegram.
 Its pages: leads and deals (add one), a deal card with the app's tab, the app's page as the
 admin or a manager (switch user at the top), chats, work-day buttons, robots.""")
     print("""
@@ -197,6 +221,8 @@ crm-connector is running.""")
   Logs              {logs}/ (web.log, worker.log, documents-worker.log{emulator_log})""")
     if fake_drive:
         print(f"  Fake Drive        {drive_url}/_fake/state")
+    if fake_telegram:
+        print(f"  Fake Telegram     {telegram_url}/_fake/sent   (what the bot sent)")
     if demo:
         print("""  Run a robot       ./dev demo-robot
   Add a deal        ./dev demo-deal 'Sofa for the lobby'
