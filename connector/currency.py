@@ -12,6 +12,7 @@ from typing import Any
 from connector.errors import Permanent
 
 CENT = Decimal("0.01")
+RATES_TTL_S = 600  # a portal's rates are read again after ten minutes
 
 
 class NoRate(Permanent):
@@ -42,3 +43,26 @@ def convert(value: Any, currency: str, to: str, rates: Mapping[str, Any]) -> Dec
     if to not in rates:
         raise NoRate(to)
     return (money * Decimal(rates[currency]) / Decimal(rates[to])).quantize(CENT)
+
+
+def portal_rates(ctx: Any) -> tuple[str, dict[str, Decimal]]:
+    """(the portal's base currency, every currency's rate), from the CRM at most every ten
+    minutes, shared by the capabilities of the portal: a recount costs its own reads only."""
+    import json
+
+    from connector.crm.port import CurrencyRates
+
+    key = f"{ctx.services.settings.queue_prefix}:currency:{ctx.tenant.key}:rates"
+    raw = ctx.redis.get(key)
+    if raw:
+        data = json.loads(raw)
+    else:
+        found = ctx.crm.read({"r": CurrencyRates()}).get("r")
+        data = {"base": found["base"], "rates": {k: str(v) for k, v in found["rates"].items()}}
+        ctx.redis.set(key, json.dumps(data), ex=RATES_TTL_S)
+    return data["base"] or "RUB", {k: Decimal(v) for k, v in data["rates"].items()}
+
+
+def forget_rates(ctx: Any) -> None:
+    """Read the rates again next time (an admin has just added one)."""
+    ctx.redis.delete(f"{ctx.services.settings.queue_prefix}:currency:{ctx.tenant.key}:rates")

@@ -14,6 +14,7 @@ from robots.distribution.robot import CAPABILITY as DISTRIBUTION
 from robots.documents import CAPABILITY as DOCUMENTS
 from robots.drive_mirror.robot import CAPABILITY as DRIVE_MIRROR
 from robots.notices import CAPABILITY as NOTICES
+from robots.profitability import CAPABILITY as PROFITABILITY
 from robots.watchdogs import CAPABILITY as WATCHDOGS
 
 CAPABILITIES: list[Capability] = [
@@ -25,5 +26,6 @@ CAPABILITIES: list[Capability] = [
     DOCUMENTS,
     CARRIERS,
     CLIENT_VALUE,
+    PROFITABILITY,
     NOTICES,
 ]

@@ -403,6 +403,17 @@ class BitrixCrm:
             plan.parse[key] = latest
         elif isinstance(q, p.FindItems):
             self._plan_find(plan, key, q)
+        elif isinstance(q, p.CustomFields):
+            # crm-deal-userfield-list.md (and its lead/contact/company siblings): every user
+            # field of the entity, FIELD_NAME among them; one page of up to 50
+            cmds[f"{key}_f"] = (f"crm.{q.kind}.userfield.list", {"order": {"ID": "ASC"}})
+
+            def names(raw: dict, errs: dict, key: str = key, q: p.CustomFields = q) -> set[str]:
+                if f"{key}_f" in errs:
+                    raise neutral(errs[f"{key}_f"], f"{q.kind} fields")
+                return {str(f.get("FIELD_NAME")) for f in raw.get(f"{key}_f") or []
+                        if isinstance(f, dict)}
+            plan.parse[key] = names
         elif isinstance(q, p.CurrencyRates):
             # crm-currency-list.md: AMOUNT is what AMOUNT_CNT units are worth in the base
             # currency (BASE "Y"); one page holds every currency of a portal

@@ -495,6 +495,14 @@ class FindItems(Query):
 
 
 @dataclass(frozen=True)
+class CustomFields(Query):
+    """The names of the custom fields items of a kind have ("UF_CRM_…"), as a set: whether a
+    field the admin named exists (an item's own reading may leave an empty one out)."""
+
+    kind: str
+
+
+@dataclass(frozen=True)
 class CurrencyRates(Query):
     """The portal's currencies: {"base": "RUB", "rates": {"USD": Decimal("68.79"), …}}, a
     rate being what one unit is worth in the base currency (the base's own rate is 1)."""

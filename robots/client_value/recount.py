@@ -16,12 +16,12 @@ from typing import Any
 from connector.capability import Event
 from connector.context import JobContext
 from connector.crm import port as crm
+from connector.currency import forget_rates, portal_rates
 from connector.i18n import N_, t
 from robots.client_value import config
 from robots.client_value.config import NAME
 from robots.client_value.value import Value, clients, state_of, value_of
 
-RATES_TTL_S = 600  # the portal's currency rates are read again after ten minutes
 FIELD_CHECKED_S = 24 * 3600
 RECENT = 30  # recounts kept for the admin page
 CHUNK = 5000  # won deals a backfill job reads (two requests)
@@ -41,18 +41,9 @@ def ref_of(label: str) -> crm.ItemRef:
 
 # currencies and fields -----------------------------------------------------------------
 def rates(ctx: JobContext) -> tuple[str, dict[str, Decimal]]:
-    """(the currency values are kept in, every currency's rate), read at most every ten
-    minutes: a recount costs its deals' reading and one write."""
-    key = ctx.key("rates")
-    raw = ctx.redis.get(key)
-    if raw:
-        data = json.loads(raw)
-    else:
-        found = ctx.crm.read({"r": crm.CurrencyRates()}).get("r")
-        data = {"base": found["base"], "rates": {k: str(v) for k, v in found["rates"].items()}}
-        ctx.redis.set(key, json.dumps(data), ex=RATES_TTL_S)
-    chosen = ctx.settings[NAME]["currency"] or data["base"] or "RUB"
-    return chosen, {k: Decimal(v) for k, v in data["rates"].items()}
+    """(the currency values are kept in, every currency's rate)."""
+    base, known = portal_rates(ctx)
+    return ctx.settings[NAME]["currency"] or base, known
 
 
 def ensure_fields(ctx: JobContext, kind: str) -> dict[str, str]:
@@ -176,6 +167,7 @@ def start_backfill(ctx: JobContext, by: str, chunk: int = CHUNK) -> bool:
     pipe = ctx.redis.pipeline()
     pipe.delete(ctx.key("pass", "agg"), ctx.key("pass", "touched"), ctx.key("pass", "queue"))
     pipe.execute()
+    forget_rates(ctx)  # an admin counting everyone again may just have added a rate
     ctx.enqueue("backfill", {"after": 0, "chunk": chunk}, "read", 0)
     return True
 

@@ -91,7 +91,6 @@ def test_a_deal_in_a_currency_without_a_rate_is_refused_in_words_and_nothing_is_
 
     call(s, "crm.currency.add", fields={"CURRENCY": "KZT", "AMOUNT_CNT": 100,
                                          "AMOUNT": 18.0})
-    ctx.redis.delete(ctx.key("rates"))
     assert recount.start_backfill(ctx, "test")
     work(s, runs=1)
     # 90,000 KZT at 18 RUB per 100 is 16,200 RUB
