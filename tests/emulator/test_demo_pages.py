@@ -125,7 +125,7 @@ def test_adding_a_deal_from_the_form_fires_its_event(emu_url: str, bound: AppStu
     event = bound.wait_for(lambda r: r["form"].get("event") == "ONCRMDEALADD")
     assert event["form"]["data"]["FIELDS"]["ID"] == added
     card = requests.get(f"{emu_url}/crm/deal/details/{added}/").text
-    for value in ("Диван для холла", "Freight", "New request", "15 000,00 USD", "John Smith"):
+    for value in ("Диван для холла", "Freight", "New request", "15 000,00 RUB", "John Smith"):
         assert value in card
 
 
