@@ -13,8 +13,10 @@ from robots.deal_workspace.robot import CAPABILITY as DEAL_WORKSPACE
 from robots.distribution.robot import CAPABILITY as DISTRIBUTION
 from robots.documents import CAPABILITY as DOCUMENTS
 from robots.drive_mirror.robot import CAPABILITY as DRIVE_MIRROR
+from robots.lead_hygiene import CAPABILITY as LEAD_HYGIENE
 from robots.notices import CAPABILITY as NOTICES
 from robots.profitability import CAPABILITY as PROFITABILITY
+from robots.registries import CAPABILITY as REGISTRIES
 from robots.watchdogs import CAPABILITY as WATCHDOGS
 
 CAPABILITIES: list[Capability] = [
@@ -27,5 +29,7 @@ CAPABILITIES: list[Capability] = [
     CARRIERS,
     CLIENT_VALUE,
     PROFITABILITY,
+    REGISTRIES,
     NOTICES,
+    LEAD_HYGIENE,
 ]
