@@ -28,6 +28,9 @@ WORDS: dict[str, Msg] = {
     "RobotError": N_("The robot's settings need a correction."),
     "SettingsInvalid": N_("The settings need a correction."),
     "NoticeNotSent": N_("A notice could not be sent: the Notices page says why."),
+    "DigestNotSent": N_("A digest could not be sent: the Digests page says why."),
+    "DigestNowhere": N_("The digest has nowhere to go: choose a chat, people or a Telegram "
+                        "chat in its settings."),
     "TelegramUnauthorized": N_("Telegram refused the bot's token: enter a new one on the "
                                "Notices page."),
     "TelegramNotConnected": N_("No Telegram bot is connected."),

@@ -10,6 +10,7 @@ from robots import timeline_note
 from robots.carriers import CAPABILITY as CARRIERS
 from robots.client_value import CAPABILITY as CLIENT_VALUE
 from robots.deal_workspace.robot import CAPABILITY as DEAL_WORKSPACE
+from robots.digests import CAPABILITY as DIGESTS
 from robots.distribution.robot import CAPABILITY as DISTRIBUTION
 from robots.documents import CAPABILITY as DOCUMENTS
 from robots.drive_mirror.robot import CAPABILITY as DRIVE_MIRROR
@@ -31,5 +32,6 @@ CAPABILITIES: list[Capability] = [
     PROFITABILITY,
     REGISTRIES,
     NOTICES,
+    DIGESTS,
     LEAD_HYGIENE,
 ]

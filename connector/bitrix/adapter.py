@@ -414,6 +414,20 @@ class BitrixCrm:
                 return {str(f.get("FIELD_NAME")) for f in raw.get(f"{key}_f") or []
                         if isinstance(f, dict)}
             plan.parse[key] = names
+        elif isinstance(q, p.PipelineNames):
+            # crm-category-list.md: {"categories": [{"id", "name", …}]}, every pipeline of
+            # the entity type in one answer (a portal has a handful)
+            etid = type_id(q.kind) if is_item(q.kind) else ENTITY_TYPE[q.kind]
+            cmds[f"{key}_cat"] = ("crm.category.list", {"entityTypeId": etid})
+
+            def pipelines(raw: dict, errs: dict, key: str = key) -> dict[str, str]:
+                if f"{key}_cat" in errs:
+                    raise neutral(errs[f"{key}_cat"], "pipelines")
+                got = raw.get(f"{key}_cat")
+                rows = got.get("categories") if isinstance(got, dict) else None
+                return {str(r.get("id")): str(r.get("name") or "") for r in rows or []
+                        if isinstance(r, dict)}
+            plan.parse[key] = pipelines
         elif isinstance(q, p.CurrencyRates):
             # crm-currency-list.md: AMOUNT is what AMOUNT_CNT units are worth in the base
             # currency (BASE "Y"); one page holds every currency of a portal
@@ -935,8 +949,9 @@ class BitrixCrm:
                 "select": ["*", "UF_*"], "filter": flt}):
             yield item_from(p.ItemRef(kind, _int(row.get("ID"))), row)
 
-    def deals(self, client: p.ItemRef | None = None, after: int = 0, won: bool = False
-              ) -> Iterator[p.Item]:
+    def deals(self, client: p.ItemRef | None = None, after: int = 0, won: bool = False, *,
+              closed: bool | None = None, created_since: str = "", moved_since: str = "",
+              categories: tuple[str, ...] = ()) -> Iterator[p.Item]:
         """Through crm.item.list, the one list that gives every contact of a deal and filters
         by any of them (crm-deal-list.md: crm.deal.list neither returns nor filters by
         CONTACT_IDS, and sends to crm.item.list for them)."""
@@ -949,6 +964,16 @@ class BitrixCrm:
             flt[">id"] = after
         if won:  # object-fields.md: stageSemanticId "S" is a deal's won group
             flt["stageSemanticId"] = "S"
+        # crm-item-list.md: "@" is IN (an array), ">=" at or after; object-fields.md: the
+        # groups are P (in work), S (won), F (lost)
+        if closed is not None and not won:
+            flt.update({"@stageSemanticId": ["S", "F"]} if closed else {"stageSemanticId": "P"})
+        if created_since:
+            flt[">=createdTime"] = created_since
+        if moved_since:
+            flt[">=movedTime"] = moved_since
+        if categories:
+            flt["@categoryId"] = [int(c) for c in categories]
         for row in self.rest.iter_by_id("crm.item.list", {
                 "entityTypeId": 2, "select": [*DEAL_CLIENT_FIELDS], "filter": flt},
                 id_field="id", result_key="items"):
@@ -1008,7 +1033,8 @@ def signature(method: str, params: Mapping[str, Any]) -> str:
 
 # what CrmPort.deals reads of a deal (crm.item.list camelCase names, object-fields.md)
 DEAL_CLIENT_FIELDS = ("id", "title", "stageId", "stageSemanticId", "categoryId", "opportunity",
-                      "currencyId", "closedate", "companyId", "contactIds", "assignedById")
+                      "currencyId", "closedate", "companyId", "contactIds", "assignedById",
+                      "createdTime", "movedTime")
 
 
 def currency_rates(rows: Any) -> dict[str, Any]:

@@ -503,6 +503,14 @@ class CustomFields(Query):
 
 
 @dataclass(frozen=True)
+class PipelineNames(Query):
+    """The pipelines of deals (or of a smart process, `kind` "item:<id>") by id as text,
+    {"0": "Общая", "3": "Оптовые продажи"}: how a report names them."""
+
+    kind: str = "deal"
+
+
+@dataclass(frozen=True)
 class CurrencyRates(Query):
     """The portal's currencies: {"base": "RUB", "rates": {"USD": Decimal("68.79"), …}}, a
     rate being what one unit is worth in the base currency (the base's own rate is 1)."""
@@ -731,12 +739,18 @@ class CrmPort(Protocol):
         `values` by our codes when `process` is given): an index's backfill. `category`
         keeps one pipeline's, `won` only won ones (where the CRM filters by it)."""
 
-    def deals(self, client: ItemRef | None = None, after: int = 0, won: bool = False
-              ) -> Iterator[Item]:
+    def deals(self, client: ItemRef | None = None, after: int = 0, won: bool = False, *,
+              closed: bool | None = None, created_since: str = "", moved_since: str = "",
+              categories: tuple[str, ...] = ()) -> Iterator[Item]:
         """Deals above `after`, ascending, with every contact and the company they are
         bound to (`contact_ids`, `company_id`), their amount, currency, pipeline, stage and
         `closed_on`, no custom fields: a client's deals (`client` a contact or a company, as
-        any one of a deal's contacts), or every deal; `won` only won ones."""
+        any one of a deal's contacts), or every deal; `won` only won ones.
+
+        A report's filters, asked of the CRM rather than read and dropped: `closed` True
+        only won or lost ones, False only those in work; `created_since` / `moved_since`
+        (ISO 8601) those created / moved to their stage at or after then (`fields` then
+        keep "createdTime" / "movedTime"); `categories` those of these pipelines."""
 
     def file(self, file_id: int) -> FileEntry:
         """A stored file's facts and its download address; NotFound when gone."""

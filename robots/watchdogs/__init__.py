@@ -17,6 +17,7 @@ from robots.watchdogs import config, watch
 from robots.watchdogs.card import CARD_SECTIONS
 from robots.watchdogs.cli import COMMAND
 from robots.watchdogs.config import NAME
+from robots.watchdogs.overdue import overdue
 from robots.watchdogs.panels import PANELS
 
 ITEM_EVENTS = ("lead.created", "lead.updated", "deal.created", "deal.updated", "item.created",
@@ -98,4 +99,5 @@ CAPABILITY = Capability(
     card_sections=CARD_SECTIONS,
     panels=PANELS,
     scopes=frozenset({"crm", "task", "im", "calendar"}),
+    provides={"overdue": overdue},  # what a digest reports (robots.watchdogs.overdue)
 )
