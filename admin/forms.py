@@ -38,6 +38,7 @@ from connector.settings_schema import (
     SettingsInvalid,
     StagesByEntity,
     Template,
+    Text,
     TimeZone,
     walk,
 )
@@ -356,7 +357,7 @@ def _widget(r: _Render, f: Field, value: Any, path: str, siblings: Mapping[str, 
                         for i, item in enumerate(items)],
                  error=r.error_for(path, tuple(f"{path}[{i}]" for i in range(len(items)))))
     else:
-        w["kind"] = "text"
+        w.update(kind="text", long=isinstance(f, Text) and f.long)
     return w
 
 

@@ -249,11 +249,13 @@ def _text(f: Field, path: str, value: Any) -> str:
 
 @dataclass(frozen=True)
 class Text(Field):
-    """Free text, optionally non-blank, of a regular form, or of a bounded length."""
+    """Free text, optionally non-blank, of a regular form, or of a bounded length; `long`
+    text (a list an admin keeps, one entry a line) is edited in a text area."""
 
     blank: bool = field(default=True, kw_only=True)
     pattern: str = field(default="", kw_only=True)
     max_length: int = field(default=0, kw_only=True)
+    long: bool = field(default=False, kw_only=True)
 
     kind: ClassVar[str] = "text"
     MESSAGES: ClassVar[Mapping[str, Msg]] = {

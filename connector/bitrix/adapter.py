@@ -290,6 +290,42 @@ class BitrixCrm:
                             out[kind.lower()] += [_int(i) for i in found.get(kind) or []]
                 return out
             plan.parse[key] = dups
+        elif isinstance(q, p.CommMatches):
+            # crm-duplicate-find-by-comm.md: up to 20 values a call, leads, contacts and
+            # companies by default; an empty answer is [] rather than {}
+            for comm, values in (("PHONE", q.phones), ("EMAIL", q.emails)):
+                if values:
+                    cmds[f"{key}_{comm}"] = ("crm.duplicate.findbycomm", {
+                        "type": comm, "values": list(dict.fromkeys(values))[:20]})
+
+            def matches(raw: dict, errs: dict, key: str = key) -> dict[str, list[int]]:
+                out: dict[str, list[int]] = {"lead": [], "contact": [], "company": []}
+                for comm in ("PHONE", "EMAIL"):
+                    if f"{key}_{comm}" in errs:
+                        raise neutral(errs[f"{key}_{comm}"], f"{comm.lower()} matches")
+                    found = raw.get(f"{key}_{comm}")
+                    if isinstance(found, dict):
+                        for kind in out:
+                            out[kind] += [_int(i) for i in found.get(kind.upper()) or []]
+                return {kind: sorted(set(ids) - {0}) for kind, ids in out.items()}
+            plan.parse[key] = matches
+        elif isinstance(q, p.OpenDeals):
+            # crm-item-list.md: deals filter by any of their contacts (contactIds) and by
+            # stageSemanticId, "P" being the group in work (object-fields.md)
+            who = "contactIds" if q.client.kind == "contact" else "companyId"
+            cmds[f"{key}_d"] = ("crm.item.list", {
+                "entityTypeId": 2, "select": [*DEAL_CLIENT_FIELDS],
+                "filter": {who: q.client.id, "stageSemanticId": "P"}, "order": {"id": "desc"}})
+
+            def open_deals(raw: dict, errs: dict, key: str = key, q: p.OpenDeals = q
+                           ) -> list[p.Item]:
+                if f"{key}_d" in errs:
+                    raise neutral(errs[f"{key}_d"], f"open deals of {q.client.label}")
+                got = raw.get(f"{key}_d")
+                rows = _rows(got.get("items")) if isinstance(got, dict) else []
+                return [universal_item(p.ItemRef("deal", _int(r.get("id"))), r)
+                        for r in rows[:q.limit]]
+            plan.parse[key] = open_deals
         elif isinstance(q, p.Responsible):
             ik = self._item_cmd(plan, q.of)
             path = self._field(q.of, "ASSIGNED_BY_ID", "assignedById")

@@ -346,6 +346,25 @@ class Duplicates(Query):
 
 
 @dataclass(frozen=True)
+class CommMatches(Query):
+    """Leads, contacts and companies holding any of these phones or e-mails, as {"lead": [id],
+    "contact": [id], "company": [id]}: the values are sent as given (at most 20 of each),
+    so a caller sends every spelling of a number it wants found."""
+
+    phones: tuple[str, ...] = ()
+    emails: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OpenDeals(Query):
+    """A contact's or company's deals still in work (neither won nor lost), newest first,
+    at most `limit`, as [Item]."""
+
+    client: ItemRef
+    limit: int = 10
+
+
+@dataclass(frozen=True)
 class Responsible(Query):
     of: ItemRef
 

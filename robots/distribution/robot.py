@@ -97,6 +97,10 @@ def reads_new(ctx: JobContext, event: Event) -> dict[str, crm.Query]:
 
 
 def on_item_added(ctx: JobContext, event: Event, reading: crm.Reading) -> Any:
+    verdict = ctx.service("lead_verdict")  # lead hygiene's, which runs first when it is on
+    if (said := verdict(ctx, event.ref) if verdict else None) and said["action"] in (
+            "spam", "fold"):
+        return {"skipped": f"{event.ref.label} is {said['action']}: no one to assign"}
     candidates = _auto_groups(ctx, event.ref.kind)
     needs_facts = any(a.category_ids or a.source_ids for g in candidates for a in g.auto)
     item = None
@@ -267,8 +271,10 @@ def cli(services: Any, args: argparse.Namespace) -> int:
 
 
 def _new_item_subscription(event: str) -> Subscription:
+    # a new lead waits for lead hygiene's verdict: a repeat folded away or spam is no one's
+    after = ("lead_hygiene.check",) if event == "lead.created" else ()
     return Subscription(event, f"assign_{event.split('.')[0]}", on_item_added, wants_new,
-                        reads_new)
+                        reads_new, after=after)
 
 
 CAPABILITY = Capability(
