@@ -41,7 +41,7 @@ def week_png(days: Sequence[date], new: Sequence[int], won: Sequence[int], *, ti
     ax.set_xticks(list(xs), [f"{day_names[d.weekday()]}\n{d:%d.%m}" for d in days],
                   fontsize=9, color=INK)
     top = max([*new, *won, 1])
-    ax.set_ylim(0, top * 1.18 + 0.5)
+    ax.set_ylim(0, top * 1.15 + 0.2)
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.tick_params(axis="y", labelsize=9, colors=INK)
     ax.grid(axis="y", color=GRID, linewidth=0.8)
