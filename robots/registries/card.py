@@ -24,6 +24,8 @@ def facts(ctx: JobContext, deal_id: int) -> dict[str, Any]:
         if value in (None, ""):
             continue
         amount, _, currency = str(value).partition("|")  # a price: "1500000.00|RUB"
+        if code == "mileage" and amount.replace(".", "", 1).isdigit():
+            amount = f"{int(float(amount)):,}".replace(",", "\u00a0")  # 46 200
         fields.append({"label": label, "value": amount, "currency": currency})
     kind = card.get("kind")
     url = ctx.crm.item_link(ItemRef(kind, card["card"])) if kind else ""

@@ -18,8 +18,9 @@ MISSING = N_("Deal {deal} «{title}»: no card was made, the portal has no deal 
              "{fields}. Map the card onto existing fields above (or create the field); the "
              "card is made with the deal's next change, or with the button below.")
 WHAT = {"created": N_("card made"), "updated": N_("card updated")}
-FIELD_TITLES = {"title": N_("Name"), "status": N_("Status"),
-                **{code: label for _n, code, label, _d in config.MAPPING}}
+FIELD_TITLES = {**{code: label for _n, code, label, _d in config.MAPPING},
+                "status": N_("Status"), "title": N_("Name")}
+ORDER = tuple(FIELD_TITLES)  # the fields of an update, in the card's order
 
 
 def _portal_fields(ctx: JobContext) -> set[str] | None:
@@ -57,17 +58,21 @@ def facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
         rows.append({**r, "what": t(lang, WHAT.get(r["what"], r["what"])),
                      "status": t(lang, registry.STATUS_TITLES.get(r["status"], r["status"]))
                      if r.get("status") else "",
-                     "fields": ", ".join(t(lang, FIELD_TITLES.get(f, f)) for f in r["fields"]),
+                     "fields": ", ".join(t(lang, FIELD_TITLES[f]) for f in ORDER
+                                         if f in r["fields"]) if r["what"] == "updated" else "",
                      "deal_url": ctx.crm.item_link(crm.ItemRef("deal", r["deal"])),
                      "card_url": ctx.crm.item_link(crm.ItemRef(r["kind"], r["card"]))})
-    statuses = [{"label": t(lang, title), "stages": _stages(view, section[name])}
+    statuses = [f"{t(lang, title)}: {_stages(view, section[name])}"
                 for name, title in (("stock_stage_ids", registry.STATUS_TITLES["in_stock"]),
                                     ("commission_stage_ids",
                                      registry.STATUS_TITLES["on_commission"]),
-                                    ("sold_stage_ids", registry.STATUS_TITLES["sold"]))]
+                                    ("sold_stage_ids", registry.STATUS_TITLES["sold"]))
+                if section[name]]
+    if section["won_sold"]:
+        statuses.append(t(lang, N_("A won deal: Sold")))
     return {"enabled": bool(section["enabled"]), "mapping": mapping,
             "fields_known": have is not None, "stages": _stages(view, section["stage_ids"]),
-            "statuses": statuses, "won_sold": bool(section["won_sold"]),
+            "statuses": statuses,
             "problems": problems, "recent": rows, "pass": sync.progress(ctx)}
 
 
