@@ -55,7 +55,7 @@ ZONES = ("Europe/Kaliningrad", "Europe/Moscow", "Europe/Samara", "Asia/Yekaterin
          "Asia/Vladivostok", "Asia/Magadan", "Asia/Kamchatka", "Europe/Minsk", "Asia/Almaty",
          "Asia/Tashkent", "Europe/Kyiv", "Asia/Tbilisi", "Asia/Yerevan", "Asia/Baku",
          "Europe/Berlin", "Europe/London", "UTC")
-FIELD_NAMES = {"COMMENTS": N_("The deal's comment")}
+FIELD_NAMES = {"COMMENTS": N_("The deal's comment"), "OPPORTUNITY": N_("The deal's amount")}
 
 
 @dataclass(frozen=True)
