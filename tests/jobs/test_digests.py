@@ -218,3 +218,27 @@ def test_send_now_from_the_panel_and_the_preview(installed: Stack, bot: FakeTele
     work(s)
     assert len(digests_in(s, room)) == 1
     assert log.recent(c)[0]["manual"] is True
+
+
+def test_the_watchdogs_overdue_deals_are_named_with_links(installed: Stack):
+    s = installed
+    room = chat(s)
+    configure(s, chat_id=room, overdue_shown=5)
+    doc = services(s).portal_settings.get(member(s))
+    doc["watchdogs"] = {**doc.get("watchdogs", {}), "reaction": [{
+        "id": "deals", "name": "Реакция на сделку", "entity": "deal", "due_minutes": 60,
+        "working_time": False, "steps": [
+            {"after_minutes": 0, "action": "remind"},
+            {"after_minutes": 600, "action": "supervisors", "users": [1],
+             "channel": "notify"}]}]}
+    services(s).portal_settings.put(member(s), doc)
+    with portal_clock(s, -2 * 3600):
+        missed = deal(s, "Поставка масла 20 т", OPPORTUNITY=1000, CURRENCY_ID="RUB")
+    work(s)  # the first reminder goes out; the escalation waits
+    slot_due(s)
+    check_job(s, 1)
+    work(s)
+    [text] = digests_in(s, room)
+    assert "[B]Просрочено (контроль сроков): 1[/B]" in text
+    assert (f"• [URL=https://{s.portal()['domain']}/crm/deal/details/{missed}/]"
+            "Поставка масла 20 т[/URL] — Реакция на сделку (1 напоминание)") in text
