@@ -29,6 +29,12 @@ def reason_words(lang: str, verdict: dict[str, Any]) -> str:
              ) if msgid else ""
 
 
+def _name(lang: str, label: str) -> str:
+    """«сделка #31» of "deal/31"."""
+    kind, _, rid = label.partition("/")
+    return f"{t(lang, work.KIND_NAMES.get(kind, kind))} #{rid}" if rid else ""
+
+
 def _link(ctx: JobContext, label: str) -> str:
     kind, _, rid = label.partition("/")
     return ctx.crm.item_link(crm.ItemRef(kind, int(rid))) if rid.isdigit() else ""
@@ -59,7 +65,7 @@ def log_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
                      "action": entry["action"],
                      "action_name": t(lang, ACTION_NAMES.get(entry["action"], entry["action"])),
                      "reason": reason_words(lang, entry),
-                     "target": entry.get("target", ""),
+                     "target": _name(lang, entry.get("target", "")),
                      "target_url": _link(ctx, entry.get("target", ""))})
     counts = work.counts(ctx)
     totals = [{"action": a, "name": t(lang, ACTION_NAMES[a]), "n": counts.get(a, 0)}
@@ -78,7 +84,8 @@ def log_facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
             data = verdict.as_json()
             out["result"] = {"action": verdict.action,
                              "action_name": t(lang, ACTION_NAMES[verdict.action]),
-                             "reason": reason_words(lang, data), "target": data["target"],
+                             "reason": reason_words(lang, data),
+                             "target": _name(lang, data["target"]),
                              "target_url": _link(ctx, data["target"])}
     return out
 
