@@ -289,7 +289,7 @@ def _widget(r: _Render, f: Field, value: Any, path: str, siblings: Mapping[str, 
                  other_id=html_id(r.section, path + OTHER), other_name=path + OTHER)
     elif isinstance(f, Template):
         w.update(kind="template", placeholders=["{" + p + "}" for p in f.placeholders],
-                 long=f.name.startswith("message"))
+                 long=f.long)
         if value == f.default:  # a default msgid: shown in the reader's language
             w["value"] = t(r.lang, value)
     elif isinstance(f, CrmField):

@@ -301,9 +301,12 @@ PLACEHOLDER = re.compile(r"\{([A-Za-z_]+)\}")
 
 @dataclass(frozen=True)
 class Template(Field):
-    """Text with {PLACEHOLDERS} filled from the item; only the listed ones are allowed."""
+    """Text with {PLACEHOLDERS} filled from the item; only the listed ones are allowed. A
+    `long` one (a message of several lines) is edited in a text area, which keeps its line
+    breaks: a one-line input would drop them on the next save."""
 
     placeholders: tuple[str, ...] = field(default=(), kw_only=True)
+    long: bool = field(default=False, kw_only=True)
 
     kind: ClassVar[str] = "template"
     MESSAGES: ClassVar[Mapping[str, Msg]] = {

@@ -63,7 +63,7 @@ DEAL_CHATS = Schema("deal_chats", N_("Deal chats"), (
              CHAT_TITLE, placeholders=CHAT_FIELDS),
     Template("message_template", N_("First message"),
              N_("The first message in the chat (BB codes allowed), from the deal's fields."),
-             CHAT_MESSAGE, placeholders=CHAT_FIELDS),
+             CHAT_MESSAGE, placeholders=CHAT_FIELDS, long=True),
     Users("extra_user_ids", N_("Always in the chat"),
           N_("People added to every deal chat."), []),
     Bool("remove_departed", N_("Remove people who leave the deal"),

@@ -93,7 +93,7 @@ RULE = Schema("rule", N_("Notice"), (
          messages={"pattern": N_("must be a chat id like -1001234567890 or @channel")}),
     Template("template", N_("Message"),
              N_("[B]bold[/B] works in Bitrix24 and Telegram; placeholders are filled from the "
-                "deal or lead."), ANY_TEMPLATE, placeholders=PLACEHOLDERS),
+                "deal or lead."), ANY_TEMPLATE, placeholders=PLACEHOLDERS, long=True),
 ), check=_check)
 
 SETTINGS = Schema("notices", N_("Notices"), (
