@@ -16,12 +16,14 @@ from robots.documents import CAPABILITY as DOCUMENTS
 from robots.drive_mirror.robot import CAPABILITY as DRIVE_MIRROR
 from robots.lead_hygiene import CAPABILITY as LEAD_HYGIENE
 from robots.notices import CAPABILITY as NOTICES
+from robots.presets import CAPABILITY as PRESETS
 from robots.profitability import CAPABILITY as PROFITABILITY
 from robots.registries import CAPABILITY as REGISTRIES
 from robots.watchdogs import CAPABILITY as WATCHDOGS
 
 CAPABILITIES: list[Capability] = [
     timeline_note.CAPABILITY,
+    PRESETS,
     DISTRIBUTION,
     DEAL_WORKSPACE,
     DRIVE_MIRROR,

@@ -124,6 +124,12 @@ def _backfill(ctx: JobContext, arg: dict[str, Any]) -> Any:
     return sync.run_backfill(ctx, arg)
 
 
+def setup(ctx: Any) -> list[str]:
+    """Published as "setup:carriers" (a preset asks it): the smart processes and the deal
+    fields made now rather than at the first search; their titles."""
+    return [sp.title for sp in sync.processes(ctx.of(NAME)).values()]
+
+
 CAPABILITY = Capability(
     name=NAME,
     title=N_("Carrier search"),
@@ -142,4 +148,5 @@ CAPABILITY = Capability(
     card_sections=CARD_SECTIONS,
     panels=PANELS,
     scopes=frozenset({"crm", "userfieldconfig"}),
+    provides={f"setup:{NAME}": setup},
 )

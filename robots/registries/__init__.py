@@ -4,12 +4,20 @@ their status following its stage."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from connector.capability import Capability, Subscription, Task
 from connector.i18n import N_
-from robots.registries import config, sync
+from robots.registries import config, registry, sync
 from robots.registries.card import CARD_SECTIONS
 from robots.registries.config import NAME
 from robots.registries.panels import PANELS
+
+
+def setup(ctx: Any) -> list[str]:
+    """Published as "setup:registries" (a preset asks it): the car registry made now."""
+    return [registry.process(ctx.of(NAME)).title]
+
 
 CAPABILITY = Capability(
     name=NAME,
@@ -23,4 +31,5 @@ CAPABILITY = Capability(
     card_sections=CARD_SECTIONS,
     panels=PANELS,
     scopes=frozenset({"crm"}),
+    provides={f"setup:{NAME}": setup},
 )
