@@ -27,7 +27,7 @@ NAMED = {"users": "user", "user": "user", "departments": "department",
          "pipelines": "pipeline", "pipeline": "pipeline", "chat": "chat"}
 YES, NO = N_("yes"), N_("no")
 ADDED = N_("added: «{name}»")
-SETUP_TITLES = {"carriers": N_("Carrier search: the smart processes «Carriers», «Carrier "
+SETUP_TITLES = {"carriers": N_("Carrier search: the smart processes «Carrier base», «Carrier "
                                "offers» and the logistics deal fields"),
                 "registries": N_("The smart process «Car registry»")}
 
