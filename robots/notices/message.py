@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from connector import send_words
 from connector.crm.port import Item
 from connector.i18n import N_, Msg, money, t
 from robots.notices.config import DEAL_CREATED, DEAL_LOST, DEAL_STAGE, DEAL_WON, LEAD_CREATED
@@ -47,36 +48,13 @@ def values_for(item: Item, event: str, lang: str, link: str,
 # why a notice was not sent, for the log and the parked job --------------------------------
 NO_DESTINATION: Msg = N_("The rule has nowhere to send: choose a chat, people or a Telegram "
                          "chat in it.")
-WORDS: Mapping[str, Msg] = {
-    "NoDestination": NO_DESTINATION,
-    "TelegramChatNotFound": N_("Telegram does not know this chat, or the bot is not in it: add "
-                               "the bot to the chat and check the chat id."),
-    "TelegramForbidden": N_("The bot was blocked or removed from the Telegram chat: add it "
-                            "back."),
-    "TelegramUnauthorized": N_("Telegram refused the bot's token: enter a new token on this "
-                               "page."),
-    "TelegramBadRequest": N_("Telegram refused the message."),
-    "TelegramRateLimited": N_("Telegram asked to wait (too many messages); it is tried again "
-                              "later."),
-    "TelegramUnavailable": N_("Telegram did not answer; it is tried again later."),
-    "NotFound": N_("The Bitrix24 chat or person was not found."),
-    "AccessDenied": N_("Bitrix24 refused: the app may not write to this chat."),
-}
 NOT_CONNECTED: Msg = N_("No Telegram bot is connected: enter the bot's token on this page.")
 REVOKED: Msg = N_("Telegram refused the bot's token: enter a new token on this page.")
-OTHER: Msg = N_("The message could not be sent.")
 
 
 def why(exc: BaseException) -> tuple[Msg, str]:
-    """(msgid, detail) of a failed send: what kind of trouble and what to do, and the
-    error's own words (never a token: the clients keep URLs out of their errors)."""
-    names = [cls.__name__ for cls in type(exc).__mro__]
-    if "TelegramNotConnected" in names:
-        return (REVOKED if "refused" in str(exc) else NOT_CONNECTED), ""
-    for name in names:
-        if name in WORDS:
-            return WORDS[name], "" if name == "NoDestination" else str(exc)[:300]
-    return OTHER, str(exc)[:300]
+    """(msgid, detail) of a failed notice (connector.send_words, with the rule's own kind)."""
+    return send_words.why(exc, {"NoDestination": NO_DESTINATION}, NOT_CONNECTED, REVOKED)
 
 
 def destination_words(rule: Mapping[str, Any]) -> dict[str, Any]:

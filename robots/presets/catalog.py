@@ -77,7 +77,7 @@ OPEN_CHANNELS = N_("Connect the channels clients write from: CRM → Contact cen
                    "центр) → Instagram, WhatsApp, Avito, the site's forms; in each open "
                    "channel's settings, «Create leads» on. Every request then arrives as a "
                    "lead.")
-DOCUMENT_ROBOT = N_("Put the robot «Generate a document» on the stage where the document is "
+DOCUMENT_ROBOT = N_("Put the robot «Document from a template» on the stage where the document is "
                     "needed: CRM → Deals → Robots (Роботы) → the stage → Add robot → "
                     "Applications → crm-connector, and choose the template.")
 
@@ -136,14 +136,15 @@ PRESETS: tuple[Preset, ...] = (
            needs_department=True, playbook="interior",
            manual=(OPEN_CHANNELS, DOCUMENT_ROBOT)),
     Preset("repair_shop", N_("Repair shop"),
-           N_("Finance told of every won deal, repairs that sit too long in work flagged, "
+           N_("Finance told of every won deal, a daily check-in task on every repair in work, "
               "every client's visits and spend, a folder per deal, a daily digest."),
            {"client_value": {"enabled": True},
             "notices": won_to_me(),
-            "watchdogs": {"stage_limits": [{
-                "id": "repair_too_long", "name": Words(N_("Repair too long in work")),
-                "stage_ids": ["EXECUTING"], "limit_minutes": 3 * 24 * 60,
-                "working_time": False, "with_task": True}]},
+            "watchdogs": {"check_ins": [{
+                "id": "repair_check", "name": Words(N_("A repair in work, checked daily")),
+                "stage_ids": ["EXECUTING"], "interval_from": "fixed", "every_minutes": 24 * 60,
+                "working_time": True, "task": Words(N_("Check the repair: {TITLE}")),
+                "channel": "task"}]},
             "deal_folders": {"enabled": True},
             "digests": digest_to_me("daily")},
            playbook="repair-shop",

@@ -112,6 +112,9 @@ def test_freight_a_request_is_distributed_gets_its_folder_chat_carriers_margin_i
     watched = check(ctx(s).of("watchdogs"), crm.ItemRef("deal", request), "ru", str)
     (loading_rule,) = [r for r in watched["rules"] if r["id"] == "loading"]
     assert loading_rule["watching"] and loading_rule["steps"], loading_rule
+    # two hours before the loading day's working start (09:00, the portal's time)
+    day_of = (date.today() + timedelta(days=3)).strftime("%d.%m.%Y")
+    assert loading_rule["steps"][0]["when"] == f"{day_of}, 07:00", loading_rule
 
     ref = crm.ItemRef("deal", request)
     token = run_robot(s, "find_carriers", ref)
@@ -184,7 +187,7 @@ def test_interior_a_repeat_request_folds_into_the_deal_and_a_deal_without_a_step
     assert rule["watching"], rule  # no activity planned: the next step is asked for
 
 
-def test_repair_shop_finance_is_told_and_a_repair_too_long_is_watched(installed: Stack):
+def test_repair_shop_finance_is_told_and_a_repair_in_work_is_checked_on(installed: Stack):
     s = installed
     applied(s, "repair_shop")
     client = add(s, "contact", NAME="Пётр")
@@ -193,7 +196,7 @@ def test_repair_shop_finance_is_told_and_a_repair_too_long_is_watched(installed:
     update_deal(s, repair, STAGE_ID="EXECUTING")
     work(s)
     watched = check(ctx(s).of("watchdogs"), crm.ItemRef("deal", repair), "ru", str)
-    (rule,) = [r for r in watched["rules"] if r["id"] == "repair_too_long"]
+    (rule,) = [r for r in watched["rules"] if r["id"] == "repair_check"]
     assert rule["watching"], rule
     update_deal(s, repair, STAGE_ID="WON")
     work(s)
