@@ -142,7 +142,9 @@ PRESETS: tuple[Preset, ...] = (
             "notices": won_to_me(),
             "watchdogs": {"check_ins": [{
                 "id": "repair_check", "name": Words(N_("A repair in work, checked daily")),
-                "stage_ids": ["EXECUTING"], "interval_from": "fixed", "every_minutes": 24 * 60,
+                "stage_ids": ["EXECUTING"], "interval_from": "fixed",
+                # one working day of 9:00–18:00 (working time counts only working hours)
+                "every_minutes": 9 * 60,
                 "working_time": True, "task": Words(N_("Check the repair: {TITLE}")),
                 "channel": "task"}]},
             "deal_folders": {"enabled": True},
