@@ -1,6 +1,7 @@
 """The digest's chart: the week day by day, new deals beside won ones, as a PNG.
 
-Rendered with matplotlib's Agg backend (no display, safe in a worker) into memory; the labels
+Rendered with matplotlib's Agg backend (no display, safe in a worker) into memory, imported
+only when a chart is drawn; the labels
 come translated from the caller, so the chart speaks the portal's language. Its own Figure
 object (not pyplot's global state), so two jobs in one process never draw on each other.
 """
@@ -10,12 +11,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import date
-
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure  # noqa: E402 - after the backend is chosen
 
 NEW_COLOUR = "#2fc6f6"  # Bitrix24's blue
 WON_COLOUR = "#9dcf00"  # and its green
@@ -27,6 +22,13 @@ def week_png(days: Sequence[date], new: Sequence[int], won: Sequence[int], *, ti
              new_label: str, won_label: str, day_names: Sequence[str]) -> bytes:
     """Bars of new and won deals per day; `day_names` are the weekdays' short names
     (Monday first) in the reader's language."""
+    # imported here, not with the module: every worker process loads the capabilities, and
+    # matplotlib's second of import time is paid only by the job that draws a chart
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(8, 4.2), dpi=110)
     ax = fig.add_subplot()
     xs = range(len(days))
