@@ -202,6 +202,9 @@ def on_lead(ctx: JobContext, event: Event, reading: crm.Reading) -> dict[str, An
         done = ctx.crm.apply(ops)
         if "close" in done.errors or "link" in done.errors:
             raise done.errors.get("close") or done.errors["link"]
+        for key, err in done.errors.items():  # a comment or notice refused: the lead is done
+            ctx.log.warning("lead hygiene %s on lead %s: %s refused: %s", verdict.action,
+                            item.ref.id, key, err)
     if verdict.action == FOLD and verdict.target is not None and verdict.target.kind == "deal":
         ctx.of(NAME).remember(verdict.target, TARGET_TOLD, lead=item.ref.id, title=item.title)
     entry = {"at": time.time(), "lead": item.ref.id, "title": item.title,
