@@ -159,6 +159,12 @@ def app_env_overrides(request: pytest.FixtureRequest) -> dict[str, str]:
     return {**env, **app_env(drive.url, "g-client.apps.test", "g-secret")}
 
 
+def _not_ready(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """What the app's port answers before the app is made (nothing calls it that early)."""
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
+
+
 @pytest.fixture
 def stack(redis_url: str, redis: Redis, emulator_overrides: dict[str, Any],
           app_env_overrides: dict[str, str]) -> Iterator[Stack]:
@@ -166,8 +172,12 @@ def stack(redis_url: str, redis: Redis, emulator_overrides: dict[str, Any],
     from emulator import Emulator, EmulatorConfig, EmulatorServer
     from wiring import create_app
 
-    app_port = free_port()
-    app_url = f"http://127.0.0.1:{app_port}"
+    # The app's port is bound here, before anything else opens a socket, and the app is put
+    # behind it once made: a port chosen free and bound later can be taken meanwhile (by the
+    # emulator's own bind, by any outgoing connection), and werkzeug answers a taken port
+    # with sys.exit(1), which no fixture should meet.
+    server = make_server("127.0.0.1", 0, _not_ready, threaded=True)
+    app_url = f"http://127.0.0.1:{server.server_port}"
     emu = Emulator(EmulatorConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                                   app_url=app_url, **emulator_overrides))
     emu_server = EmulatorServer(emu)
@@ -190,7 +200,7 @@ def stack(redis_url: str, redis: Redis, emulator_overrides: dict[str, Any],
     from connector.config import load_settings
 
     app = create_app(load_settings(env))
-    server = make_server("127.0.0.1", app_port, app, threaded=True)
+    server.app = app
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield Stack(app_url, emu_server.url, env, redis, app)

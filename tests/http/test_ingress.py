@@ -100,8 +100,8 @@ def test_redis_out_of_reach_is_a_503_not_a_500(stack: Stack):
 
     app = create_app(load_settings({**stack.env,
                                     "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}))
-    port = free_port()
-    server = make_server("127.0.0.1", port, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)  # bound at once: never taken
+    port = server.server_port
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
