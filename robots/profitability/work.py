@@ -11,13 +11,13 @@ from typing import Any
 from connector.capability import Event
 from connector.context import JobContext
 from connector.crm import port as crm
+from connector.crm_fields import forget_item_fields, item_fields
 from connector.currency import NoRate, portal_rates
 from connector.i18n import t
 from robots.profitability.config import NAME, SCHEMA
 from robots.profitability.margin import Margin, margin_of, same, written
 
 FIELD_CHECKED_S = 24 * 3600
-FIELDS_TTL_S = 600
 KEEP_S = 180 * 24 * 3600  # a deal's last margin, for the tab
 RECENT = 30
 
@@ -28,16 +28,6 @@ def wants(ctx: JobContext, event: Event) -> bool:
 
 def reads(ctx: JobContext, event: Event) -> dict[str, crm.Query]:
     return {"deal": crm.GetItem(event.ref)}
-
-
-def deal_fields(ctx: JobContext) -> set[str]:
-    """The portal's deal fields, read again at most every ten minutes."""
-    key = ctx.key("deal_fields")
-    if (raw := ctx.redis.get(key)) is not None:
-        return set(json.loads(raw))
-    names = ctx.crm.read({"f": crm.CustomFields("deal")}).get("f")
-    ctx.redis.set(key, json.dumps(sorted(names)), ex=FIELDS_TTL_S)
-    return names
 
 
 def ensure_fields(ctx: JobContext) -> dict[str, str]:
@@ -70,7 +60,7 @@ def update(ctx: JobContext, deal: crm.Item) -> dict[str, Any]:
     if chosen and str(deal.category or "0") not in chosen:
         return {"skipped": "another pipeline"}
     costs = [c["field"] for c in section["costs"]]
-    if missing := [f for f in costs if f not in deal.fields and f not in deal_fields(ctx)]:
+    if missing := [f for f in costs if f not in deal.fields and f not in item_fields(ctx)]:
         return problem(ctx, deal, "missing", fields=missing)
     fields = {**dict.fromkeys(costs, ""), **deal.fields}  # an empty field: no cost
     currency = deal.currency or portal_rates(ctx)[0]
@@ -130,5 +120,5 @@ def problems(ctx: JobContext) -> dict[str, dict[str, Any]]:
 def recompute(ctx: JobContext, arg: dict[str, Any]) -> dict[str, Any]:
     """The tab's button: the deal read again and its margin made now."""
     ctx.redis.hdel(ctx.key("problems"), "missing", "no_rate")
-    ctx.redis.delete(ctx.key("deal_fields"))
+    forget_item_fields(ctx)
     return update(ctx, ctx.crm.item(crm.ItemRef("deal", int(arg["deal"]))))

@@ -9,6 +9,7 @@ from typing import Any
 from connector.capability import AdminView, Outcome, Panel
 from connector.context import JobContext
 from connector.crm import port as crm
+from connector.crm_fields import forget_item_fields
 from connector.i18n import N_, t
 from robots.registries import config, registry, sync
 from robots.registries.config import NAME, OPPORTUNITY
@@ -79,7 +80,7 @@ def facts(ctx: JobContext, view: AdminView) -> dict[str, Any]:
 def build_all(ctx: JobContext, view: AdminView) -> Outcome:
     if not ctx.settings[NAME]["enabled"]:
         return Outcome(False, OFF)
-    ctx.redis.delete(ctx.key("deal_fields"))  # the admin may just have created a field
+    forget_item_fields(ctx)  # the admin may just have created a field
     if not sync.start_backfill(ctx, f"user {view.user_id}"):
         return Outcome(False, N_("Cards are being made for the deals already at the stage."))
     return Outcome(True, N_("Queued: every deal is looked at, and a card is made for each one "

@@ -18,6 +18,7 @@ from typing import Any
 from connector.capability import Event
 from connector.context import JobContext
 from connector.crm import port as crm
+from connector.crm_fields import item_fields
 from connector.i18n import N_, t
 from connector.once import once
 from connector.triggers import RobotError
@@ -35,7 +36,6 @@ from robots.registries.mapping import (
     title_of,
 )
 
-FIELDS_TTL_S = 600
 NOTED_S = 30 * 24 * 3600
 RECENT = 30  # cards made or updated, kept for the admin page
 CHUNK = 500  # deals a backfill job looks at before it hands on to the next
@@ -77,7 +77,7 @@ def sync(ctx: JobContext, deal: crm.Item) -> dict[str, Any]:
         return {"skipped": "its card was deleted in the registry"}
     mapping = mapping_of(section)
     lacking = [f for f in missing(mapping, deal.fields) if f != OPPORTUNITY]
-    if lacking and (lacking := [f for f in lacking if f not in deal_fields(ctx)]):
+    if lacking and (lacking := [f for f in lacking if f not in item_fields(ctx)]):
         return refuse(ctx, deal, lacking)
     wanted = card_fields(deal.fields, deal.amount, deal.currency, mapping, deal.ref)
     if status := status_of(deal.stage, deal.won, section):
@@ -176,16 +176,6 @@ def last_written(ctx: JobContext, deal_id: int) -> dict[str, Any] | None:
     if not raw:
         return None
     return json.loads(raw)
-
-
-def deal_fields(ctx: JobContext) -> set[str]:
-    """The portal's deal fields, read again at most every ten minutes."""
-    key = ctx.key("deal_fields")
-    if (raw := ctx.redis.get(key)) is not None:
-        return set(json.loads(raw))
-    names = ctx.crm.read({"f": crm.CustomFields("deal")}).get("f")
-    ctx.redis.set(key, json.dumps(sorted(names)), ex=FIELDS_TTL_S)
-    return set(names)
 
 
 def refuse(ctx: JobContext, deal: crm.Item, fields: list[str]) -> dict[str, Any]:
