@@ -14,12 +14,12 @@ already sent online; a retried job finishes twice).
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from connector import capped
 from connector.crm.port import ItemRef
 from connector.i18n import N_, Msg, Plural, nt, t
 
@@ -78,9 +78,7 @@ def remember(redis: Any, key: str, msgid: str | Plural,
     else:
         entry["msgid"] = str(msgid)
     with redis.pipeline() as pipe:
-        pipe.lpush(key, json.dumps(entry, ensure_ascii=False))
-        pipe.ltrim(key, 0, HISTORY_LEN - 1)
-        pipe.expire(key, HISTORY_TTL_S)
+        capped.push(pipe, key, entry, HISTORY_LEN, HISTORY_TTL_S)
         pipe.expire(f"{key}:ids", HISTORY_TTL_S)
         pipe.execute()
     return True
@@ -88,7 +86,7 @@ def remember(redis: Any, key: str, msgid: str | Plural,
 
 def entries(redis: Any, key: str, limit: int = HISTORY_LEN) -> list[dict[str, Any]]:
     """The newest first."""
-    return [json.loads(raw) for raw in redis.lrange(key, 0, limit - 1)]
+    return capped.latest(redis, key, limit)
 
 
 def render(entry: Mapping[str, Any], lang: str) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
+
+from connector import capped
 
 JOURNAL_LEN = 500
 
@@ -15,13 +16,10 @@ def journal_key(prefix: str, member_id: str) -> str:
 
 def record(services: Any, member_id: str, event: str, item_id: int, subscribers: int) -> None:
     key = journal_key(services.settings.queue_prefix, member_id)
-    with services.redis.pipeline() as pipe:
-        pipe.lpush(key, json.dumps({"ts": time.time(), "event": event, "id": item_id,
-                                    "subscribers": subscribers}))
-        pipe.ltrim(key, 0, JOURNAL_LEN - 1)
-        pipe.execute()
+    capped.add(services.redis, key, {"ts": time.time(), "event": event, "id": item_id,
+                                     "subscribers": subscribers}, JOURNAL_LEN)
 
 
 def entries(services: Any, member_id: str, limit: int = 50) -> list[dict[str, Any]]:
     key = journal_key(services.settings.queue_prefix, member_id)
-    return [json.loads(raw) for raw in services.redis.lrange(key, 0, limit - 1)]
+    return capped.latest(services.redis, key, limit)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from connector import capped
 from connector.crm.port import BITRIX24, Tenant
 
 KEEP = 200  # entries kept per portal
@@ -83,10 +84,7 @@ def record(services: Any, member_id: str, user_id: Any, section: str, before: An
     entry = {"at": now(), "user_id": str(user_id), "section": section,
              "changes": [[c.path, c.old, c.new] for c in changes]}
     where = key(services, member_id)
-    with services.redis.pipeline() as pipe:
-        pipe.lpush(where, json.dumps(entry, ensure_ascii=False))
-        pipe.ltrim(where, 0, KEEP - 1)
-        pipe.execute()
+    capped.add(services.redis, where, entry, KEEP)
     return True
 
 

@@ -13,6 +13,7 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from connector import capped
 from connector.capability import Event
 from connector.context import JobContext
 from connector.crm import port as crm
@@ -141,15 +142,12 @@ def refuse(ctx: JobContext, client: crm.ItemRef, value: Value) -> dict[str, Any]
 
 
 def remember(ctx: JobContext, client: crm.ItemRef, value: Value) -> None:
-    entry = json.dumps({"client": client.label, "at": time.time(), **value.as_json()})
-    pipe = ctx.redis.pipeline()
-    pipe.lpush(ctx.key("recent"), entry)
-    pipe.ltrim(ctx.key("recent"), 0, RECENT - 1)
-    pipe.execute()
+    capped.add(ctx.redis, ctx.key("recent"),
+               {"client": client.label, "at": time.time(), **value.as_json()}, RECENT)
 
 
 def recent(ctx: JobContext) -> list[dict[str, Any]]:
-    return [json.loads(r) for r in ctx.redis.lrange(ctx.key("recent"), 0, RECENT - 1)]
+    return capped.latest(ctx.redis, ctx.key("recent"), RECENT)
 
 
 def problems(ctx: JobContext) -> dict[str, dict[str, Any]]:

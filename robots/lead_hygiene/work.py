@@ -13,6 +13,7 @@ import json
 import time
 from typing import Any
 
+from connector import capped
 from connector.capability import Event
 from connector.context import JobContext
 from connector.crm import port as crm
@@ -211,8 +212,7 @@ def on_lead(ctx: JobContext, event: Event, reading: crm.Reading) -> dict[str, An
              **verdict.as_json()}
     pipe = ctx.redis.pipeline()
     pipe.set(stored, json.dumps(verdict.as_json()), ex=VERDICT_TTL_S)
-    pipe.lpush(ctx.key("log"), json.dumps(entry, ensure_ascii=False))
-    pipe.ltrim(ctx.key("log"), 0, LOG - 1)
+    capped.push(pipe, ctx.key("log"), entry, LOG)
     pipe.hincrby(ctx.key("counts"), verdict.action, 1)
     pipe.execute()
     return entry

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
+
+from connector import capped
 
 KEEP = 200
 
@@ -14,11 +15,8 @@ def _key(ctx: Any) -> str:
 
 
 def add(ctx: Any, entry: dict[str, Any]) -> None:
-    with ctx.redis.pipeline() as pipe:
-        pipe.lpush(_key(ctx), json.dumps({"at": time.time(), **entry}, ensure_ascii=False))
-        pipe.ltrim(_key(ctx), 0, KEEP - 1)
-        pipe.execute()
+    capped.add(ctx.redis, _key(ctx), {"at": time.time(), **entry}, KEEP)
 
 
 def recent(ctx: Any, limit: int = 50) -> list[dict[str, Any]]:
-    return [json.loads(raw) for raw in ctx.redis.lrange(_key(ctx), 0, limit - 1)]
+    return capped.latest(ctx.redis, _key(ctx), limit)

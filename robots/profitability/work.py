@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from connector import capped
 from connector.capability import Event
 from connector.context import JobContext
 from connector.crm import port as crm
@@ -98,8 +99,7 @@ def keep(ctx: JobContext, deal: crm.Item, m: Margin) -> None:
              "percent": None if m.percent is None else f"{m.percent}"}
     pipe = ctx.redis.pipeline()
     pipe.set(ctx.key("deal", deal.ref.id), json.dumps(entry), ex=KEEP_S)
-    pipe.lpush(ctx.key("recent"), json.dumps(entry))
-    pipe.ltrim(ctx.key("recent"), 0, RECENT - 1)
+    capped.push(pipe, ctx.key("recent"), entry, RECENT)
     pipe.execute()
 
 

@@ -15,6 +15,7 @@ import json
 import time
 from typing import Any
 
+from connector import capped
 from connector.capability import Event
 from connector.context import JobContext
 from connector.crm import port as crm
@@ -209,14 +210,11 @@ def remember(ctx: JobContext, deal: crm.Item, sp: crm.SmartProcess, card_id: int
     entry = {"deal": deal.ref.id, "title": deal.title, "card": card_id, "kind": sp.kind,
              "what": what, "fields": [f for f in written if f != "deal"], "at": time.time(),
              "name": card.get("title") or deal.title, "status": card.get("status") or ""}
-    pipe = ctx.redis.pipeline()
-    pipe.lpush(ctx.key("recent"), json.dumps(entry))
-    pipe.ltrim(ctx.key("recent"), 0, RECENT - 1)
-    pipe.execute()
+    capped.add(ctx.redis, ctx.key("recent"), entry, RECENT)
 
 
 def recent(ctx: JobContext) -> list[dict[str, Any]]:
-    return [json.loads(r) for r in ctx.redis.lrange(ctx.key("recent"), 0, RECENT - 1)]
+    return capped.latest(ctx.redis, ctx.key("recent"), RECENT)
 
 
 def show(ctx: JobContext, deal_id: int, card: dict[str, Any]) -> None:

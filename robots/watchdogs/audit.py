@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from connector import capped
 from connector.crm.port import ItemRef
 
 MAX_ENTRIES = 20000
@@ -29,11 +30,7 @@ def record(redis: Any, key: str, rule_id: str, kind: str, ref: ItemRef, step: st
                         for k, v in params.items()}}
     if names:
         entry["names"] = {str(uid): str(name) for uid, name in names.items()}
-    with redis.pipeline() as pipe:
-        pipe.lpush(key, json.dumps(entry, ensure_ascii=False))
-        pipe.ltrim(key, 0, MAX_ENTRIES - 1)
-        pipe.expire(key, days * 86400)
-        pipe.execute()
+    capped.add(redis, key, entry, MAX_ENTRIES, days * 86400)
 
 
 def entries(redis: Any, key: str, rule_id: str = "", outcome: str = "", limit: int = 200,
