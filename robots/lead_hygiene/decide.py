@@ -76,17 +76,20 @@ def _values(lead: Lead) -> list[str]:
     return [*lead.phones, *lead.emails]
 
 
-def _best(lead: Lead, known: Known, kind: str) -> tuple[int, str]:
-    """The contact (or company) sharing most of the lead's values, the oldest on a tie, and
-    the first value it shares."""
+def ranked(lead: Lead, matches: Mapping[str, Mapping[str, list[int]]], kind: str
+           ) -> list[tuple[int, str]]:
+    """Contacts (or companies) sharing the lead's values, those sharing most first, the
+    oldest on a tie, each with the first value it shares: the worker reads the first few,
+    the verdict takes the first."""
     score: dict[int, list[str]] = {}
     for value in _values(lead):
-        for cid in known.matches.get(value, {}).get(kind, []):
+        for cid in matches.get(value, {}).get(kind, []):
             score.setdefault(cid, []).append(value)
-    if not score:
-        return 0, ""
-    cid = min(score, key=lambda c: (-len(score[c]), c))
-    return cid, score[cid][0]
+    return [(cid, score[cid][0]) for cid in sorted(score, key=lambda c: (-len(score[c]), c))]
+
+
+def _best(lead: Lead, known: Known, kind: str) -> tuple[int, str]:
+    return next(iter(ranked(lead, known.matches, kind)), (0, ""))
 
 
 def _lead_value(lead: Lead, known: Known, lead_id: int) -> str:

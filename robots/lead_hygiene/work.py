@@ -21,6 +21,7 @@ from connector.i18n import N_, t
 from robots.lead_hygiene import comms
 from robots.lead_hygiene.config import NAME
 from robots.lead_hygiene.decide import ATTACH, FOLD, SPAM, Known, Lead, Verdict, decide
+from robots.lead_hygiene.decide import ranked as rank_clients
 
 VERDICT_TTL_S = 90 * 24 * 3600
 LOG = 200  # decisions kept for the admin page
@@ -80,11 +81,7 @@ def look_up(ctx: JobContext, lead: Lead) -> tuple[Known, dict[str, crm.Item]]:
         got["lead"] = [i for i in got.get("lead", []) if i != lead.id]
 
     def ranked(kind: str) -> list[int]:
-        score: dict[int, int] = {}
-        for got in matches.values():
-            for cid in got.get(kind, []):
-                score[cid] = score.get(cid, 0) + 1
-        return sorted(score, key=lambda c: (-score[c], c))[:CLIENTS]
+        return [cid for cid, _ in rank_clients(lead, matches, kind)][:CLIENTS]
 
     contacts = ([lead.contact_id] if lead.contact_id else []) + ranked("contact")
     companies = ([lead.company_id] if lead.company_id else []) + ranked("company")
