@@ -79,7 +79,7 @@ def test_only_queue_and_jobs_and_cli_touch_rq():
 
 
 def test_emulator_knows_nothing_of_the_app():
-    for path in files("emulator"):
+    for path in files("emulator") + files("amoemu"):
         for name in imports_of(path):
             assert name.split(".")[0] not in ("connector", "robots", "install", "placements",
                                               "admin", "wiring"), (path, name)
