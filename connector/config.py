@@ -38,6 +38,13 @@ class Settings:
     google_auth_uri: str = "https://accounts.google.com/o/oauth2/v2/auth"
     google_api_root: str = ""
     telegram_api_root: str = "https://api.telegram.org"  # the fake Bot API's in tests
+    # amoCRM / Kommo integration (connector.amocrm); unset client id = amoCRM off
+    amocrm_client_id: str = ""
+    amocrm_client_secret: str = ""
+    amocrm_redirect_uri: str = ""
+    # how an account's host is reached: "{domain}" is e.g. "autoservis.amocrm.ru";
+    # tests point it at the emulator ("http://127.0.0.1:PORT/{domain}")
+    amocrm_url_template: str = "https://{domain}"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     ENV: dict[str, str] = field(
@@ -64,10 +71,18 @@ class Settings:
             "google_auth_uri": "GOOGLE_AUTH_URI",
             "google_api_root": "GOOGLE_API_ROOT",
             "telegram_api_root": "TELEGRAM_API_ROOT",
+            "amocrm_client_id": "AMOCRM_CLIENT_ID",
+            "amocrm_client_secret": "AMOCRM_CLIENT_SECRET",
+            "amocrm_redirect_uri": "AMOCRM_REDIRECT_URI",
+            "amocrm_url_template": "AMOCRM_URL_TEMPLATE",
         },
         repr=False,
         compare=False,
     )
+
+    @property
+    def amocrm_enabled(self) -> bool:
+        return bool(self.amocrm_client_id and self.amocrm_client_secret)
 
     @property
     def oauth_token_url(self) -> str:
@@ -95,6 +110,14 @@ class Settings:
             value = getattr(self, name)
             if not value.startswith(("http://", "https://", "redis://", "rediss://", "unix://")):
                 raise ConfigError(f"{self.ENV[name]} is not a URL: {value!r}")
+        if "{domain}" not in self.amocrm_url_template or not self.amocrm_url_template.startswith(
+                ("http://", "https://")):
+            raise ConfigError("AMOCRM_URL_TEMPLATE must be a URL with {domain}, e.g. "
+                              "https://{domain}")
+        if self.amocrm_client_id and not (self.amocrm_client_secret
+                                          and self.amocrm_redirect_uri):
+            raise ConfigError("AMOCRM_CLIENT_ID needs AMOCRM_CLIENT_SECRET and "
+                              "AMOCRM_REDIRECT_URI")
         if self.max_body_bytes < 1024:
             raise ConfigError("CONNECTOR_MAX_BODY_BYTES must be at least 1024")
         if not 0.05 <= self.scheduler_interval_s <= 60:

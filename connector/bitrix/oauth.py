@@ -2,7 +2,8 @@
 
 Refresh tokens are single-use: two workers refreshing the same pair would invalidate each
 other. So a refresh takes a Redis lock, re-reads the stored pair inside it, and only calls
-the OAuth server if nobody rotated the pair meanwhile. One /oauth/token/ call per expiry.
+the OAuth server if nobody rotated the pair meanwhile (connector.tokens, shared with
+amoCRM). One /oauth/token/ call per expiry.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from connector.bitrix.errors import (
     InvalidGrant,
     error_for,
 )
-from connector.bitrix.store import NEEDS_REINSTALL, PortalStore, Tokens
+from connector.bitrix.store import PortalStore, Tokens
 from connector.config import Settings
+from connector.tokens import RotatingTokens
 
 log = logging.getLogger(__name__)
 
@@ -108,58 +110,41 @@ def prove_install(oauth: OAuthClient, access_token: str, member_id: str, domain:
     return info
 
 
-class TokenManager:
-    """Hands out a valid access token for a portal, refreshing it at most once per expiry."""
+class TokenManager(RotatingTokens):
+    """Hands out a valid access token for a portal, refreshing it at most once per expiry
+    (the lock, re-read and save-before-release are connector.tokens')."""
 
     def __init__(self, store: PortalStore, redis: Redis, oauth: OAuthClient,
                  lock_timeout: float = 30.0):
-        self.store = store
-        self.redis = redis
+        super().__init__(store, redis, lock_timeout)
         self.oauth = oauth
-        self.lock_timeout = lock_timeout
 
-    def current(self, member_id: str) -> Tokens:
-        tokens = self.store.get_tokens(member_id)
-        portal = self.store.get(member_id)
-        if portal is None or tokens is None:
-            raise InvalidGrant("NO_TOKENS", "portal has no stored tokens", 401, "")
-        if portal.status == NEEDS_REINSTALL:
-            raise InvalidGrant("invalid_grant", portal.status_reason or "reinstall needed", 401)
-        return tokens
+    def missing(self, member_id: str, why: str, reinstall: bool = False) -> InvalidGrant:
+        if reinstall:
+            return InvalidGrant("invalid_grant", why, 401)
+        return InvalidGrant("NO_TOKENS", "portal has no stored tokens", 401, "")
 
-    def refresh(self, member_id: str, stale: Tokens) -> Tokens:
-        """Rotate the pair unless another process already did since `stale` was read."""
-        lock = self.redis.lock(self.store.lock_key(member_id, "refresh"),
-                               timeout=self.lock_timeout, blocking_timeout=self.lock_timeout)
-        if not lock.acquire():
-            raise BitrixRetryableError("REFRESH_LOCK_TIMEOUT", "token refresh lock busy", 0)
-        try:
-            fresh = self.store.get_tokens(member_id)
-            if fresh is not None and fresh.version != stale.version:
-                return fresh
-            if fresh is None:
-                raise InvalidGrant("NO_TOKENS", "portal has no stored tokens", 401)
-            try:
-                body = self.oauth.refresh_grant(fresh.refresh_token)
-            except InvalidGrant as exc:
-                self.store.set_status(member_id, NEEDS_REINSTALL,
-                                      f"refresh refused ({exc.description or exc.code})")
-                log.warning("portal %s refresh refused: needs reinstall", member_id)
-                raise
-            tokens = Tokens(
-                access_token=body["access_token"],
-                refresh_token=body["refresh_token"],
-                expires_at=time.time() + float(body.get("expires_in") or 3600),
-            )
-            saved = self.store.save_tokens(member_id, tokens)
-            # the refresh answer names the portal's current REST address
-            # (settings/oauth/auto-renewal.md): a renamed portal moves with it
-            endpoint = str(body.get("client_endpoint") or "")
-            if endpoint.startswith(("https://", "http://")):
-                self.store.move_endpoint(member_id, endpoint)
-            return saved
-        finally:
-            try:
-                lock.release()
-            except Exception:  # noqa: BLE001 - an expired lock is not our problem any more
-                log.warning("refresh lock for %s expired before release", member_id)
+    def busy(self, member_id: str) -> BitrixRetryableError:
+        return BitrixRetryableError("REFRESH_LOCK_TIMEOUT", "token refresh lock busy", 0)
+
+    def refused(self, exc: Exception) -> bool:
+        return isinstance(exc, InvalidGrant)
+
+    def refusal_reason(self, exc: Exception) -> str:
+        assert isinstance(exc, InvalidGrant)
+        return f"refresh refused ({exc.description or exc.code})"
+
+    def grant(self, member_id: str, tokens: Tokens) -> tuple[Tokens, dict[str, Any]]:
+        body = self.oauth.refresh_grant(tokens.refresh_token)
+        return Tokens(
+            access_token=body["access_token"],
+            refresh_token=body["refresh_token"],
+            expires_at=time.time() + float(body.get("expires_in") or 3600),
+        ), body
+
+    def saved(self, member_id: str, tokens: Tokens, answer: dict[str, Any]) -> None:
+        # the refresh answer names the portal's current REST address
+        # (settings/oauth/auto-renewal.md): a renamed portal moves with it
+        endpoint = str(answer.get("client_endpoint") or "")
+        if endpoint.startswith(("https://", "http://")):
+            self.store.move_endpoint(member_id, endpoint)

@@ -20,6 +20,14 @@ from connector.errors import Permanent, Retryable
 
 BITRIX24 = "b24"
 AMOCRM = "amo"
+# An amoCRM account is stored under the member id "amo-{account_id}"; Bitrix24 member ids
+# are 32 hex characters, so the two never collide.
+AMOCRM_MEMBER_PREFIX = "amo-"
+
+
+def crm_of(member_id: str) -> str:
+    """Which CRM a stored tenant (member id) belongs to: BITRIX24 or AMOCRM."""
+    return AMOCRM if member_id.startswith(AMOCRM_MEMBER_PREFIX) else BITRIX24
 
 
 @dataclass(frozen=True)
