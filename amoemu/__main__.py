@@ -17,8 +17,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="the demo account autoservis.amocrm.ru")
     parser.add_argument("--client-id", default=os.environ.get("AMOCRM_CLIENT_ID",
                                                               "amoemu-client-id"))
-    parser.add_argument("--client-secret", default=os.environ.get("AMOCRM_CLIENT_SECRET",
-                                                                  "amoemu-client-secret"))
+    parser.add_argument("--client-secret", default=os.environ.get(
+        "AMOCRM_CLIENT_SECRET", "amoemu-client-secret-" + "0" * 42))
     parser.add_argument("--redirect-uri", default=os.environ.get(
         "AMOCRM_REDIRECT_URI", "http://127.0.0.1:8000/amocrm/oauth"))
     parser.add_argument("--disable-hook-url", default=os.environ.get(

@@ -38,7 +38,7 @@ class AmoEmulator:
     """A local amoCRM for tests and `./dev up`; one integration (client_id), many accounts."""
 
     def __init__(self, client_id: str = "amoemu-client-id",
-                 client_secret: str = "amoemu-client-secret",
+                 client_secret: str = "amoemu-client-secret-" + "0" * 42,
                  redirect_uri: str = "http://127.0.0.1:8000/amocrm/oauth",
                  disable_hook_url: str = "", host: str = "127.0.0.1", port: int = 0,
                  demo: bool = False, clock: Callable[[], float] | None = None) -> None:
