@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import threading
 
 from amoemu.server import AmoEmulator
 
@@ -26,13 +27,15 @@ def main(argv: list[str] | None = None) -> None:
     opts = parser.parse_args(argv)
     emu = AmoEmulator(opts.client_id, opts.client_secret, opts.redirect_uri,
                       opts.disable_hook_url, host=opts.host, port=opts.port, demo=opts.demo)
+    emu.start()  # binds the port first, so the address printed is the real one
     print(f"amoemu on {emu.url}; control: {emu.url}/_emulator/accounts", flush=True)
     for acc in emu.state.accounts.values():
         print(f"account {acc.id} {acc.domain}: {emu.url}/{acc.domain}/api/v4/account; "
               f"consent: {emu.url}/www.amocrm.ru/oauth?client_id={opts.client_id}"
               f"&state=demo&mode=post_message", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
-        emu.serve_forever()
+        threading.Event().wait()
+    emu.stop()
 
 
 if __name__ == "__main__":
