@@ -87,10 +87,8 @@ class AmoOAuth:
     settings: Settings
     session: requests.Session
     hosts: Hosts
-
-    @classmethod
-    def from_settings(cls, settings: Settings, session: requests.Session) -> AmoOAuth:
-        return cls(settings, session, Hosts(settings.amocrm_url_template))
+    # the accounts' rate windows (connector.ratelimit): a token call counts like any other
+    window: Any = None
 
     def _token(self, domain: str, grant: dict[str, str]) -> dict[str, Any]:
         s = self.settings
@@ -100,6 +98,10 @@ class AmoOAuth:
         payload = {"client_id": s.amocrm_client_id, "client_secret": s.amocrm_client_secret,
                    "redirect_uri": s.amocrm_redirect_uri, **grant}
         path = "/oauth2/access_token"
+        if self.window is not None:
+            from connector.amocrm.rest import window_key
+
+            self.window.acquire(window_key(domain))
         try:
             resp = self.session.post(url, json=payload, timeout=OAUTH_TIMEOUT,
                                      allow_redirects=False)

@@ -1,6 +1,6 @@
 """AmoClient: an amoCRM account's API v4 and Files host, as the stored token sees it.
 
-Every HTTP request first takes a slot in the tenant's sliding window (connector.ratelimit:
+Every HTTP request first takes a slot in the account's sliding window (connector.ratelimit:
 never more than 6 in any 1.1 s, shared by every process, under amoCRM's 7 per second).
 Then:
 
@@ -172,7 +172,7 @@ class AmoClient:
               attempt: int) -> requests.Response:
         while True:
             self._check_open()
-            self.window.acquire(self.member_id, self.plan)
+            self.window.acquire(window_key(self.domain()), self.plan)
             self.http_requests += 1
             hdrs = {"Authorization": f"Bearer {tokens.access_token}", "Accept": ACCEPT,
                     **(headers or {})}
@@ -341,6 +341,17 @@ class AmoClient:
             url = str(nxt)
 
 
+def window_key(host: str) -> str:
+    """The rate window a request counts in: the account's host.
+
+    The host is known before the tenant's id is (the first `GET /api/v4/account` of a
+    connect tells the id), so keying by it puts those first calls in the same window as
+    every later one. Calls to the account's Files host count in the account's window too:
+    §5 leaves the limit's scope open, so the strict reading is taken.
+    """
+    return f"amo:{service_host(host)}"
+
+
 def embedded(body: Mapping[str, Any], key: str) -> list[dict[str, Any]]:
     rows = (body.get("_embedded") or {}).get(key) if isinstance(body, Mapping) else None
     return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
@@ -375,10 +386,10 @@ def account_at(session: requests.Session, hosts: Hosts, domain: str, access_toke
                window: SlidingWindow, plan: Window = AMOCRM) -> dict[str, Any]:
     """`GET /api/v4/account?with=drive_url` with a token not stored yet (connecting).
 
-    The window is keyed by the domain: the tenant's member id is what this answer tells.
+    It takes its slot in the same window as the tenant's later calls (window_key).
     """
     host = service_host(domain)
-    window.acquire(f"host:{host}", plan)
+    window.acquire(window_key(host), plan)
     try:
         resp = session.get(hosts.base(host) + "/api/v4/account", params={"with": "drive_url"},
                            headers={"Authorization": f"Bearer {access_token}",

@@ -31,9 +31,10 @@ class Amo:
               session: requests.Session | None = None) -> Amo:
         session = session or requests.Session()
         hosts = Hosts(settings.amocrm_url_template)
-        oauth = AmoOAuth(settings, session, hosts)
+        window = SlidingWindow(redis, settings.queue_prefix, "amo-window")
+        oauth = AmoOAuth(settings, session, hosts, window)
         return cls(settings, store, session, hosts, oauth, AmoTokens(store, redis, oauth),
-                   SlidingWindow(redis, settings.queue_prefix, "amo-window"))
+                   window)
 
     def client(self, member_id: str) -> AmoClient:
         s = self.settings
