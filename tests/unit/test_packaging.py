@@ -13,7 +13,7 @@ from pathlib import Path
 from setuptools import find_packages
 
 ROOT = Path(__file__).resolve().parents[2]
-DEV_TOOLS = ("emulator", "fakedrive", "faketelegram", "bench", "devstack")
+DEV_TOOLS = ("emulator", "amoemu", "fakedrive", "faketelegram", "bench", "devstack")
 # the app: every other top-level package of the repository
 APP = tuple(sorted(p.parent.name for p in ROOT.glob("*/__init__.py")
                    if p.parent.name not in (*DEV_TOOLS, "tests")))
