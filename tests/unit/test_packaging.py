@@ -53,7 +53,7 @@ def modules_after(code: str, env: dict[str, str] | None = None) -> set[str]:
 
 def test_the_development_tools_are_importable_from_the_source_tree():
     assert set(DEV_TOOLS) <= modules_after(
-        "import emulator, fakedrive, faketelegram, bench, devstack")
+        "import emulator, amoemu, fakedrive, faketelegram, bench, devstack")
 
 
 def entry_point() -> tuple[str, str]:
