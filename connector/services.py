@@ -46,6 +46,17 @@ class Services:
         return BitrixCrm(self.client(member_id), portal.domain if portal else "", known,
                          self.redis, self.settings.queue_prefix)
 
+    def amo(self) -> Any:
+        """The amoCRM parts (connector.amocrm.service.Amo), built on first use; amoCRM is
+        off (AMOCRM_CLIENT_ID unset) unless settings.amocrm_enabled."""
+        built = self.__dict__.get("_amo")
+        if built is None:
+            from connector.amocrm.service import Amo
+
+            built = self.__dict__["_amo"] = Amo.build(self.settings, self.redis, self.store,
+                                                      self.session)
+        return built
+
     def client(self, member_id: str) -> BitrixClient:
         """A REST client for the portal, aimed at the client_endpoint the OAuth server gave."""
         portal = self.store.get(member_id)
