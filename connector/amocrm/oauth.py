@@ -29,6 +29,7 @@ from redis import Redis
 from connector.amocrm.domains import Hosts, account_domain, member_id
 from connector.amocrm.errors import (
     AmoAuthLost,
+    AmoBlocked,
     AmoError,
     AmoPermanentError,
     AmoRetryableError,
@@ -116,7 +117,7 @@ class AmoOAuth:
                 return body
         err = error_for(resp.status_code, resp.content, resp.headers.get("Content-Type", ""),
                         "POST", path)
-        if resp.status_code in (400, 401, 403):
+        if resp.status_code in (400, 401):
             # a used or revoked refresh token, a bad code, wrong client: reconnect (§1.3)
             raise AmoAuthLost(err.problem, "POST", path) from err
         raise err
@@ -167,7 +168,13 @@ class AmoTokens(RotatingTokens):
             raise AmoAuthLost(Problem(401, title="a long-lived token cannot be refreshed"))
         portal = self.store.get(member_id)
         domain = portal.domain if portal else ""
-        body = self.oauth.refresh_grant(domain, tokens.refresh_token)
+        try:
+            body = self.oauth.refresh_grant(domain, tokens.refresh_token)
+        except AmoBlocked as exc:  # the gateway's 403: the account's API is blocked (§5)
+            block(self.store, member_id, f"amoCRM refused the token refresh with 403 (API "
+                  f"access blocked; {exc.problem.title}). No request is sent until an admin "
+                  f"re-enables the tenant")
+            raise
         return tokens_from(body), body
 
     def valid(self, member_id: str, now: float | None = None) -> Tokens:

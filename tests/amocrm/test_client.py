@@ -276,3 +276,13 @@ def test_four_processes_hammering_one_tenant_get_no_429(world):
     assert stats["limited_429"] == 0 and not stats["blocked"]
     assert stats["max_in_one_second"] <= 6
     assert elapsed >= (60 / 6 - 1) * 1.1 - 1  # 60 requests at 6 per 1.1 s
+
+
+def test_403_on_the_token_endpoint_blocks_rather_than_asking_for_a_reinstall(world):
+    mid = world.connect()
+    world.emu.block(world.acc.id)
+    stale = world.store.get_tokens(mid)
+    with pytest.raises(AmoBlocked):
+        world.amo.tokens.refresh(mid, stale)
+    assert world.store.get(mid).status == BLOCKED
+    assert world.store.get_tokens(mid).refresh_token == stale.refresh_token
