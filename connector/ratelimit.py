@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis import Redis
@@ -76,15 +77,22 @@ class SlidingWindow:
 
     def acquire(self, tenant: str, plan: Window = AMOCRM, max_wait: float = 120.0) -> float:
         """Wait for a slot; returns the seconds waited. Raises TimeoutError past max_wait."""
-        waited = 0.0
-        while True:
-            wait = self.try_acquire(tenant, plan)
-            if wait <= 0:
-                return waited
-            if waited + wait > max_wait:
-                raise TimeoutError(f"rate window of {tenant} busy for {waited:.1f}s")
-            time.sleep(wait)
-            waited += wait
+        return wait_for_slot(lambda: self.try_acquire(tenant, plan), f"rate window of {tenant}",
+                             max_wait)
 
     def reset(self, tenant: str) -> None:
         self.redis.delete(self.key(tenant))
+
+
+def wait_for_slot(try_acquire: Callable[[], float], what: str, max_wait: float) -> float:
+    """Sleep as long as `try_acquire` says until it takes a slot; the seconds waited.
+    TimeoutError past max_wait. Shared by every limiter (Bitrix24's bucket, this window)."""
+    waited = 0.0
+    while True:
+        wait = try_acquire()
+        if wait <= 0:
+            return waited
+        if waited + wait > max_wait:
+            raise TimeoutError(f"{what} busy for {waited:.1f}s")
+        time.sleep(wait)
+        waited += wait

@@ -8,10 +8,11 @@ Redis's, so processes on different hosts agree.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from redis import Redis
+
+from connector.ratelimit import wait_for_slot
 
 # KEYS[1] bucket; ARGV: drain per second, capacity. Returns wait in microseconds (0 = taken).
 _ACQUIRE = """
@@ -72,15 +73,8 @@ class LeakyBucket:
 
     def acquire(self, member_id: str, plan: Plan = STANDARD, max_wait: float = 120.0) -> float:
         """Wait for a slot; returns the seconds waited. Raises TimeoutError past max_wait."""
-        waited = 0.0
-        while True:
-            wait = self.try_acquire(member_id, plan)
-            if wait <= 0:
-                return waited
-            if waited + wait > max_wait:
-                raise TimeoutError(f"rate budget of portal {member_id} busy for {waited:.1f}s")
-            time.sleep(wait)
-            waited += wait
+        return wait_for_slot(lambda: self.try_acquire(member_id, plan),
+                             f"rate budget of portal {member_id}", max_wait)
 
     def reset(self, member_id: str) -> None:
         self.redis.delete(self.key(member_id))
