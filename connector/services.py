@@ -39,10 +39,19 @@ class Services:
     lifecycle: Any = None
 
     def crm(self, member_id: str, known: dict[str, Any] | None = None) -> Any:
-        """The CRM port for a tenant (Bitrix24 today); `known` = raw answers already read."""
+        """The CRM port for a tenant, Bitrix24's or amoCRM's by its member id; `known` =
+        raw answers already read (an event delivery's)."""
         from connector.bitrix.adapter import BitrixCrm
+        from connector.crm.port import AMOCRM, crm_of
 
         portal = self.store.get(member_id)
+        if crm_of(member_id) == AMOCRM:
+            from connector.amocrm.adapter import AmoCrm
+            from connector.amocrm.presence import presence_for
+
+            return AmoCrm(self.amo().client(member_id), portal.domain if portal else "",
+                          known, self.redis, self.settings.queue_prefix,
+                          presence_for(self, member_id))
         return BitrixCrm(self.client(member_id), portal.domain if portal else "", known,
                          self.redis, self.settings.queue_prefix)
 

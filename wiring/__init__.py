@@ -85,12 +85,15 @@ def create_app(config: Settings | Mapping[str, Any] | None = None,
     """The web app: the core's routes, the installer, the deal tab, the Google connection."""
     from admin.views import bp as admin_bp
     from connector.app import create_app as build_app
+    from install.amocrm import bp as amocrm_bp
     from install.views import bp as install_bp
+    from placements.amocrm_widget import bp as amocrm_widget_bp
     from placements.google_connect import bp as google_bp
     from placements.views import bp as placements_bp
 
     return build_app(config, lambda s: build_services(s, web=True, caps=caps),
-                     [install_bp, admin_bp, placements_bp, google_bp])
+                     [install_bp, admin_bp, placements_bp, google_bp, amocrm_bp,
+                      amocrm_widget_bp])
 
 
 def main(argv: list[str] | None = None) -> int:
