@@ -19,10 +19,11 @@ from typing import Any
 from rq import get_current_job
 
 from connector import queue as q
-from connector.bitrix.events import NEUTRAL, ref_of
+from connector.bitrix import events as bitrix_events
+from connector.bitrix.events import NEUTRAL
 from connector.capability import Event
 from connector.context import JobContext
-from connector.crm.port import ItemRef
+from connector.crm.port import AMOCRM, BITRIX24, ItemRef, crm_of
 from connector.errors import Permanent
 from connector.history import EVENT_WORDS, event_identity
 from connector.journal import record
@@ -70,18 +71,41 @@ def run_inbound(kind: str, name: str, member_id: str, payload: dict[str, Any]) -
     if kind == "event":
         return deliver(ctx, name, payload)
     if kind == "robot":
+        if payload.get("expect") and not _still_there(ctx, payload):
+            return {"dropped": "the lead is no longer where the pipeline action named"}
         owner = next((c.name for c in services.registry.capabilities
                       if any(t.code == name for t in c.triggers)), "")
         return run_robot(ctx.of(owner), services.registry.triggers, payload)
     raise ValueError(f"unknown inbound kind {kind!r}")
 
 
+def events_of(member_id: str) -> Any:
+    """The module naming a tenant's CRM events neutrally (NEUTRAL, ref_of)."""
+    if crm_of(member_id) == AMOCRM:
+        from connector.amocrm import events as amocrm_events
+
+        return amocrm_events
+    return bitrix_events
+
+
+def _still_there(ctx: JobContext, payload: dict[str, Any]) -> bool:
+    """An amoCRM pipeline action's body is not signed (amocrm.md §3.1): act only if the
+    lead, read again through the API, sits in the status and pipeline the body named."""
+    from connector.triggers import call_from_payload
+
+    expect = payload["expect"]
+    item = ctx.crm.item(call_from_payload(payload).ref)
+    return (str(expect.get("status_id", item.stage)) == item.stage
+            and str(expect.get("pipeline_id", item.category)) == item.category)
+
+
 def deliver(ctx: JobContext, name: str, payload: dict[str, Any]) -> dict[str, Any]:
-    neutral = NEUTRAL.get(name)
+    events = events_of(ctx.member_id)
+    neutral = events.NEUTRAL.get(name)
     if neutral is None:
         return {"ignored": name}
     data = payload.get("data") or {}
-    ref = ref_of(name, data)
+    ref = events.ref_of(name, data)
     services = ctx.services
     job = get_current_job()
     delivery = job.id if job is not None else q.job_id("delivery", ctx.member_id, name,
@@ -232,6 +256,8 @@ def drain_offline(services: Services, member_id: str, max_batches: int = 20) -> 
     portal = services.store.get(member_id)
     if portal is None or portal.status != "active":
         return {"skipped": "not active"}
+    if crm_of(member_id) != BITRIX24:
+        return {"skipped": "Bitrix24's offline queue only"}
     return drain(services.client(member_id), services.redis, services.settings.queue_prefix,
                  member_id, lambda rec: enqueue_offline(services, member_id, rec), max_batches)
 

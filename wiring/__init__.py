@@ -33,12 +33,20 @@ def reconcile_portal(services: Services, member_id: str) -> dict[str, Any]:
     portal = services.store.get(member_id)
     if portal is None or portal.status == "uninstalled":
         return {"skipped": "not installed"}
+    from connector.crm.port import AMOCRM, crm_of
+    from connector.jobs import ensure_periodic
+
+    if crm_of(member_id) == AMOCRM:
+        from install.amocrm_registrations import reconcile_amo
+
+        done = reconcile_amo(services.registry, services.amo().client(member_id),
+                             services.settings.public_base_url, services.settings.secret_key)
+        return {"applied": done.applied, "errors": done.errors,
+                "periodic": ensure_periodic(services, member_id)}
     doc = services.portal_settings.get(member_id)
     outcome = reconcile(services.registry, services.client(member_id),
                         services.settings.public_base_url, portal.user_id,
                         doc["events"]["offline_backup"])
-    from connector.jobs import ensure_periodic
-
     granted = {s.strip() for s in (portal.scope or "").split(",") if s.strip()}
     missing = sorted(services.registry.scopes() - granted) if granted else []
     if missing:  # what the capabilities declare they need and the app was not granted
