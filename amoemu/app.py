@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from amoemu import catalogs as cat
 from amoemu import crm
 from amoemu.state import (
     CUSTOM_FIELDS_PAGE,
@@ -112,6 +113,13 @@ class Api:
             r("/api/v4/tasks", endpoint="tasks"),
             r("/api/v4/tasks/<int:id>", endpoint="task"),
             r("/api/v4/webhooks", endpoint="webhooks"),
+            r("/api/v4/catalogs", endpoint="catalogs"),
+            r("/api/v4/catalogs/<int:cid>", endpoint="catalog"),
+            r("/api/v4/catalogs/<int:cid>/elements", endpoint="elements"),
+            r("/api/v4/catalogs/<int:cid>/elements/<int:id>", endpoint="element"),
+            r("/api/v4/catalogs/<int:cid>/custom_fields", endpoint="catalog_fields"),
+            r("/api/v4/catalogs/<int:cid>/custom_fields/<int:fid>",
+              endpoint="catalog_field"),
             r("/api/v4/<any(salesbot,marketingbot):kind>/<int:bot>/continue/<int:cid>",
               endpoint="bot_continue"),
             r(f"/api/v4/{E}/custom_fields", endpoint="fields"),
@@ -483,6 +491,11 @@ class Api:
             if entity == "contacts":
                 rows += [{"to_entity_id": x, "to_entity_type": "companies", "metadata": None}
                          for x in obj["companies"]]
+        flt = c.args.get("filter") if isinstance(c.args.get("filter"), dict) else {}
+        if flt:
+            rows = [r for r in rows if "to_catalog_id" not in flt and (
+                "to_entity_type" not in flt or r["to_entity_type"] == flt["to_entity_type"])]
+        rows += cat.link_rows(obj, flt)  # catalog elements (entity-links-api)
         for r in rows:
             r["entity_id"], r["entity_type"] = id, entity
         if not rows:
@@ -498,6 +511,15 @@ class Api:
         out = []
         for item in items:
             to_type, to_id = item.get("to_entity_type"), item.get("to_entity_id")
+            if to_type == "catalog_elements" and isinstance(item, dict):
+                # entity-links-api: leads, contacts and companies link catalog elements
+                meta = cat.link_element(c.acc, entity, obj, item, op == "link")
+                if meta is None:
+                    raise ValidationFailed([{"request_id": "0", "errors": [crm._err(
+                        "NotSupportedChoice", "to_entity_id", crm.CHOICE)]}])
+                out.append({"entity_id": id, "entity_type": entity, "to_entity_id": to_id,
+                            "to_entity_type": to_type, "metadata": meta})
+                continue
             lead = obj if entity == "leads" else c.acc.leads.get(to_id) \
                 if to_type == "leads" else None
             other_type, other_id = (to_type, to_id) if entity == "leads" else (entity, id)
@@ -566,6 +588,92 @@ class Api:
                 out.append({**f, "request_id": crm.request_id(item, i), "_links": crm.links(
                     c.base, f"/api/v4/{entity}/custom_fields/{f['id']}")})
             return hal({"_total_items": len(out), "_embedded": {"custom_fields": out}})
+        raise ApiError(405, "Method Not Allowed", "")
+
+    # catalogs (amoemu.catalogs; {DOCS}/crm/platform/catalogs-api) --------------------------
+    def ep_catalogs(self, c: Ctx) -> Response:
+        path = "/api/v4/catalogs"
+        if c.method == "GET":
+            rows = [cat.catalog_api(x, c.base) for x in sorted(
+                c.acc.catalogs.values(), key=lambda x: (x["sort"], x["id"]))]
+            return self.paginate(c, rows, "catalogs", path)
+        if c.method in ("POST", "PATCH"):
+            items = crm.validate_batch(self.body(c))
+            made = (cat.add_catalogs if c.method == "POST" else cat.edit_catalogs)(
+                self.state, c.acc, items, c.user.id)
+            return hal({"_links": crm.links(c.base, path), "_embedded": {
+                "catalogs": [cat.catalog_api(x, c.base) for x in made]}})
+        raise ApiError(405, "Method Not Allowed", "")
+
+    def ep_catalog(self, c: Ctx, cid: int) -> Response:
+        found = c.acc.catalogs.get(cid)
+        if c.method == "GET":  # a missing catalog → 204, as a missing lead (amocrm.md §0)
+            return hal(cat.catalog_api(found, c.base)) if found else empty()
+        if c.method == "PATCH":
+            item = self.body(c)
+            if not isinstance(item, dict):
+                raise ApiError(400, "Bad Request", "Request body must be a JSON object")
+            cat.catalog_of(c.acc, cid)
+            made = cat.edit_catalogs(self.state, c.acc, [{**item, "id": cid}], c.user.id)
+            return hal(cat.catalog_api(made[0], c.base))
+        raise ApiError(405, "Method Not Allowed", "")
+
+    def ep_elements(self, c: Ctx, cid: int) -> Response:
+        cat.catalog_of(c.acc, cid)
+        path = f"/api/v4/catalogs/{cid}/elements"
+        if c.method == "GET":
+            flt = c.args.get("filter") if isinstance(c.args.get("filter"), dict) else {}
+            query = str(c.args.get("query") or "")
+            rows = [cat.element_api(e, c.base) for e in sorted(
+                c.acc.catalog_elements[cid].values(), key=lambda e: e["id"])
+                if cat.element_matches(e, flt, query)]
+            return self.paginate(c, rows, "elements", path)
+        if c.method in ("POST", "PATCH"):
+            items = crm.validate_batch(self.body(c))
+            made = cat.write_elements(self.state, c.acc, cid, items, c.user.id,
+                                      c.method == "PATCH")
+            return hal({"_links": crm.links(c.base, path), "_embedded": {"elements": [
+                {**cat.element_api(e, c.base), "request_id": rid} for e, rid in made]}})
+        raise ApiError(405, "Method Not Allowed", "")
+
+    def ep_element(self, c: Ctx, cid: int, id: int) -> Response:
+        cat.catalog_of(c.acc, cid)
+        found = c.acc.catalog_elements[cid].get(id)
+        if c.method == "GET":
+            return hal(cat.element_api(found, c.base)) if found and not \
+                found["is_deleted"] else empty()
+        if c.method == "PATCH":
+            item = self.body(c)
+            if not isinstance(item, dict):
+                raise ApiError(400, "Bad Request", "Request body must be a JSON object")
+            made = cat.write_elements(self.state, c.acc, cid, [{**item, "id": id}],
+                                      c.user.id, True)
+            return hal(cat.element_api(made[0][0], c.base))
+        raise ApiError(405, "Method Not Allowed", "")
+
+    def ep_catalog_fields(self, c: Ctx, cid: int) -> Response:
+        cat.catalog_of(c.acc, cid)
+        path = f"/api/v4/catalogs/{cid}/custom_fields"
+        if c.method == "GET":
+            rows = [cat.field_api(f, cid, c.base) for f in cat.list_fields(c.acc, cid)]
+            # custom-fields: at most 50 per request; follow _links.next
+            return self.paginate(c, rows, "custom_fields", path, cap=CUSTOM_FIELDS_PAGE,
+                                 total=True)
+        if c.method in ("POST", "PATCH"):
+            if c.method == "POST":
+                self.require_admin(c)  # custom-fields: adding fields is for admins only
+            items = crm.validate_batch(self.body(c))
+            made = (cat.add_fields if c.method == "POST" else cat.edit_fields)(
+                self.state, c.acc, cid, items)
+            return hal({"_total_items": len(made), "_embedded": {"custom_fields": [
+                {**cat.field_api(f, cid, c.base), "request_id": rid} for f, rid in made]}})
+        raise ApiError(405, "Method Not Allowed", "")
+
+    def ep_catalog_field(self, c: Ctx, cid: int, fid: int) -> Response:
+        cat.catalog_of(c.acc, cid)
+        found = next((f for f in cat.list_fields(c.acc, cid) if f["id"] == fid), None)
+        if c.method == "GET":
+            return hal(cat.field_api(found, cid, c.base)) if found else empty()
         raise ApiError(405, "Method Not Allowed", "")
 
     # notes (amocrm.md §4.7) -----------------------------------------------------------

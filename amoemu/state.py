@@ -230,6 +230,9 @@ class Account:
     custom_fields: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tags: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     entity_files: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    # catalogs (amoemu.catalogs): id → catalog, catalog id → element id → element
+    catalogs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    catalog_elements: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
     salesbot_waiting: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     salesbot_continued: list[dict[str, Any]] = field(default_factory=list)
     # limits (amocrm.md §5) and statistics
@@ -335,7 +338,8 @@ class State:
             ("status", 60000001), ("lead", 20000001), ("contact", 40000001),
             ("company", 45000001), ("note", 70000001), ("task", 80000001),
             ("webhook", 1001), ("field", 600001), ("enum", 900001), ("tag", 100001),
-            ("file", 1), ("session", 5001), ("bot", 1), ("continue", 1))}
+            ("file", 1), ("session", 5001), ("bot", 1), ("continue", 1),
+            ("catalog", 4501), ("element", 525001))}
 
     def next_id(self, kind: str) -> int:
         return next(self._ids[kind])
