@@ -832,4 +832,38 @@ EVENTS = Schema("events", N_("CRM events"), (
              unit="s", low=10, high=3600),
 ), help=N_("How CRM events reach the app."))
 
-CORE_SCHEMAS: tuple[Schema, ...] = (GENERAL, EVENTS)
+WEEKDAYS = (Option(1, N_("Monday")), Option(2, N_("Tuesday")), Option(3, N_("Wednesday")),
+            Option(4, N_("Thursday")), Option(5, N_("Friday")), Option(6, N_("Saturday")),
+            Option(7, N_("Sunday")))
+CLOCK = r"([01]\d|2[0-3]):[0-5]\d|24:00"
+
+
+def _check_schedule(row: dict[str, Any]) -> Problem | None:
+    if not row["weekdays"]:
+        return "weekdays", N_("choose at least one working day")
+    if row["end"] <= row["start"]:
+        return "end", N_("must be later than the start")
+    return None
+
+
+# amoCRM has no work-day tracking: who works when is the admin's schedule per manager (the
+# company's working time, work_time, for anyone without one) and the manager's own "away"
+# switch on the widget (connector.amocrm.presence). Only amoCRM tenants are shown it.
+SCHEDULE = Schema("schedule", N_("Manager's schedule"), (
+    User("user_id", N_("Manager"), N_("The amoCRM user this schedule is for.")),
+    Choice("weekdays", N_("Working days"), N_("The days of a normal week."), [1, 2, 3, 4, 5],
+           options=WEEKDAYS, many=True),
+    Text("start", N_("Work starts"), N_("HH:MM in the time zone of General."), "09:00",
+         pattern=CLOCK, messages={"pattern": N_("must be a time like 09:00")}),
+    Text("end", N_("Work ends"), N_("HH:MM; 24:00 is midnight."), "18:00", pattern=CLOCK,
+         messages={"pattern": N_("must be a time like 18:00")}),
+), check=_check_schedule)
+
+AMOCRM = Schema("amocrm", N_("Managers' working hours (amoCRM)"), (
+    ListOf("schedules", N_("Schedules"),
+           N_("A manager without a schedule works the company's working time (Watchdogs → "
+              "Working time), holidays included."), [], item=SCHEDULE, unique="user_id"),
+), help=N_("When each manager takes new leads: inside their hours and not «away» on the "
+           "widget."))
+
+CORE_SCHEMAS: tuple[Schema, ...] = (GENERAL, EVENTS, AMOCRM)

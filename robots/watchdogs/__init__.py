@@ -19,6 +19,7 @@ from robots.watchdogs.cli import COMMAND
 from robots.watchdogs.config import NAME
 from robots.watchdogs.overdue import overdue
 from robots.watchdogs.panels import PANELS
+from robots.watchdogs.worktime import from_settings
 
 ITEM_EVENTS = ("lead.created", "lead.updated", "deal.created", "deal.updated", "item.created",
                "item.updated")
@@ -99,5 +100,7 @@ CAPABILITY = Capability(
     card_sections=CARD_SECTIONS,
     panels=PANELS,
     scopes=frozenset({"crm", "task", "im", "calendar"}),
-    provides={"overdue": overdue},  # what a digest reports (robots.watchdogs.overdue)
+    provides={"overdue": overdue,  # what a digest reports (robots.watchdogs.overdue)
+              # the company's working-time rules, for amoCRM's presence (schedules)
+              "work_time": from_settings},
 )
