@@ -333,6 +333,9 @@ class GetItem(Query):
     ref: ItemRef
     observers: bool = False  # deals: who watches it (costs a second command on Bitrix24)
     contacts: bool = False  # deals: every contact, not only the first (the same command)
+    # deals: when it entered its stage, in fields["movedTime"] (ISO 8601). Bitrix24 keeps it
+    # on the deal; amoCRM only in its events (/api/v4/events), a request more
+    moved: bool = False
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,8 @@ def queries(ctx: JobContext, ref: crm.ItemRef, fire: str = "") -> dict[str, crm.
     kinds = {k for k, _ in pairs}
     observers = any(k == "date_reminders" and config.OBSERVERS in r["recipients"]
                     for k, r in pairs)
-    out: dict[str, crm.Query] = {"item": crm.GetItem(ref, observers=observers)}
+    moved = "stage_limits" in kinds  # how long it has been in its stage
+    out: dict[str, crm.Query] = {"item": crm.GetItem(ref, observers=observers, moved=moved)}
     if "reaction" in kinds:
         # from the hour: the same read asked twice in a job (a batch, then its item) is one
         out["reactions"] = crm.Reactions(ref, _iso(time.time() // 3600 * 3600 - REACTION_WINDOW_S))

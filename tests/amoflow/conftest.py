@@ -65,7 +65,9 @@ class AmoStack:
 
 
 @pytest.fixture
-def amo_stack(redis_url: str, redis: Redis) -> Iterator[AmoStack]:
+def amo_stack(redis_url: str, redis: Redis, app_env_overrides: dict[str, str]
+              ) -> Iterator[AmoStack]:
+    """Marks `fake_telegram` / `fake_drive` add the fakes' environment (tests/conftest)."""
     from amoemu import AmoEmulator, app_env
     from connector.config import load_settings
     from wiring import create_app
@@ -87,6 +89,7 @@ def amo_stack(redis_url: str, redis: Redis) -> Iterator[AmoStack]:
         "AMOCRM_CLIENT_ID": CLIENT_ID, "AMOCRM_CLIENT_SECRET": CLIENT_SECRET,
         "AMOCRM_REDIRECT_URI": f"{app_url}/amocrm/oauth",
         "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT), **app_env(emu.url),
+        **app_env_overrides,
     }
     app = create_app(load_settings(env))
     server.app = app
