@@ -116,14 +116,31 @@ def drive(emu: AmoEmulator, req: Request, host: str, rest: str) -> Response:
                     for v in f["versions"]]}})
             return _json(file_model(emu, base, f))
         if path == "/v1.0/files" and req.method == "GET":
+            # files-api "Получение файлов": trashed files only with filter[deleted]
+            deleted = "filter[deleted]" in req.args
             rows = [file_model(emu, base, f) for f in st.files.values()
-                    if f["account_id"] == acc.id]
-            uu = req.args.getlist("filter[uuid][]") or req.args.getlist("filter[uuid]")
+                    if f["account_id"] == acc.id and f["is_trashed"] == deleted]
+            # filter[uuid]: "UUID'ы файлов, перечисленные через запятую" (the array form too)
+            uu = [u for raw in req.args.getlist("filter[uuid][]") + req.args.getlist(
+                "filter[uuid]") for u in raw.split(",") if u]
             if uu:
                 rows = [r for r in rows if r["uuid"] in uu]
             if not rows:
                 return Response(b"", 204)
             return _json({"_embedded": {"files": rows}})
+        if path == "/v1.0/files" and req.method == "DELETE":
+            # files-api "Удаление файлов": [{"uuid"}] → 204; the files go to the trash
+            # (is_trashed, deleted_at, deleted_by of the file model; restorable)
+            body = req.get_json(silent=True, force=True)
+            if not isinstance(body, list) or not all(
+                    isinstance(i, dict) and i.get("uuid") for i in body):
+                raise ApiError(400, "Bad Request", "an array of {uuid} is required")
+            for item in body:
+                f = st.files.get(str(item["uuid"]))
+                if f is not None and f["account_id"] == acc.id:
+                    f.update({"is_trashed": True, "deleted_at": st.now(),
+                              "deleted_by": {"id": user.id, "type": "user"}})
+            return Response(b"", 204)
         m = re.fullmatch(r"/download/([\w-]+)/([\w-]+)/[^/]*", path)
         if m and req.method == "GET":
             # amocrm.md §10.15: whether downloads need the Bearer token is UNCONFIRMED;
