@@ -19,7 +19,17 @@ from typing import Any
 
 from connector.bitrix.errors import BitrixError
 from connector.bitrix.viewer import viewer_client
-from connector.crm.port import BITRIX24, Tenant
+from connector.crm.port import (
+    AMOCRM,
+    AMOCRM_MEMBER_PREFIX,
+    BITRIX24,
+    CrmError,
+    LatestItems,
+    PipelineNames,
+    Tenant,
+    crm_of,
+)
+from connector.errors import AuthLost
 from connector.frames import FRAME_TTL_S
 from connector.i18n import N_, t
 
@@ -92,6 +102,8 @@ class Catalog:
 def key(services: Any, member_id: str, user_id: Any) -> str:
     """Under the core's keyspace of the tenant, one per (member, admin)."""
     tenant = Tenant(BITRIX24, member_id).key
+    if crm_of(member_id) == AMOCRM:
+        tenant = Tenant(AMOCRM, member_id.removeprefix(AMOCRM_MEMBER_PREFIX)).key
     return f"{services.settings.queue_prefix}:core:{tenant}:admin-catalog:{user_id}"
 
 
@@ -247,6 +259,38 @@ def remember(services: Any, portal: Any, viewer: Any, auth_id: str, lang: str = 
         return
     services.redis.set(key(services, portal.member_id, viewer.user_id), catalog.to_json(),
                        ex=FRAME_TTL_S)
+
+
+# what an amoCRM admin's pages can name: amoCRM hands the widget no user token to read with,
+# so the names come through the CRM port with the integration's own token; the kinds the
+# port has no list query for (users, departments, stages, sources, fields) stay missing
+PORT_KINDS = ("pipeline", "deal")
+
+
+def read_through_port(crm: Any, lang: str) -> Catalog:
+    """The names the CRM port answers: the deals' pipelines and the latest deals."""
+    reading = crm.read({"pipelines": PipelineNames("deal"),
+                        "deals": LatestItems("deal", RECENT_DEALS)})
+    names: dict[str, dict[str, dict[str, str]]] = {}
+    if reading.ok("pipelines"):
+        names["pipeline"] = {"deal": {str(k): str(v)
+                                      for k, v in dict(reading.get("pipelines")).items()}}
+    if reading.ok("deals"):
+        names["deal"] = {"": {str(item.ref.id): str(item.title or "")
+                              for item in reading.get("deals")}}
+    missing = {k for k in KINDS if k != "entity_type" and k not in names}
+    return Catalog(names, {}, frozenset(missing), lang)
+
+
+def remember_through_port(services: Any, member_id: str, user_id: Any, lang: str) -> None:
+    """An amoCRM admin opened the settings: keep the names the port gives for the frame's
+    life (a failed read leaves the previous catalog, like `remember`)."""
+    try:
+        catalog = read_through_port(services.crm(member_id), lang)
+    except (CrmError, AuthLost) as exc:
+        log.info("catalog of %s not read: %s", member_id, exc)
+        return
+    services.redis.set(key(services, member_id, user_id), catalog.to_json(), ex=FRAME_TTL_S)
 
 
 def recall(services: Any, member_id: str, user_id: Any) -> Catalog | None:

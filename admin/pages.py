@@ -11,11 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from connector.capability import Panel, Registry
+from connector.crm.port import AMOCRM, BITRIX24
 from connector.i18n import N_, Msg
 from connector.settings_schema import CORE_SCHEMAS, Schema
 
 CORE = "core"  # the JobContext capability of the core's own panels
 OVERVIEW = "overview"
+# core sections about one CRM only: Bitrix24's offline events, amoCRM's managers' hours
+ONLY_ON = {"events": BITRIX24, "amocrm": AMOCRM}
+
+
+def shown_on(section: str, crm: str) -> bool:
+    """Whether a settings section belongs on a tenant of this CRM's pages."""
+    return ONLY_ON.get(section, crm) == crm
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,14 @@ from werkzeug.datastructures import ImmutableMultiDict
 
 from admin import catalog as names
 from admin import forms
-from admin.pages import OVERVIEW, Page, pages
+from admin.pages import OVERVIEW, Page, pages, shown_on
 from admin.panels_core import GENERAL_PANELS, OPERATIONS_PANELS, OVERVIEW_PANELS
 from connector import frames
 from connector.bitrix.store import Portal
 from connector.bitrix.viewer import Viewer
 from connector.capability import AdminView, Outcome, PostedFile
 from connector.context import JobContext
+from connector.crm.port import AMOCRM, crm_of
 from connector.i18n import N_, t
 from placements.frame import Frame, Refused, follow_up, framed, page_token, services
 
@@ -32,6 +33,9 @@ bp = Blueprint("admin", __name__)
 PAGE_PATH = "/app/"
 FORM_SLACK = 64 * 1024  # a multipart body beside its file: boundaries, headers, hidden fields
 MiB = 1024 * 1024
+AMO_NAMES = N_("On amoCRM the app lists pipelines and recent leads by name; users, stages "
+               "and fields are typed as ids (amoCRM shows a user's id in Settings → Users, "
+               "a stage's in the pipeline's settings).")
 TOO_LARGE = N_("The file is {size} MB; this page accepts files up to {limit} MB. Nothing "
                "was saved.")
 
@@ -80,9 +84,10 @@ def render(portal: Portal, viewer: Viewer, name: str, *, notice: Outcome | None 
     view = AdminView(viewer.user_id, dict(values or request.args), catalog)
     ctx = _panel_ctx(page, portal.member_id)
     doc = svc.portal_settings.get(portal.member_id)
+    crm = crm_of(portal.member_id)
     sections = [forms.section(schema, doc.get(schema.name, {}), lang, catalog,
                               (submitted or {}).get(schema.name), error)
-                for schema in page.schemas]
+                for schema in page.schemas if shown_on(schema.name, crm)]
     panels = [{"name": f"{page.name}-{panel.name}", "key": panel.name,
                "title": t(lang, panel.title), "template": panel.template,
                "facts": panel.facts(ctx, view) if ctx else {}}
@@ -97,6 +102,7 @@ def render(portal: Portal, viewer: Viewer, name: str, *, notice: Outcome | None 
         action=f"{svc.settings.public_base_url}{PAGE_PATH}{page.name}?LANG={lang}",
         frame_token=token, csrf=frames.csrf_for(svc.settings.secret_key, token),
         catalog_missing=viewer.admin and catalog is None and bool(page.schemas),
+        crm_note=t(lang, AMO_NAMES) if crm == AMOCRM and viewer.admin and sections else "",
         page_url=lambda n, **q: page_url(n, token, **q))
     return framed(html, portal, status)
 
@@ -170,7 +176,7 @@ def submit(name: str) -> Any:
                        claims.member_id).answer()
     if form.get("_section"):
         schema = next((s for s in page.schemas if s.name == form["_section"]), None)
-        if schema is None:
+        if schema is None or not shown_on(schema.name, crm_of(portal.member_id)):
             abort(404)
         catalog = names.recall(svc, portal.member_id, viewer.user_id)
         result = forms.save(svc, portal.member_id, viewer.user_id, schema, form, catalog)
