@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     emu.start()  # binds the port first, so the address printed is the real one
     print(f"amoemu on {emu.url}; control: {emu.url}/_emulator/accounts", flush=True)
     for acc in emu.state.accounts.values():
-        print(f"account {acc.id} {acc.domain}: {emu.url}/{acc.domain}/api/v4/account; "
+        print(f"account {acc.id} {acc.domain} ({acc.name}): "
+              f"{emu.url}/{acc.domain}/api/v4/account; "
               f"consent: {emu.url}/www.amocrm.ru/oauth?client_id={opts.client_id}"
               f"&state=demo&mode=post_message", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

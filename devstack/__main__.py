@@ -1,6 +1,7 @@
 """`./dev up`: Redis, the web app (gunicorn), two workers (one for documents alone) and,
-when no real portal is configured, the emulator with a demo portal that installs the app.
-Prints what to open; Ctrl-C stops all.
+when no real portal is configured, the emulator with a demo portal that installs the app;
+when no amoCRM integration is configured, the amoCRM emulator with a demo account connected
+to the app (devstack/amocrm.py). Prints what to open; Ctrl-C stops all.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 
 from cryptography.fernet import Fernet
 
-from devstack import running
+from devstack import amocrm, running
 from devstack.ports import refusal
 from devstack.processes import (
     ROOT,
@@ -88,8 +89,33 @@ def configure_demo(env: dict[str, str], emu_url: str, app_url: str) -> bool:
     return True
 
 
-def wanted_ports(args: argparse.Namespace, env: dict[str, str], demo: bool
-                 ) -> dict[str, tuple[int, str]]:
+def connect_amo_demo(env: dict[str, str], amo_url: str, fake_telegram: bool
+                     ) -> tuple[amocrm.AmoDemo, str] | None:
+    """Connect the amoCRM demo account through the app's OAuth redirect and switch its
+    capabilities on: (the account, what went wrong or ""); None if the emulator is not up.
+    Nothing here stops the stack: the Bitrix24 demo must come up whatever happens."""
+    from connector.config import load_settings
+    from wiring import build_services
+
+    try:
+        demo = amocrm.demo_account(amo_url)
+    except TimeoutError:
+        return None
+    status = amocrm.connect(demo)
+    if status != 200:
+        return demo, f"the app answered HTTP {status} on its OAuth redirect"
+    services = build_services(load_settings(env))
+    try:
+        amocrm.configure(services, demo, fake_telegram)
+    except Exception as exc:  # noqa: BLE001 - reported in the printout
+        return demo, f"its settings were not saved: {type(exc).__name__}: {exc}"[:300]
+    finally:
+        services.redis.close()
+    return demo, ""
+
+
+def wanted_ports(args: argparse.Namespace, env: dict[str, str], demo: bool,
+                 amo_demo: bool = False) -> dict[str, tuple[int, str]]:
     """The ports this run would listen on: {what: (port, the option that moves it)}."""
     wanted = {"the web app": (args.port, "--port")}
     if not env.get("REDIS_URL"):
@@ -98,15 +124,19 @@ def wanted_ports(args: argparse.Namespace, env: dict[str, str], demo: bool
         wanted["the emulator (demo portal)"] = (args.emulator_port, "--emulator-port")
         if not env.get("GOOGLE_CLIENT_ID"):
             wanted["the fake Google Drive"] = (args.drive_port, "--drive-port")
-        if not env.get("TELEGRAM_API_ROOT"):
-            wanted["the fake Telegram Bot API"] = (args.telegram_port, "--telegram-port")
+    if amo_demo:
+        wanted["the amoCRM emulator (demo account)"] = (args.amocrm_port, "--amocrm-port")
+    if (demo or amo_demo) and not env.get("TELEGRAM_API_ROOT"):
+        wanted["the fake Telegram Bot API"] = (args.telegram_port, "--telegram-port")
     return wanted
 
 
 CLI_KEYS = ("REDIS_URL", "PUBLIC_BASE_URL", "B24_CLIENT_ID", "B24_OAUTH_SERVER",
             "GOOGLE_CLIENT_ID", "GOOGLE_TOKEN_URI", "GOOGLE_AUTH_URI", "GOOGLE_API_ROOT",
-            "TELEGRAM_API_ROOT")
-DEMO_CLI_KEYS = ("B24_CLIENT_SECRET", "GOOGLE_CLIENT_SECRET")  # the demo's own, not secrets
+            "TELEGRAM_API_ROOT", "AMOCRM_CLIENT_ID", "AMOCRM_REDIRECT_URI",
+            "AMOCRM_URL_TEMPLATE")
+# the demos' own, not secrets
+DEMO_CLI_KEYS = ("B24_CLIENT_SECRET", "GOOGLE_CLIENT_SECRET", "AMOCRM_CLIENT_SECRET")
 
 
 def cli_env(env: dict[str, str], own: set[str], demo: bool) -> dict[str, str]:
@@ -128,13 +158,18 @@ def main() -> int:
     parser.add_argument("--redis-port", type=int, default=6390)
     parser.add_argument("--drive-port", type=int, default=8950)
     parser.add_argument("--telegram-port", type=int, default=8960)
+    parser.add_argument("--amocrm-port", type=int, default=8970,
+                        help="the amoCRM emulator's port (its demo account)")
+    parser.add_argument("--no-amocrm", action="store_true",
+                        help="no amoCRM demo account")
     parser.add_argument("--language", default=DEMO_LANGUAGE,
                         help="the demo portal's language (default %(default)s)")
     args = parser.parse_args()
 
     env = base_env()
     demo = not env.get("B24_CLIENT_ID")
-    refused = refusal(wanted_ports(args, env, demo))
+    amo_demo = not env.get("AMOCRM_CLIENT_ID") and not args.no_amocrm
+    refused = refusal(wanted_ports(args, env, demo, amo_demo))
     if refused:
         print(refused, file=sys.stderr)
         return 2
@@ -170,7 +205,11 @@ def main() -> int:
         env.update(fake_drive_env(drive_url, "demo-google-client", "demo"))
         procs.append(spawn([sys.executable, "-m", "fakedrive", "--port", str(args.drive_port)],
                            env, logs / "fakedrive.log"))
-    fake_telegram = demo and not env.get("TELEGRAM_API_ROOT")
+    amo_url = f"http://127.0.0.1:{args.amocrm_port}"
+    if amo_demo:
+        env.update(amocrm.app_env(amo_url, app_url))
+        procs.append(amocrm.start(args.amocrm_port, app_url, env, logs / "amoemu.log"))
+    fake_telegram = (demo or amo_demo) and not env.get("TELEGRAM_API_ROOT")
     telegram_url = f"http://127.0.0.1:{args.telegram_port}"
     if fake_telegram:
         from faketelegram import app_env as fake_telegram_env
@@ -194,9 +233,11 @@ def main() -> int:
         print(f"the web app did not start; see {logs / 'web.log'}", file=sys.stderr)
         shutdown()
     configured = configure_demo(env, emu_url, app_url) if demo else False
-    cli = cli_env(env, {k for k in env if env[k] != before.get(k)}, demo)
+    amo = connect_amo_demo(env, amo_url, fake_telegram) if amo_demo else None
+    cli = cli_env(env, {k for k in env if env[k] != before.get(k)}, demo or amo_demo)
     running.write({"app": app_url, "redis": env["REDIS_URL"], "cli_env": cli,
                    **({"emulator": emu_url, "demo_portal": f"{emu_url}/"} if demo else {}),
+                   **({"amocrm": amo_url} if amo_demo else {}),
                    **({"drive": drive_url} if fake_drive else {}),
                    **({"telegram": telegram_url} if fake_telegram else {})})
     if demo:
@@ -214,7 +255,7 @@ crm-connector is running.""")
     if demo:
         print(f"""  Deals             {emu_url}/demo/deals
   Chats             {emu_url}/demo/chats""")
-    emulator_log = ", emulator.log" if demo else ""
+    emulator_log = (", emulator.log" if demo else "") + (", amoemu.log" if amo_demo else "")
     print(f"""  App health        {app_url}/healthz
   Installer page    {app_url}/install
   Redis             {env['REDIS_URL']}
@@ -228,6 +269,8 @@ crm-connector is running.""")
   Add a deal        ./dev demo-deal 'Sofa for the lobby'
   Open a work day   ./dev demo-day 3 OPENED   (user 3; also PAUSED, CLOSED)
   Add a lead        ./dev demo-lead 'Instagram request'""")
+    if amo is not None:
+        print(amocrm.lines(amo[0], amo[1], app_url))
     print(f"""
 CLI (in another terminal; `./dev cli <command>` does the same):
   {cli_line(cli)}

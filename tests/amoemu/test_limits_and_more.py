@@ -165,7 +165,12 @@ def test_demo_account_and_kommo_zone():
         assert names == ["Ремонт", "Повторный контакт"]
         stages = [s["name"] for s in acc.main_pipeline()["statuses"]]
         assert stages[1:6] == ["Заявка", "Осмотр", "Согласование", "В работе", "Готово"]
-        assert len(acc.leads) == 4 and all(lead["price"] for lead in acc.leads.values())
+        from amoemu import demo
+
+        assert acc.name == demo.NAME == "Автосервис Вмятин.нет"
+        assert len(acc.leads) == len(demo.LEADS) and all(
+            lead["price"] for lead in acc.leads.values())
+        assert len([u for u in acc.users if not u.is_admin]) >= 4
         kommo = emu.add_account("dentshop", zone="kommo.com")
         assert kommo.drive_domain == "drive-c.kommo.com"
         assert emu.authorize(kommo.id)["platform"] == "2"
