@@ -20,16 +20,19 @@ Decisions (the port speaks Bitrix24 Disk's shapes: int ids, folders):
   (`PUT /api/v4/{entity}/{id}/files`) so people find it on the card. `item_folder(ref)`
   names that folder. `storage_root("common")` is the account's Files (`ROOT`, the only
   storage amoCRM has); a named subfolder of it (the documents' «Документы/Сделка 12»)
-  is the app's own grouping, `8·F + n`, kept in the same hash (`d:<parent>/<name>` → id,
-  its files in the set `…:in:<id>`): its files are on the Files host, linked to no card.
-  A card's folder has no subfolders.
+  is the app's own grouping, `8·F + n` (`f:<id>` in the same hash; a folder's subfolders
+  in the hash `…:sub:<parent>`, name → id; its files in the set `…:in:<id>`): its files
+  are on the Files host, linked to no card. A card's folder has no subfolders. Names are
+  unique per folder, compared case-blind.
 * **Activities.** A note is amoCRM's activity (connector.amocrm.events: `note_lead` is
   `activity.created`). ItemActivities lists the card's attachment notes
   (`note_type=attachment`, `params.file_uuid`), and, when the card's Files tab holds files
   no note carries, one more entry `{"id": 0, "kind": "files"}` with them: so a capability
   that copies an item's activity files (the Drive mirror) sees every file of the card
-  exactly once, as a file with a version. `owner_type` takes the neutral codes the
-  capabilities read (2 deal, 3 contact, 4 company, as Bitrix24's CRM types).
+  exactly once, as a file with a version (read again by `file`, so a new version is
+  copied as a revision; a file field's attachment is copied once by its key).
+  `owner_type` takes the neutral codes the capabilities read (2 deal, 3 contact,
+  4 company, as Bitrix24's CRM types).
 * **Attachments.** `Item.attachments` are the values of `file` custom fields
   (`{file_uuid, version_uuid, file_name, file_size}`, §4.6): `attachments_of(lead)` gives
   them, with the field id as the field and the `version_uuid` as the id (a file field's
@@ -216,7 +219,7 @@ class AmoFiles:
                            {"filter[note_type]": "attachment", "order[id]": "asc"})
 
     def _linked(self, entity: str, entity_id: int) -> list[str]:
-        """The card's Files tab, newest link first (pages by `before_id`, §4.10)."""
+        """The card's Files tab (pages by `limit` and `before_id`, a link id, §4.10)."""
         path = f"/api/v4/{entity}/{entity_id}/files"
         out: list[str] = []
         params: dict[str, Any] = {"limit": LINKS_PAGE}
