@@ -88,6 +88,8 @@ def render(portal: Portal, viewer: Viewer, name: str, *, notice: Outcome | None 
     sections = [forms.section(schema, doc.get(schema.name, {}), lang, catalog,
                               (submitted or {}).get(schema.name), error)
                 for schema in page.schemas if shown_on(schema.name, crm)]
+    if crm == AMOCRM:  # the page's own note says which names amoCRM gives (crm_note)
+        sections = [{**s, "names_missing": []} for s in sections]
     panels = [{"name": f"{page.name}-{panel.name}", "key": panel.name,
                "title": t(lang, panel.title), "template": panel.template,
                "facts": panel.facts(ctx, view) if ctx else {}}

@@ -89,6 +89,7 @@ define(['jquery'], function ($) {
       var status = root.querySelector('.cc-widget__status');
       var button = root.querySelector('.cc-widget__away');
       status.textContent = state.label || '';
+      root.querySelector('.cc-widget__help').style.display = state.away ? 'none' : '';
       button.textContent = state.away ? text('come_back') : text('go_away');
       button.setAttribute('aria-pressed', state.away ? 'true' : 'false');
       button.disabled = false;
@@ -112,8 +113,7 @@ define(['jquery'], function ($) {
           '<p class="cc-widget__status" role="status"></p>' +
           '<button type="button" class="button-input cc-widget__away" disabled></button>' +
           '<p class="cc-widget__help"></p>' +
-          '<button type="button" class="button-input cc-widget__tab"></button>' +
-          '<div class="cc-widget__page"></div></div>'
+          '<button type="button" class="button-input cc-widget__tab"></button></div>'
       });
       var root = document.querySelector('.cc-widget[data-cc-lead="' + lead + '"]');
       if (!root) {
@@ -127,17 +127,50 @@ define(['jquery'], function ($) {
         root.querySelector('.cc-widget__status').textContent = failure(err);
       });
       var tab = root.querySelector('.cc-widget__tab');
-      var page = root.querySelector('.cc-widget__page');
       tab.textContent = text('open_tab');
       tab.onclick = function () {
-        if (page.firstChild) {
-          page.textContent = '';
-          tab.textContent = text('open_tab');
-          return;
-        }
-        tab.textContent = text('hide_tab');
-        openPage(page, {page: 'card', lead_id: lead}, 520);
+        openPanel(tab, {page: 'card', lead_id: lead});
       };
+    }
+
+    /* The lead's page beside the card: the right column is too narrow for it, so a panel
+       over the card's right side, closed by its button (or Escape). */
+    function openPanel(opener, request) {
+      var old = document.querySelector('.cc-widget__panel');
+      if (old) {
+        old.parentNode.removeChild(old);
+      }
+      var panel = document.createElement('div');
+      panel.className = 'cc-widget__panel';
+      panel.setAttribute('role', 'dialog');
+      panel.setAttribute('aria-label', text('title'));
+      panel.style.cssText = 'position:fixed;top:0;right:0;bottom:0;z-index:1000;' +
+        'width:min(760px,95vw);background:#fff;box-shadow:0 0 24px rgba(0,0,0,.25);' +
+        'display:flex;flex-direction:column';
+      var close = document.createElement('button');
+      close.type = 'button';
+      close.className = 'button-input cc-widget__close';
+      close.textContent = text('hide_tab');
+      close.style.cssText = 'align-self:flex-end;margin:8px';
+      var box = document.createElement('div');
+      box.className = 'cc-widget__page';
+      box.style.cssText = 'flex:1;padding:0 8px 8px';
+      function shut(event) {
+        if (!event || event.key === 'Escape' || event.type === 'click') {
+          document.removeEventListener('keydown', shut);
+          if (panel.parentNode) {
+            panel.parentNode.removeChild(panel);
+          }
+          opener.focus();
+        }
+      }
+      close.onclick = shut;
+      document.addEventListener('keydown', shut);
+      panel.appendChild(close);
+      panel.appendChild(box);
+      document.body.appendChild(panel);
+      close.focus();
+      openPage(box, request, Math.max(window.innerHeight - 70, 400));
     }
 
     function settingsInto(box, height) {

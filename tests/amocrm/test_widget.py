@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import time
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -284,3 +286,180 @@ def test_the_archive_carries_the_apps_address(tmp_path: Path):
     with pytest.raises(ValueError):
         backend_url("http://connector.example.com")
     assert REDIRECT_URI.startswith("https://")
+
+
+# in a real browser: the widget's own script.js on an amoCRM page -----------------------------
+# An amoCRM lead card and the widget's advanced-settings page, as far as script.js sees
+# them (the SDK's documented surface: define(), system().area, i18n(), get_settings(),
+# render_template() into the right column, $authorizedAjax() adding X-Auth-Token, and
+# AMOCRM.data.current_card). Playwright serves it at the tenant's own https address, so the
+# browser does the real CORS preflight and frames our pages under their frame-ancestors.
+AMO_PAGE = """<!doctype html><html lang="ru"><head><meta charset="utf-8">
+<title>amoCRM</title><style>
+body{font:14px sans-serif;margin:0;background:#f5f5f5}
+.card{display:flex}.main{flex:1;padding:16px}
+.card-widgets__elements{width:300px;background:#fff;border-left:1px solid #ddd;padding:12px}
+#work-area-cc_connector{background:#fff;padding:12px}
+</style></head><body>
+<div class="card"><div class="main"><h1>__TITLE__</h1><p>amoCRM (в тесте)</p>
+<div id="work-area-cc_connector"></div></div>
+<div class="card-widgets__elements"></div></div>
+<script>
+window.AMOCRM = {lang_id: 'ru', data: {current_card: {id: __LEAD__}}};
+var I18N = __I18N__;
+function define(deps, factory) {
+  var Widget = factory(null);
+  var base = {
+    system: function () { return {area: '__AREA__', lang: 'ru'}; },
+    i18n: function (key) { return I18N[key]; },
+    get_settings: function () { return {widget_code: 'cc_connector'}; },
+    render_template: function (tpl) {
+      var box = document.createElement('div');
+      box.className = tpl.caption.class_name;
+      box.innerHTML = tpl.render;
+      document.querySelector('.card-widgets__elements').appendChild(box);
+    },
+    $authorizedAjax: function (opts) {
+      return fetch('/_token').then(function (r) { return r.text(); }).then(function (token) {
+        return fetch(opts.url, {method: opts.method, body: opts.data, headers:
+          {'X-Auth-Token': token, 'Content-Type': 'application/json'}});
+      }).then(function (resp) {
+        return resp.json().then(function (body) {
+          if (!resp.ok) { throw {responseJSON: body, status: resp.status}; }
+          return body;
+        });
+      });
+    }
+  };
+  Widget.prototype = base;
+  var widget = new Widget();
+  window.ccWidget = widget;
+  widget.callbacks.init(); widget.callbacks.render(); widget.callbacks.bind_actions();
+  if ('__AREA__' === 'advanced_settings') { widget.callbacks.advancedSettings(); }
+}
+</script><script src="/widget/script.js"></script></body></html>"""
+
+
+@pytest.fixture
+def served(widget):
+    """The widget's app on a real loopback port (its pages load in the browser)."""
+    import dataclasses
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from connector.amocrm.oauth import connect_with_code
+    from wiring import create_app
+
+    holder: dict[str, Any] = {}
+    server = make_server("127.0.0.1", 0, lambda env, start: holder["app"](env, start),
+                         threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app = create_app(dataclasses.replace(widget.world.settings, public_base_url=url))
+    holder["app"] = app
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    services = app.extensions["connector"]
+    if services.store.get(widget.member) is None:  # the same Redis: stored already
+        grant = widget.world.emu.authorize(widget.account)
+        connect_with_code(services.store, services.amo().oauth, grant["referer"],
+                          grant["code"], services.amo().account_of)
+    try:
+        yield url, services
+    finally:
+        server.shutdown()
+
+
+def _amo_page(page: Any, w: Widget, url: str, area: str, lead: int, user_id: int) -> None:
+    from amocrm_widget.build import files
+
+    content = files(url)
+    ru = json.loads(content["i18n/ru.json"])
+
+    def handle(route: Any) -> None:
+        path = urlsplit(route.request.url).path
+        if path == "/_token":
+            route.fulfill(body=w.token(user_id), content_type="text/plain")
+        elif path == "/widget/script.js":
+            route.fulfill(body=content["script.js"], content_type="text/javascript")
+        else:
+            title = (f"Сделка #{lead}" if area == "lcard"
+                     else "Настройки → Интеграции → Коннектор")
+            html = (AMO_PAGE.replace("__TITLE__", title).replace("__LEAD__", str(lead))
+                    .replace("__AREA__", area)
+                    .replace("__I18N__", json.dumps(ru, ensure_ascii=False)))
+            route.fulfill(body=html, content_type="text/html; charset=utf-8")
+
+    page.route(f"{ORIGIN}/**", handle)
+    page.goto(f"{ORIGIN}/leads/detail/{lead}", wait_until="load")
+
+
+@contextmanager
+def amo_browser(width: int) -> Iterator[Any]:
+    """tests.e2e.browser's Chromium, letting an https page reach our loopback server (a real
+    deployment is public https; Chrome asks before a public page calls a loopback one)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.browser import ARGS, CHROMIUM
+
+    if CHROMIUM is None:
+        pytest.fail("chromium is missing: ./dev test installs it (Debian package 'chromium')")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            *ARGS, "--disable-features=LocalNetworkAccessChecks,"
+                   "BlockInsecurePrivateNetworkRequests,PrivateNetworkAccessSendPreflights"])
+        try:
+            yield browser.new_page(viewport={"width": width, "height": 800}, locale="ru-RU")
+        finally:
+            browser.close()
+
+
+def test_the_widget_in_a_browser(widget, served):
+    from tests.e2e.browser import shoot
+
+    w = widget
+    url, _ = served
+    lead = w.world.emu.create_lead(w.account, name="Ремонт КПП", responsible_user_id=w.manager)
+    with amo_browser(1200) as page:
+        _amo_page(page, w, url, "lcard", lead["id"], w.manager)
+        away = page.locator(".cc-widget__away")
+        away.wait_for()
+        page.wait_for_function("!document.querySelector('.cc-widget__away').disabled")
+        assert away.inner_text() == "Я отошёл"
+        shoot(page, "amocrm-widget-card")
+        away.click()
+        page.wait_for_function(
+            "document.querySelector('.cc-widget__away').textContent === 'Я на месте'")
+        assert "отошли" in page.locator(".cc-widget__status").inner_text()
+        assert away_state(w, w.manager)
+        page.click(".cc-widget__tab")
+        frame = page.frame_locator(".cc-widget__frame")
+        frame.locator("h1").wait_for()
+        assert f"сделка {lead['id']}" in frame.locator("h1").inner_text()
+        shoot(page, "amocrm-widget-card-tab")
+        page.keyboard.press("Escape")
+        assert page.locator(".cc-widget__panel").count() == 0
+        away.click()
+        page.wait_for_function(
+            "document.querySelector('.cc-widget__away').textContent === 'Я отошёл'")
+        assert not away_state(w, w.manager)
+    with amo_browser(1400) as page:
+        _amo_page(page, w, url, "advanced_settings", lead["id"], w.world.acc.admin_id)
+        frame = page.frame_locator(".cc-widget__frame")
+        frame.locator("nav.tabs").wait_for()
+        assert "Аккаунт amoCRM" in frame.locator("header").inner_text()
+        shoot(page, "amocrm-widget-settings")
+    with amo_browser(1000) as page:
+        answer = w.call("open", w.token(), {"page": "settings"}).get_json()
+        general = answer["url"].replace(w.services.settings.public_base_url, url).replace(
+            "/app/overview", "/app/general")
+        page.goto(general, wait_until="load")
+        assert page.locator("#settings-amocrm").is_visible()
+        assert page.locator("#crm-note").is_visible()
+        shoot(page, "amocrm-widget-general")
+    with amo_browser(1200) as page:  # a manager: the right panel only
+        _amo_page(page, w, url, "advanced_settings", lead["id"], w.manager)
+        page.locator(".cc-widget__settings").wait_for()
+        page.wait_for_function("document.querySelector('.cc-widget__settings').textContent"
+                               ".indexOf('администратор') >= 0")
+        shoot(page, "amocrm-widget-settings-manager")
