@@ -66,14 +66,18 @@ def entity_of(kind: str) -> str:
 
 
 def neutral(err: AmoError, what: str) -> p.CrmError:
-    """The port's error for a client error: retryable ones stay retryable."""
+    """The port's error for a client error: retryable ones stay retryable; a validation
+    refusal keeps its field errors (amocrm.md §5: they point to array paths)."""
     if isinstance(err, AmoPermanentError):
         status = getattr(err, "status", 0)
         if status == 404:
             return p.NotFound(what, str(err), err)
         if status == 403:
             return p.AccessDenied(what, str(err), err)
-        return p.CrmPermanent(what, str(err), err)
+        found = [f"{e.code} at {e.path}" for errs in err.problem.validation.values()
+                 for e in errs]
+        reason = f"{err} ({'; '.join(found[:5])})" if found else str(err)
+        return p.CrmPermanent(what, reason, err)
     return p.CrmRetryable(what, str(err), err)
 
 

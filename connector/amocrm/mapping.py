@@ -128,14 +128,26 @@ def plain(value: Any) -> Any:
     return value
 
 
+_MONEY = re.compile(r"^(-?\d+(?:\.\d+)?)\|[A-Z]{3}$")
+
+
+def field_text(value: Any) -> Any:
+    """A value for an amoCRM field: Bitrix24's money text "1500.00|RUB" (what capabilities
+    write to a money field) is its amount, amoCRM's numeric fields keeping no currency."""
+    value = plain(value)
+    found = _MONEY.match(value) if isinstance(value, str) else None
+    return found.group(1) if found else value
+
+
 def field_value(key: str, value: Any) -> dict[str, Any]:
-    """One custom_fields_values entry for a field named by id (digits) or code."""
+    """One custom_fields_values entry for a field named by id (digits) or code; None and ""
+    clear it (amocrm.md §4.6: `values: null`)."""
     ref: dict[str, Any] = {"field_id": int(key)} if key.isdigit() else {
         "field_code": key.upper()}
-    if value is None:
-        return {**ref, "values": None}  # amocrm.md §4.6: null clears the field
+    if value is None or value == "":
+        return {**ref, "values": None}
     values = value if isinstance(value, list | tuple) else [value]
-    return {**ref, "values": [v if isinstance(v, dict) else {"value": plain(v)}
+    return {**ref, "values": [v if isinstance(v, dict) else {"value": field_text(v)}
                               for v in values]}
 
 

@@ -442,21 +442,27 @@ def test_assign_update_and_move_write_the_lead_and_forget_what_they_changed(worl
     who = manager(world)
     cost = world.emu.add_field(a, "leads", "Себестоимость", "numeric")
     folder = world.emu.add_field(a, "leads", "Ссылка на папку", "url", code="UF_CRM_FOLDER")
+    margin = world.emu.add_field(a, "leads", "Маржа", "numeric", code="UF_CRM_MARGIN")
+    world.emu.add_field(a, "leads", "Заметка", "text", code="UF_CRM_NOTE")
     other = world.emu.add_pipeline(a, "Опт", ["Заявка", "Счёт"])
     lead = world.emu.create_lead(a, name="Ремонт", custom_fields_values=[
-        {"field_id": cost["id"], "values": [{"value": "10"}]}])
+        {"field_id": cost["id"], "values": [{"value": "10"}]},
+        {"field_code": "UF_CRM_NOTE", "values": [{"value": "старое"}]}])
     assert amo.item(deal(lead)).assigned == world.acc.admin_id
     done = amo.apply({
         "a": p.Assign(deal(lead), who.id),
         "u": p.UpdateItem(deal(lead), {"title": "Ремонт бампера", "amount": Decimal("12500.00"),
                                        "uf_crm_folder": "https://drive.example/f/1",
-                                       str(cost["id"]): None}),
+                                       str(cost["id"]): None, "UF_CRM_MARGIN": "2500.50|RUB",
+                                       "UF_CRM_NOTE": ""}),
         "m": p.MoveItem(deal(lead), str(other["id"]), str(status(world, "Счёт", other)))})
     assert not done.errors and done.values == {"a": True, "u": True, "m": True}
     item = amo.item(deal(lead))  # read again: the writes forgot the old answer
     assert (item.assigned, item.title, item.amount) == (who.id, "Ремонт бампера", "12500")
     url = "https://drive.example/f/1"
-    assert item.fields == {str(folder["id"]): url, "UF_CRM_FOLDER": url}  # the cost cleared
+    # the cost and the note cleared; Bitrix24's money text is its amount on amoCRM
+    assert item.fields == {str(folder["id"]): url, "UF_CRM_FOLDER": url,
+                           str(margin["id"]): "2500.50", "UF_CRM_MARGIN": "2500.50"}
     assert (item.category, item.stage) == (str(other["id"]), str(status(world, "Счёт", other)))
     amo.apply({"m": p.MoveItem(deal(lead), str(main_pipeline(world)["id"]), "")})
     assert amo.item(deal(lead)).stage == str(status(world, "Первичный контакт"))
@@ -466,6 +472,8 @@ def test_assign_update_and_move_write_the_lead_and_forget_what_they_changed(worl
                         "y": p.UpdateItem(deal(lead), {"NO_SUCH_FIELD": "1"}),
                         "z": p.Assign(deal(lead), world.acc.admin_id)}, halt=True)
     assert isinstance(failed.errors["x"], p.NotFound) and "z" not in failed.values
+    failed = amo.apply({"y": p.UpdateItem(deal(lead), {"NO_SUCH_FIELD": "1"})})
+    assert "NotSupportedChoice at custom_fields_values.0.field_id" in str(failed.errors["y"])
 
 
 def test_comments_and_trigger_logs_are_common_notes(world, amo):
