@@ -119,8 +119,9 @@ def demo_settings(account: dict[str, Any]) -> dict[str, Any]:
         # fair distribution by the widget's pipeline step on «Заявка» (./dev demo-amo-lead)
         "distribution": {"groups": [{
             "id": DISTRIBUTION_GROUP, "name": "Мастера-приёмщики", "entity_types": ["deal"],
-            "users": masters, "supervisors": [admin], "placeholder_user_ids": [admin],
-            "recheck_minutes": 1}]},
+            "users": masters, "placeholder_user_ids": [admin], "recheck_minutes": 1,
+            # no supervisors: on Bitrix24 they get a chat with the reasons, amoCRM has none
+            "supervisors": []}]},
         "watchdogs": {
             "reaction": [{"id": "new_request", "name": "Ответить на заявку",
                           "entity": "deal", "category_ids": [int(repair["id"])],
