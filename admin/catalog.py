@@ -20,14 +20,10 @@ from typing import Any
 from connector.bitrix.errors import BitrixError
 from connector.bitrix.viewer import viewer_client
 from connector.crm.port import (
-    AMOCRM,
-    AMOCRM_MEMBER_PREFIX,
-    BITRIX24,
     CrmError,
     LatestItems,
     PipelineNames,
-    Tenant,
-    crm_of,
+    tenant_of,
 )
 from connector.errors import AuthLost
 from connector.frames import FRAME_TTL_S
@@ -101,9 +97,7 @@ class Catalog:
 
 def key(services: Any, member_id: str, user_id: Any) -> str:
     """Under the core's keyspace of the tenant, one per (member, admin)."""
-    tenant = Tenant(BITRIX24, member_id).key
-    if crm_of(member_id) == AMOCRM:
-        tenant = Tenant(AMOCRM, member_id.removeprefix(AMOCRM_MEMBER_PREFIX)).key
+    tenant = tenant_of(member_id).key
     return f"{services.settings.queue_prefix}:core:{tenant}:admin-catalog:{user_id}"
 
 

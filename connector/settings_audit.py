@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector import capped
-from connector.crm.port import BITRIX24, Tenant
+from connector.crm.port import tenant_of
 
 KEEP = 200  # entries kept per portal
 CLI = "cli"  # the actor of a change made with `crm-connector settings`
@@ -47,7 +47,7 @@ class Entry:
 
 
 def key(services: Any, member_id: str) -> str:
-    return (f"{services.settings.queue_prefix}:core:{Tenant(BITRIX24, member_id).key}"
+    return (f"{services.settings.queue_prefix}:core:{tenant_of(member_id).key}"
             ":settings-audit")
 
 

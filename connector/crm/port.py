@@ -30,6 +30,13 @@ def crm_of(member_id: str) -> str:
     return AMOCRM if member_id.startswith(AMOCRM_MEMBER_PREFIX) else BITRIX24
 
 
+def tenant_of(member_id: str) -> Tenant:
+    """The tenant a stored member id names (an amoCRM account keeps its own id)."""
+    if crm_of(member_id) == AMOCRM:
+        return Tenant(AMOCRM, member_id[len(AMOCRM_MEMBER_PREFIX):])
+    return Tenant(BITRIX24, member_id)
+
+
 @dataclass(frozen=True)
 class Tenant:
     """Who the work is for: (crm, account id). Every capability key is derived from it."""

@@ -15,7 +15,7 @@ import re
 import time
 from typing import Any
 
-from connector.crm.port import BITRIX24, Tenant
+from connector.crm.port import Tenant, tenant_of
 from connector.errors import Permanent
 from connector.services import Services
 from connector.telegram.client import BotClient
@@ -35,7 +35,7 @@ class TokenMalformed(ValueError):
 
 
 def _tenant(tenant: Tenant | str) -> Tenant:
-    return tenant if isinstance(tenant, Tenant) else Tenant(BITRIX24, tenant)
+    return tenant if isinstance(tenant, Tenant) else tenant_of(tenant)
 
 
 def key(services: Services, tenant: Tenant | str) -> str:

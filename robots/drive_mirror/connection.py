@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from connector import frames
-from connector.crm.port import BITRIX24, Tenant
+from connector.crm.port import Tenant, tenant_of
 from connector.errors import Permanent
 from connector.gdrive.credentials import service_account_credentials, user_credentials
 from connector.gdrive.mirror import DriveStore
@@ -27,8 +27,8 @@ class NotConnected(Permanent):
 
 
 def key(services: Services, tenant: Tenant | str) -> str:
-    """In the capability's key space of the tenant (a Bitrix24 member_id when given a str)."""
-    tenant = tenant if isinstance(tenant, Tenant) else Tenant(BITRIX24, tenant)
+    """In the capability's key space of the tenant (a member id when given a str)."""
+    tenant = tenant if isinstance(tenant, Tenant) else tenant_of(tenant)
     return f"{services.settings.queue_prefix}:drive_mirror:{tenant.key}:connection"
 
 
