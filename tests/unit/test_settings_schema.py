@@ -237,8 +237,8 @@ def test_describe_is_json_and_names_what_a_form_needs():
     for lang in ("en", "ru"):
         desc = describe(ALL, lang)
         json.dumps(desc)
-        assert list(desc) == ["general", "events", "distribution", "deal_folders", "deal_chats",
-                              "drive_mirror"]
+        assert list(desc) == ["general", "events", "amocrm", "distribution", "deal_folders",
+                              "deal_chats", "drive_mirror"]
         for name, section in desc.items():
             assert section["title"] == t(lang, ALL[name].title)
             for f, spec in zip(section["fields"], ALL[name].fields, strict=True):

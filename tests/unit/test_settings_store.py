@@ -58,7 +58,7 @@ def test_a_process_cannot_change_a_section_it_cannot_check(redis, stores):
         with pytest.raises(SettingsInvalid) as err:
             core.put("m1", doc)
         assert err.value.path == next(iter(doc))
-        assert err.value.reason == "unknown section (known: events, general)"
+        assert err.value.reason == "unknown section (known: amocrm, events, general)"
     assert redis.get("cc:settings:m1") == before
 
 
