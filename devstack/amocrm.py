@@ -69,7 +69,7 @@ def emulator_args(port: int, app_url: str) -> list[str]:
             f"--disable-hook-url={app_url}/amocrm/disabled"]
 
 
-def start(port: int, app_url: str, env: dict[str, str], log: Path) -> Any:
+def start(port: int, app_url: str, env: dict[str, str], log: Path | None) -> Any:
     return spawn(emulator_args(port, app_url), env, log)
 
 
