@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 
 from connector.telegram import connection
 from faketelegram import FakeTelegram
@@ -38,6 +39,22 @@ def pipeline(s: AmoStack) -> dict[str, Any]:
 
 def status(s: AmoStack, name: str) -> int:
     return next(st["id"] for st in pipeline(s)["statuses"] if st["name"] == name)
+
+
+def always_at_work(s: AmoStack, users: list[int]) -> None:
+    """Schedules round the clock, no holidays: the test's answer does not hang on its hour."""
+    s.configure("work_time", production_calendar=False)
+    s.configure("amocrm", schedules=[{"user_id": u, "weekdays": [1, 2, 3, 4, 5, 6, 7],
+                                      "start": "00:00", "end": "24:00"} for u in users])
+
+
+def away(s: AmoStack, user_id: int, is_away: bool = True) -> None:
+    """The manager presses the widget's «Меня нет» switch (with amoCRM's X-Auth-Token)."""
+    token = s.emu.widget_token(s.acc.id, user_id)
+    resp = requests.post(f"{s.app_url}/amocrm/widget/away", json={"away": is_away},
+                         headers={"X-Auth-Token": token,
+                                  "Origin": "https://autoservis.amocrm.ru"}, timeout=10)
+    assert resp.status_code == 200, resp.text
 
 
 def test_a_won_lead_counts_into_its_contact_and_a_reopen_takes_it_back(connected: AmoStack):
@@ -82,6 +99,7 @@ def test_a_pipeline_action_distributes_the_lead_fairly(connected: AmoStack):
     masters = [s.emu.add_user(s.acc.id, name, f"{i}@autoservis.example")
                for i, name in enumerate(["Иван Кузовщик", "Олег Маляр"])]
     ids = [m.id for m in masters]
+    always_at_work(s, ids)
     s.configure("distribution", groups=[{
         "id": "masters", "name": "Мастера", "entity_types": ["deal"], "users": ids,
         "supervisors": [], "placeholder_user_ids": []}])
@@ -106,8 +124,6 @@ def test_a_forged_pipeline_action_changes_nothing(connected: AmoStack):
     lead = s.emu.create_lead(s.acc.id, name="Полировка")
     body = s.emu.dp_body(s.acc.id, lead["id"], {"robot": "fair_distribution"})
     body["event"]["data"]["status_id"] = 999999  # the lead is not there
-    import requests
-
     resp = requests.post(f"{s.app_url}/amocrm/dp", json=body, timeout=10)
     assert resp.status_code == 200
     before = lead_of(s, lead["id"])["updated_at"]
@@ -115,3 +131,22 @@ def test_a_forged_pipeline_action_changes_nothing(connected: AmoStack):
     assert lead_of(s, lead["id"])["updated_at"] == before
     unknown = {**body, "account_id": 424242}
     assert requests.post(f"{s.app_url}/amocrm/dp", json=unknown, timeout=10).status_code == 403
+
+
+def test_a_manager_who_is_away_gets_no_new_leads(connected: AmoStack):
+    s = connected
+    masters = [s.emu.add_user(s.acc.id, name, f"{i}@autoservis.example")
+               for i, name in enumerate(["Иван Кузовщик", "Олег Маляр"])]
+    ids = [m.id for m in masters]
+    always_at_work(s, ids)
+    s.configure("distribution", groups=[{
+        "id": "masters", "name": "Мастера", "entity_types": ["deal"], "users": ids,
+        "supervisors": [], "placeholder_user_ids": []}])
+    away(s, ids[0])
+    leads = [s.emu.create_lead(s.acc.id, name=f"Заявка {n}") for n in range(3)]
+    for lead in leads:
+        code, body = s.emu.run_dp_action(s.acc.id, lead["id"], {"robot": "fair_distribution"},
+                                         webhook_url=f"{s.app_url}/amocrm/dp")
+        assert code == 200, body
+    s.run_worker()
+    assert {lead_of(s, lead["id"])["responsible_user_id"] for lead in leads} == {ids[1]}
