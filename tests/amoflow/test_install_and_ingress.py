@@ -84,3 +84,20 @@ def test_disabling_the_integration_stops_the_tenant(connected: AmoStack) -> None
                           params={"account_id": str(connected.acc.id), "client_uuid": "x",
                                   "signature": "00"}, timeout=10)
     assert forged.status_code == 401
+
+
+def test_the_admin_lands_on_a_connected_page_in_russian(amo_stack: AmoStack) -> None:
+    """The browser follows amoCRM's redirect: the page says what happened and what next."""
+    from tests.e2e.browser import accessibility_problems, browser_page, shoot
+
+    grant = amo_stack.emu.authorize(amo_stack.acc.id, state="install")
+    with browser_page(locale="ru-RU") as page:
+        page.goto(f"{amo_stack.app_url}/amocrm/oauth?{urlencode(grant)}")
+        text = page.inner_text("main")
+        shoot(page, "amocrm-connected")
+        assert "crm-connector подключён к amoCRM" in text
+        assert "autoservis.amocrm.ru" in text and "виджет" in text
+        assert accessibility_problems(page) == []
+        page.goto(f"{amo_stack.app_url}/amocrm/oauth?error=access_denied")
+        assert "«Разрешить»" in page.inner_text("main")
+        shoot(page, "amocrm-connect-denied")
