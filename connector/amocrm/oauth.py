@@ -71,13 +71,19 @@ def _expires_at(body: dict[str, Any], now: float) -> float:
     return exp
 
 
-def jwt_expiry(token: str) -> float | None:
-    """The `exp` claim of a JWT-shaped token, read without verifying (it is amoCRM's own)."""
+def jwt_claims(token: str) -> dict[str, Any]:
+    """The claims of a JWT-shaped token, read without verifying (it is amoCRM's own, for
+    amoCRM: we read what it says about itself, never trust it for access); {} if none."""
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
-        return None
-    exp = claims.get("exp") if isinstance(claims, dict) else None
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def jwt_expiry(token: str) -> float | None:
+    """The `exp` claim of a JWT-shaped token."""
+    exp = jwt_claims(token).get("exp")
     return float(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import requests
 
-from connector.amocrm.domains import Hosts, account_domain, service_host
+from connector.amocrm.domains import Hosts, account_domain, account_id_of, service_host
 from connector.amocrm.errors import (
     AmoAuthLost,
     AmoBlocked,
@@ -44,7 +44,7 @@ from connector.amocrm.errors import (
     error_for,
     network_error,
 )
-from connector.amocrm.oauth import BLOCKED, AmoTokens, block
+from connector.amocrm.oauth import BLOCKED, AmoTokens, block, jwt_claims
 from connector.bitrix.store import NEEDS_REINSTALL, Tokens
 from connector.ratelimit import AMOCRM, SlidingWindow, Window
 from connector.retry import RetryPolicy
@@ -129,7 +129,7 @@ class AmoClient:
         url = self.url(path_or_url)
         self._check_open()
         tokens = self.tokens.valid(self.member_id)
-        refreshed = False
+        refreshed = moved = False
         attempt = 0
         while True:
             resp = self._send(method, url, tokens, params, json, data, headers, attempt)
@@ -138,6 +138,13 @@ class AmoClient:
                 return resp if raw else _body(resp)
             err = error_for(status, resp.content, resp.headers.get("Content-Type", ""),
                             method, _short(url))
+            if status == 401 and _code(err) == ACCOUNT_NOT_FOUND and not moved:
+                # the account was renamed: ask amoCRM where it lives now, once (§0)
+                moved = True
+                old = self.domain()
+                if self.rediscover(tokens) != old:
+                    url = self.url(path_or_url.replace(old, self.domain(), 1))
+                    continue
             if status == 401:
                 if not refreshed and tokens.refresh_token:
                     tokens = self.tokens.refresh(self.member_id, tokens)
@@ -166,6 +173,40 @@ class AmoClient:
             if isinstance(err, AmoRateLimited):
                 err.retry_after_s = self.retry.max_backoff_s
             raise err
+
+    def rediscover(self, tokens: Tokens) -> str:
+        """The account's current address after a rename (amocrm.md §0,
+        oauth/account-subdomain-info): `GET {api_domain}/oauth2/account/current/subdomain`
+        with the refresh token, or, for a long-lived token (none), the deprecated
+        `GET www.{zone}/oauth2/account/subdomain` with the access token. Stored only when
+        the answer names this very account; the address in use otherwise."""
+        old = self.domain()
+        zone = "kommo.com" if old.endswith("kommo.com") else "amocrm.ru"
+        api = str(jwt_claims(tokens.access_token).get("api_domain") or "")
+        try:
+            if tokens.refresh_token and api:
+                url = self.hosts.base(service_host(api)) + "/oauth2/account/current/subdomain"
+                hdrs = {"X-Refresh-Token": tokens.refresh_token}
+            else:
+                url = self.hosts.base(f"www.{zone}") + "/oauth2/account/subdomain"
+                hdrs = {"Authorization": f"Bearer {tokens.access_token}"}
+            self.window.acquire(window_key(old), self.plan)
+            self.http_requests += 1
+            resp = self.session.get(url, headers={**hdrs, "Accept": "application/json"},
+                                    timeout=self.timeout, allow_redirects=False)
+            body = resp.json() if resp.status_code == 200 else {}
+            new = account_domain(str(body.get("domain") or ""))
+        except (requests.RequestException, ValueError, AttributeError) as exc:
+            log.warning("amoCRM tenant %s: no new address found (%s)", self.member_id, exc)
+            return old
+        if str(body.get("id")) != str(account_id_of(self.member_id)) or new == old:
+            return old
+        portal = self.store.get(self.member_id)
+        if portal is not None:
+            portal.domain = new
+            self.store.save(portal)
+            log.info("amoCRM tenant %s moved from %s to %s", self.member_id, old, new)
+        return new
 
     def _send(self, method: str, url: str, tokens: Tokens, params: Any, json: Any,
               data: bytes | None, headers: Mapping[str, str] | None,
@@ -372,6 +413,14 @@ def _body(resp: requests.Response) -> Any:
         return resp.json()
     except ValueError:
         return resp.content
+
+
+ACCOUNT_NOT_FOUND = "101"  # amocrm.md §5, crm_platform/error-codes: no account at this address
+
+
+def _code(err: AmoError) -> str:
+    raw = err.problem.raw
+    return str(raw.get("code", "")) if isinstance(raw, dict) else ""
 
 
 def _short(url: str) -> str:
