@@ -380,12 +380,16 @@ class AmoEmulator:
 
     def upload_file(self, account_id: int, name: str, content: bytes,
                     content_type: str = "application/octet-stream",
-                    user_id: int | None = None) -> dict[str, Any]:
-        """A file put in the account's Files section (e.g. from a chat)."""
+                    user_id: int | None = None, file_uuid: str | None = None
+                    ) -> dict[str, Any]:
+        """A file put in the account's Files section (e.g. from a chat); with `file_uuid`
+        a new version of that file, which becomes its active one (amocrm.md §4.10: an
+        upload session with `file_uuid`)."""
         from amoemu.drive import file_model, store_file
 
         acc = self.account(account_id)
-        f = store_file(self, acc.id, self._as_user(acc, user_id), name, content, content_type)
+        f = store_file(self, acc.id, self._as_user(acc, user_id), name, content, content_type,
+                       file_uuid)
         return file_model(self, f"{self.url}/{acc.drive_domain}", f)
 
     def link_file(self, account_id: int, entity: str, entity_id: int, file_uuid: str) -> None:

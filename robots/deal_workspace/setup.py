@@ -148,6 +148,14 @@ def setup_queries(ref: crm.ItemRef, chat: bool) -> dict[str, crm.Query]:
     return out
 
 
+def own_folder(port: crm.CrmPort, ref: crm.ItemRef) -> crm.Folder | None:
+    """The item's own files as its folder, on a CRM that keeps files on the item itself
+    (amoCRM's Files tab, connector.amocrm.adapter_files): there is nothing to make, and
+    its link is the item's own page, so nothing is written into the item either."""
+    of = getattr(port, "item_folder", None)
+    return of(ref) if callable(of) else None
+
+
 def set_up_deal(ctx: Any, ws: Workspace, deal_id: int, folder: bool, chat: bool,
                 reading: crm.Reading | None = None) -> Outcome:
     """Create what is missing of (folder, chat) for one deal; safe to run any number of times."""
@@ -171,6 +179,14 @@ def set_up_deal(ctx: Any, ws: Workspace, deal_id: int, folder: bool, chat: bool,
         if not folder and not chat:
             out.skipped = "already set up"
             return out
+        if folder and (own := own_folder(port, crm.ItemRef("deal", deal_id))) is not None:
+            folder = False
+            out.folder_id, out.folder_url = own.id, own.url
+            out.reused.append("folder")
+            if not chat:
+                ws.save(deal_id, folder_id=out.folder_id, folder_url=out.folder_url,
+                        updated=time.time())
+                return out
         if folder and link_field != "COMMENTS":
             ensure_field(port, ws, link_field, "url", t(lang, N_("Deal folder")), lang)
         if chat and chat_field:
