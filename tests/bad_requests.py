@@ -33,10 +33,19 @@ ROUTES: dict[str, list[str]] = {
     "/google/connect": ["/google/connect"],
     "/google/callback": ["/google/callback"],
     "/static/<path:filename>": ["/static/app.css", "/static/{x}"],
+    "/amocrm/oauth": ["/amocrm/oauth"],
+    "/amocrm/disabled": ["/amocrm/disabled"],
+    "/amocrm/hooks/<int:account_id>/<secret>": ["/amocrm/hooks/30441694/{x}",
+                                                "/amocrm/hooks/{x}/{x}"],
+    "/amocrm/dp": ["/amocrm/dp"],
+    "/amocrm/salesbot": ["/amocrm/salesbot"],
+    "/amocrm/widget/open": ["/amocrm/widget/open"],
+    "/amocrm/widget/away": ["/amocrm/widget/away"],
 }
 GETS = {"/healthz", "/app/<name>", "/placements/deal_tab/view",
         "/placements/deal_tab/progress", "/google/connect", "/google/callback",
-        "/static/<path:filename>"}
+        "/static/<path:filename>", "/amocrm/oauth", "/amocrm/disabled",
+        "/amocrm/widget/away"}
 EVENTS = ["ONAPPINSTALL", "ONAPPUPDATE", "ONAPPUNINSTALL", "ONCRMDEALADD", "ONCRMDEALUPDATE",
           "ONCRMLEADADD", "ONCRMXYZ"]
 FIELDS = ["auth[member_id]", "auth[application_token]", "auth[expires_in]", "auth[domain]",
@@ -44,7 +53,9 @@ FIELDS = ["auth[member_id]", "auth[application_token]", "auth[expires_in]", "aut
           "data[FIELDS][ID]", "data[VERSION]", "ts", "event_token", "code", "member_id",
           "APPLICATION_TOKEN", "AUTH_ID", "AUTH_EXPIRES", "REFRESH_ID", "PLACEMENT",
           "PLACEMENT_OPTIONS", "t", "csrf", "deal", "action", "_action", "_section", "LANG",
-          "state", "error", "code"]
+          "state", "error", "code", "referer", "account_id", "account[id]",
+          "leads[add][0][id]", "leads[status][0][status_id]", "event[data][id]", "token",
+          "return_url", "client_uuid", "signature", "away", "page", "lead_id"]
 CONTENT_TYPES = ["application/x-www-form-urlencoded", "application/json",
                  "application/json; charset=utf-8", "multipart/form-data; boundary=xx",
                  "multipart/form-data", "text/plain", "application/x-www-form-urlencoded; x=",
