@@ -158,6 +158,11 @@ def amo_stack() -> Iterator[AmoStack]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def by_path_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """Which requests one run made ("GET /api/v4/users": 1, …)."""
+    return {k: n - before.get(k, 0) for k, n in sorted(after.items()) if n - before.get(k, 0)}
+
+
 def amo_quiet(stack: AmoStack, app: AppView, settle_s: float = 1.0, timeout: float = 90
               ) -> int:
     """Wait until webhooks are delivered, our queues are empty and the account's request
@@ -262,10 +267,12 @@ def amo_actions(stack: AmoStack, app: AppView, runs: int) -> dict[str, dict[str,
     """requests_per_action on amoCRM: {action: figures or {"skipped": why}}."""
     out: dict[str, dict[str, Any]] = {}
     admin = int(stack.account["admin_id"])
+    paths: dict[str, dict[str, int]] = {}
 
     def distribute(n: int) -> int:
         lead = new_lead(stack, f"Распределение {n}")
         before = amo_quiet(stack, app)
+        paths["before"] = stack.stats()["by_path"]
         jid = dp_action(stack, lead, {"robot": "fair_distribution", "group": GROUP})
         result = wait_job(app, jid)
         after = amo_quiet(stack, app)
@@ -273,21 +280,25 @@ def amo_actions(stack: AmoStack, app: AppView, runs: int) -> dict[str, dict[str,
         if got == admin or got not in masters(stack.account):
             raise Skipped(f"the job ended but lead {lead} was not assigned to a master "
                           f"(responsible {got}; the job: {json.dumps(result, default=str)[:300]})")
+        paths["distribution"] = by_path_delta(paths["before"], stack.stats()["by_path"])
         return after - before
 
     def folder(n: int) -> int:
         lead = new_lead(stack, f"Папка {n}")
         before = amo_quiet(stack, app)
+        paths["before"] = stack.stats()["by_path"]
         result = wait_job(app, dp_action(stack, lead, {"robot": "create_deal_folder"}))
         error = ((result or {}).get("values") or {}).get("error") \
             if isinstance(result, dict) else None
         if error:
             raise Skipped(f"the step answered an error: {str(error)[:300]}")
-        return amo_quiet(stack, app) - before
+        after = amo_quiet(stack, app)
+        paths["deal_folder"] = by_path_delta(paths["before"], stack.stats()["by_path"])
+        return after - before
 
     for action, one in (("distribution", distribute), ("deal_folder", folder)):
         try:
-            out[action] = measure(runs, one)
+            out[action] = {**measure(runs, one), "last_run_by_path": paths.get(action)}
         except Skipped as exc:
             out[action] = {"skipped": f"amoCRM: {exc}"}
     return out
@@ -438,7 +449,8 @@ def run(quick: bool) -> None:
             continue
         line("requests_per_action", action=action, amocrm=a["requests"],
              bitrix24=b["requests"], runs=runs, amocrm_per_run=a["per_run"],
-             bitrix24_per_run=b["per_run"], group_size=len(masters(stack.account)))
+             bitrix24_per_run=b["per_run"], group_size=len(masters(stack.account)),
+             amocrm_last_run=a["last_run_by_path"])
     line("limit_429", **limit)
     line("webhook_answer_p99_ms", **hooks)
 
