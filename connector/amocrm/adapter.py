@@ -93,6 +93,9 @@ class AmoCrm(AmoFiles, AmoCatalogs):
 
     _READS: ClassVar[dict[type, str]] = {}
     _WRITES: ClassVar[dict[type, str]] = {}
+    # ProductRows is always empty here (see _r_product_rows): a capability that needs rows
+    # (robots.documents) takes the lead's amount as its one row instead of refusing
+    keeps_product_rows: ClassVar[bool] = False
 
     def __init__(self, client: AmoClient, domain: str, known: dict[str, Any] | None = None,
                  redis: Any = None, prefix: str = "cc", presence: Presence | None = None):
@@ -580,10 +583,11 @@ class AmoCrm(AmoFiles, AmoCatalogs):
         return self._patch(op.ref, body)
 
     def _note(self, ref: p.ItemRef, text: str) -> int:
-        """A common note (amocrm.md §4.7); its id."""
+        """A common note (amocrm.md §4.7), in plain text (BB codes written as text,
+        mapping.plain_text); its id."""
         entity = entity_of(ref.kind)
-        body = self.client.post(f"/api/v4/{entity}/{int(ref.id)}/notes",
-                                [{"note_type": "common", "params": {"text": text}}])
+        body = self.client.post(f"/api/v4/{entity}/{int(ref.id)}/notes", [{
+            "note_type": "common", "params": {"text": m.plain_text(text)}}])
         self.forget(f"/api/v4/{entity}/{int(ref.id)}/notes")
         rows = embedded(body, "notes") if isinstance(body, dict) else []
         return m.as_int(rows[0].get("id")) if rows else 0
@@ -597,10 +601,15 @@ class AmoCrm(AmoFiles, AmoCatalogs):
         return self._note(p.ItemRef("deal", trigger.lead_id), op.message)
 
     def _w_answer(self, op: p.AnswerTrigger, produced: dict[str, Any]) -> None:
-        """A pipeline action waits for nothing; a Salesbot step continues with the values
-        and the message shown (amocrm.md §3.2: 202; 404 when nobody waits)."""
+        """A pipeline action waits for nothing (a refusal becomes a note on the lead); a
+        Salesbot step continues with the values and the message shown (amocrm.md §3.2: 202;
+        404 when nobody waits)."""
         trigger = m.trigger_of(op.token)
         if trigger.kind != "salesbot":
+            # nobody reads a pipeline action's answer: a refusal is told on the lead, so
+            # the manager learns why the step did nothing (success speaks for itself)
+            if op.values.get("error") and op.message:
+                self._note(p.ItemRef("deal", trigger.lead_id), op.message)
             return None
         body: dict[str, Any] = {"data": m.bot_values(op.values)}
         if op.message:
@@ -645,7 +654,8 @@ class AmoCrm(AmoFiles, AmoCatalogs):
         except ValueError as exc:
             raise p.CrmPermanent("CreateTask", f"deadline {op.deadline!r}") from exc
         body = self.client.post("/api/v4/tasks", [{
-            "text": m.task_text(op.title, op.description, op.tag), "complete_till": deadline,
+            "text": m.task_text(m.plain_text(op.title), m.plain_text(op.description), op.tag),
+            "complete_till": deadline,
             "entity_type": entity_of(op.bound_to.kind), "entity_id": int(op.bound_to.id),
             "responsible_user_id": int(op.responsible)}])
         self.forget(lists=("/api/v4/tasks",))

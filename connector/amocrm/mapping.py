@@ -33,6 +33,18 @@ FIELD_TYPES = {"string": "text", "text": "text", "double": "numeric", "integer":
 INN_NAMES = frozenset({"INN", "ИНН"})
 KPP_NAMES = frozenset({"KPP", "КПП"})
 OGRN_NAMES = frozenset({"OGRN", "ОГРН", "OGRNIP", "ОГРНИП"})
+# bank details and the rest a document prints, from company fields of these codes or names
+# (Bitrix24's RQ_* codes too, so a field made by a preset or a migration is found)
+REQUISITE_NAMES = {
+    "bank": frozenset({"RQ_BANK_NAME", "БАНК", "НАИМЕНОВАНИЕ БАНКА"}),
+    "bik": frozenset({"RQ_BIK", "БИК"}),
+    "account": frozenset({"RQ_ACC_NUM", "РАСЧЁТНЫЙ СЧЁТ", "РАСЧЕТНЫЙ СЧЕТ", "Р/С", "Р/СЧ"}),
+    "corr_account": frozenset({"RQ_COR_ACC_NUM", "КОРР. СЧЁТ", "КОРР. СЧЕТ",
+                               "КОРРЕСПОНДЕНТСКИЙ СЧЁТ", "КОРРЕСПОНДЕНТСКИЙ СЧЕТ", "К/С"}),
+    "director": frozenset({"RQ_DIRECTOR", "ДИРЕКТОР", "ГЕНЕРАЛЬНЫЙ ДИРЕКТОР",
+                           "РУКОВОДИТЕЛЬ"}),
+    "legal_address": frozenset({"RQ_ADDR_LEGAL", "ЮРИДИЧЕСКИЙ АДРЕС", "ЮР. АДРЕС"}),
+}
 
 
 def as_int(value: Any) -> int:
@@ -226,14 +238,19 @@ def holds(raw: Mapping[str, Any], phones: Iterable[str], emails: Iterable[str]) 
 
 def party_from(kind: str, raw: Mapping[str, Any]) -> p.Party:
     """A document's side from a company or contact: amoCRM keeps no requisites (unlike
-    Bitrix24), so INN/KPP/OGRN come from custom fields of that code or name."""
+    Bitrix24), so INN/KPP/OGRN, the bank details, the director and the legal address come
+    from custom fields of that code or name (REQUISITE_NAMES)."""
     name = person_name(raw)
     phones, emails = coded(raw, "PHONE"), coded(raw, "EMAIL")
+    req = {key: named(raw, names) for key, names in REQUISITE_NAMES.items()}
+    bank = p.BankAccount(req["bank"], req["bik"], req["account"], req["corr_account"]) \
+        if req["bik"] or req["account"] else None
     return p.Party(p.ItemRef(kind, as_int(raw.get("id"))), title=name,
                    is_person=kind == "contact", name=name, inn=named(raw, INN_NAMES),
                    kpp=named(raw, KPP_NAMES), ogrn=named(raw, OGRN_NAMES),
+                   director=req["director"], legal_address=req["legal_address"],
                    phone=phones[0] if phones else "", email=emails[0] if emails else "",
-                   fields=field_values(raw))
+                   bank=bank, fields=field_values(raw))
 
 
 def person_from(raw: Mapping[str, Any]) -> p.Person:
@@ -386,3 +403,27 @@ def bot_values(values: Mapping[str, Any]) -> dict[str, Any]:
         out[str(key)] = value if isinstance(value, str | int | float | bool | None) else str(
             value)
     return out
+
+
+# plain text for notes and tasks ------------------------------------------------------------
+BB_LINK = re.compile(r"\[URL=([^\]]*)\](.*?)\[/URL\]", re.I | re.S)
+BB_BARE_LINK = re.compile(r"\[URL\](.*?)\[/URL\]", re.I | re.S)
+BB_USER = re.compile(r"\[USER=[^\]]*\](.*?)\[/USER\]", re.I | re.S)
+BB_BREAK = re.compile(r"\[BR\]", re.I)
+BB_TAG = re.compile(r"\[/?(?:B|I|U|S|CODE|QUOTE|COLOR(?:=[^\]]*)?|SIZE(?:=[^\]]*)?)\]", re.I)
+
+
+def plain_text(text: str) -> str:
+    """Bitrix24's BB codes (connector.bbcode) as amoCRM's plain text: notes and tasks show
+    text as typed (amocrm.md §4.7: `params.text`), so [B]…[/B] would be read literally. A
+    link becomes its words and the address in brackets, as AmoCrm.link writes one; a
+    mention the name; [BR] a line break; any other known code is dropped, text stays."""
+    def link(m: re.Match[str]) -> str:
+        url, words = m[1].strip().strip("\"'"), m[2].strip()
+        return f"{words} ({url})" if words and words != url else url
+
+    out = BB_LINK.sub(link, str(text or ""))
+    out = BB_BARE_LINK.sub(lambda m: m[1].strip(), out)
+    out = BB_USER.sub(lambda m: m[1], out)
+    out = BB_BREAK.sub("\n", out)
+    return BB_TAG.sub("", out)

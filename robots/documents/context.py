@@ -133,6 +133,20 @@ def line(n: int, row: ProductRow) -> Line:
                 total=f.kopecks(price * quantity))
 
 
+AMOUNT_ROW_MEASURE = "усл. ед."
+
+
+def amount_rows(item: Item) -> list[ProductRow]:
+    """The item's amount as its one row (its title, 1 × the amount, no VAT said), for a
+    CRM whose items carry no product rows the app can read; none for no amount."""
+    amount = f.kopecks(item.amount or 0)
+    if amount <= 0:
+        return []
+    price = f"{amount:.2f}"
+    return [ProductRow(item.title.strip() or f"№ {item.ref.id}", "1", price, price, price,
+                       price, measure=AMOUNT_ROW_MEASURE, service=True)]
+
+
 def lines(rows: Sequence[ProductRow]) -> list[Line]:
     return [line(n, row) for n, row in enumerate(rows, start=1)]
 

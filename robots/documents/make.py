@@ -103,6 +103,16 @@ def queries(ref: crm.ItemRef, my_company: int) -> dict[str, crm.Query]:
             "stage": crm.StageName(ref)}
 
 
+def rows_of(ctx: JobContext, reading: crm.Reading) -> list[crm.ProductRow]:
+    """The item's product rows. A CRM whose port reads none (`keeps_product_rows` False:
+    amoCRM's products are not read) gives the item's amount as one row, so a document
+    that lists rows is still made; where rows are kept, none means "add them first"."""
+    rows = list(reading.get("rows") or [])
+    if rows or getattr(ctx.crm, "keeps_product_rows", True) or not reading.ok("item"):
+        return rows
+    return dctx.amount_rows(reading.get("item"))
+
+
 def facts(doc: Document, item: crm.Item, mapping: dict[str, str],
           parent: crm.Item | None = None) -> dict[str, dict[str, Any]]:
     """The extra sections the document prints (the car, the route…) from the mapped fields,
@@ -145,7 +155,7 @@ def build(ctx: JobContext, doc: Document, reading: crm.Reading, ref: crm.ItemRef
                      version=version, stage=str(stage or ""), today=today(ctx))
     parent = parent_of(ctx, item)
     context = dctx.build(item, parties.get("client"), parties.get("seller"),
-                         list(reading.get("rows") or []), reading.get("responsible"), meta,
+                         rows_of(ctx, reading), reading.get("responsible"), meta,
                          buyer=doc.buyer,
                          extra=facts(doc, item, fact_fields(ctx.settings[NAME]), parent))
     if parent is not None:
@@ -194,8 +204,17 @@ def folder_of(ctx: JobContext, ref: crm.ItemRef) -> int:
     return own.id
 
 
+OPEN = N_("open")  # a link's words: the number is in the sentence already
+
+
+def file_link(ctx: JobContext, made: Made) -> str:
+    """The document's link in a note or task, as the CRM writes links (a plain-text CRM
+    puts the address after the words), or its number when it has no file."""
+    return ctx.crm.link(made.file_url, t(ctx.lang, OPEN)) if made.file_url else made.number
+
+
 def _note(ctx: JobContext, made: Made) -> str:
-    link = ctx.crm.link(made.file_url, made.number) if made.file_url else made.number
+    link = file_link(ctx, made)
     msg = NOTE_VERSION if made.version > 1 else NOTE
     return t(ctx.lang, msg, title=made.title, number=made.number, version=made.version,
              link=link)
@@ -318,7 +337,8 @@ def _make(ctx: JobContext, ref: crm.ItemRef, doc: Document, new_version: bool) -
     day = today(ctx)
     version = before.version + 1 if before else 1
     context = build(ctx, doc, reading, ref, "", day, version)
-    check(template, doc, context, list(reading.get("rows") or []))
+    rows_read = rows_of(ctx, reading)
+    check(template, doc, context, rows_read)
     parties = reading.get("parties") or {}
     client, seller = parties.get("client"), parties.get("seller")
     signed = None
@@ -330,7 +350,7 @@ def _make(ctx: JobContext, ref: crm.ItemRef, doc: Document, new_version: bool) -
     item: crm.Item = reading.get("item")
     # the documents are Russian: their title, file name and registry entry are too
     title = t("ru", doc.title) if doc.kind else doc.title
-    rows = dctx.lines(list(reading.get("rows") or []))
+    rows = dctx.lines(rows_read)
     amount = sum((ln.total for ln in rows), dctx.ZERO) if rows else fmt.kopecks(
         item.amount or 0)
     base = Made(code=doc.code, version=version, number="", title=title, day=day.isoformat(),

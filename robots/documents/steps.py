@@ -182,7 +182,7 @@ def send_for_check(ctx: JobContext, ref: crm.ItemRef, doc: Document, made: Made)
     if not task_id:
         days = int(ctx.settings[NAME]["check_days"])
         deadline = datetime.now(ZoneInfo(ctx.tz)) + timedelta(days=days)
-        link = ctx.crm.link(made.file_url, made.number) if made.file_url else made.number
+        link = make.file_link(ctx, made)
         done = ctx.crm.apply({"task": crm.CreateTask(
             t(ctx.lang, CHECK_TITLE, title=made.title, number=made.number),
             t(ctx.lang, CHECK_TEXT, title=made.title, number=made.number, link=link,

@@ -7,8 +7,12 @@ amoCRM catalog), files it on the lead's Files tab and links it in the lead."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import re
 import subprocess
+import zipfile
+from datetime import date
 from typing import Any
 
 import pytest
@@ -133,8 +137,9 @@ def test_a_photo_of_a_lead_in_a_pipeline_not_mirrored_stays_in_amocrm(
 def pdf_text(content: bytes, tmp_path: Any) -> str:
     path = tmp_path / "doc.pdf"
     path.write_bytes(content)
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
-                          text=True, check=True).stdout
+    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    return re.sub(r"[\u00a0\u202f]", " ", out)
 
 
 def test_a_deal_folder_on_amocrm_is_the_leads_own_files(mirrored: AmoStack,
@@ -161,3 +166,101 @@ def test_a_deal_folder_on_amocrm_is_the_leads_own_files(mirrored: AmoStack,
     s.run_worker()
     (copied,) = on_drive(fake_drive)
     assert copied["name"] == "капот.jpg" and len(copied["revisions"]) == 1
+
+
+def documents_ready(s: AmoStack, **values: Any) -> int:
+    """Our company in the account, its requisites in company fields the admin added by
+    name (amoCRM keeps no requisites nor "my companies": the admin names ours)."""
+    fields = {name: s.emu.add_field(s.acc.id, "companies", name, "text")["id"]
+              for name in ("ИНН", "КПП", "Расчётный счёт", "БИК", "Банк", "Корр. счёт")}
+    values_of = {"ИНН": "7701234567", "КПП": "770101001", "Расчётный счёт":
+                 "40702810900000012345", "БИК": "044525225", "Банк": "ПАО Сбербанк",
+                 "Корр. счёт": "30101810400000000225"}
+    ours = s.emu.create_company(s.acc.id, name="ООО «Вмятин.нет»", custom_fields_values=[
+        {"field_id": fields[k], "values": [{"value": v}]} for k, v in values_of.items()])
+    s.configure("documents", my_company=ours["id"], pdf=True, **values)
+    return int(ours["id"])
+
+
+def run_step(s: AmoStack, lead: int, **settings: Any) -> None:
+    """amoCRM runs our widget's step at the lead's stage (amocrm.md §3.1)."""
+    status, body = s.emu.run_dp_action(s.acc.id, lead, {"robot": "generate_document",
+                                                         **settings},
+                                       webhook_url=f"{s.app_url}/amocrm/dp")
+    assert status == 200, body
+    s.run_worker()
+
+
+def tab_files(s: AmoStack, lead: int) -> dict[str, dict[str, Any]]:
+    """The lead's Files tab by file name."""
+    return {f["name"]: f for f in (s.emu.file(u) for u in
+                                   s.emu.entity_files(s.acc.id, "leads", lead)) if f}
+
+
+def docx_text(content: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
+        xml = z.read("word/document.xml").decode()
+    return re.sub(r"[\u00a0\u202f]", " ", re.sub(r"<[^>]+>", "", xml))
+
+
+def test_a_pipeline_step_makes_an_invoice_for_a_lead_with_only_an_amount(
+        connected: AmoStack, tmp_path: Any):
+    s = connected
+    documents_ready(s)
+    client = s.emu.create_company(s.acc.id, name="ООО «Ромашка»")
+    lead = s.emu.create_lead(s.acc.id, name="Ремонт бампера", price=12500,
+                             _embedded={"companies": [{"id": client["id"]}]})["id"]
+    s.run_worker()
+    run_step(s, lead, template="invoice")
+    number = f"СЧ-{date.today().year}-00001"
+    files = tab_files(s, lead)  # on the lead's card, where managers look
+    docx, pdf = files[f"Счёт на оплату № {number}.docx"], files[f"Счёт на оплату № {number}.pdf"]
+    text = docx_text(docx["content"])
+    assert "1Ремонт бампера1усл. ед.12 500,00Без НДС" in text  # the amount as its one row
+    assert "ООО «Ромашка»" in text and "044525225" in text
+    printed = pdf_text(pdf["content"], tmp_path)
+    assert number in printed and "12 500,00" in printed
+    link = field_of(s, lead, "UF_CRM_CC_DOCUMENT")
+    assert link and docx["uuid"] in link
+    (note,) = notes_of(s, lead)
+    assert note == f"Создан документ «Счёт на оплату» № {number}: открыть ({link})", note
+    (element,) = [e for elements in s.emu.account(s.acc.id).catalog_elements.values()
+                  for e in elements.values()]
+    assert element["name"] == f"Счёт на оплату № {number}"
+    assert {"id": element["id"], "catalog_id": element["catalog_id"]}.items() <= next(
+        iter(s.emu.lead(s.acc.id, lead)["catalog_elements"])).items()
+
+    run_step(s, lead, template="invoice")  # the step again: the same document, no new file
+    assert len(tab_files(s, lead)) == 2 and len(notes_of(s, lead)) == 1
+    run_step(s, lead, template="invoice", new_version="Y")
+    names = set(tab_files(s, lead))
+    assert f"Счёт на оплату № {number} (версия 2).docx" in names, names
+    assert len(notes_of(s, lead)) == 2
+
+
+def test_a_step_that_cannot_make_its_document_says_why_on_the_lead(connected: AmoStack):
+    s = connected
+    documents_ready(s)
+    lead = s.emu.create_lead(s.acc.id, name="Диагностика")["id"]  # no amount, no client
+    s.run_worker()
+    run_step(s, lead, template="invoice")
+    (note,) = notes_of(s, lead)
+    assert "Сначала заполните" in note and "[" not in note, note
+    assert tab_files(s, lead) == {} and field_of(s, lead, "UF_CRM_CC_DOCUMENT") is None
+
+
+def test_the_document_link_goes_to_the_url_field_the_admin_chose(connected: AmoStack):
+    s = connected
+    chosen = s.emu.add_field(s.acc.id, "leads", "Заказ-наряд", "url", code="UF_CRM_WORK_ORDER")
+    documents_ready(s, templates=[{"code": "order", "kind": "work_order",
+                                   "link_field": "UF_CRM_WORK_ORDER", "registry": True}])
+    person = s.emu.create_contact(s.acc.id, name="Пётр Сидоров", phone="+79120001122")
+    lead = s.emu.create_lead(s.acc.id, name="Покраска двери", price=8000,
+                             _embedded={"contacts": [{"id": person["id"]}]})["id"]
+    s.run_worker()
+    run_step(s, lead, template="order")
+    link = field_of(s, lead, "UF_CRM_WORK_ORDER")
+    (name,) = [n for n in tab_files(s, lead) if n.endswith(".docx")]
+    assert link and tab_files(s, lead)[name]["uuid"] in link
+    assert field_of(s, lead, "UF_CRM_CC_DOCUMENT") is None and chosen["id"]
+    assert "Покраска двери" in docx_text(tab_files(s, lead)[name]["content"])
