@@ -122,6 +122,10 @@ def demo_settings(account: dict[str, Any]) -> dict[str, Any]:
             "users": masters, "placeholder_user_ids": [admin], "recheck_minutes": 1,
             # no supervisors: on Bitrix24 they get a chat with the reasons, amoCRM has none
             "supervisors": []}]},
+        # amoCRM has no work-day button: the masters' schedules say who works; around the
+        # clock here, so the demo distributes at any hour you try it
+        "amocrm": {"schedules": [{"user_id": uid, "weekdays": [1, 2, 3, 4, 5, 6, 7],
+                                  "start": "00:00", "end": "24:00"} for uid in masters]},
         "watchdogs": {
             "reaction": [{"id": "new_request", "name": "Ответить на заявку",
                           "entity": "deal", "category_ids": [int(repair["id"])],
