@@ -264,3 +264,26 @@ def test_the_document_link_goes_to_the_url_field_the_admin_chose(connected: AmoS
     assert link and tab_files(s, lead)[name]["uuid"] in link
     assert field_of(s, lead, "UF_CRM_CC_DOCUMENT") is None and chosen["id"]
     assert "Покраска двери" in docx_text(tab_files(s, lead)[name]["content"])
+
+
+# the pure parts ------------------------------------------------------------------------------
+def test_bb_codes_become_plain_text_for_amocrm_notes():
+    from connector.amocrm.mapping import plain_text
+
+    assert plain_text("[B]Выиграна:[/B] [URL=https://a.example/1]Сделка 1[/URL][BR]Сумма") == \
+        "Выиграна: Сделка 1 (https://a.example/1)\nСумма"
+    assert plain_text("[url]https://a.example[/url] [USER=5]Анна[/USER] [i]x[/i]") == \
+        "https://a.example Анна x"
+    assert plain_text("[URL=https://a.example]https://a.example[/URL]") == "https://a.example"
+    assert plain_text("цена [за шт.] 5") == "цена [за шт.] 5"  # not a code: kept
+
+
+def test_an_amount_is_one_row_and_no_amount_is_none():
+    from connector.crm.port import Item, ItemRef
+    from robots.documents.context import amount_rows
+
+    (row,) = amount_rows(Item(ref=ItemRef("deal", 7), title=" Ремонт ", amount="12500.5"))
+    assert (row.name, row.quantity, row.price, row.tax_rate) == ("Ремонт", "1", "12500.50", None)
+    assert amount_rows(Item(ref=ItemRef("deal", 7), title="Ремонт", amount="0")) == []
+    (untitled,) = amount_rows(Item(ref=ItemRef("deal", 7), amount=100))
+    assert untitled.name == "№ 7"
