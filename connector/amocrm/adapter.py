@@ -51,6 +51,12 @@ SEARCH_LIMIT = 50  # hits of one `query` search looked at
 MAX_COMM_VALUES = 20  # CommMatches: at most 20 phones and 20 e-mails (the port's contract)
 FIND_TASK_WINDOW_S = 30 * 86400  # FindTask looks at tasks changed in the last 30 days
 SHOW_MAX = 80  # amocrm.md §3.2: a Salesbot `show` value is at most 80 characters
+# how long every job of a tenant re-uses a read of what changes rarely (our choice): the
+# account's currency and drive address; its pipelines and users (a new stage or manager
+# is seen within five minutes, as distribution's department members are)
+ACCOUNT_TTL_S = 3600
+PIPELINES_TTL_S = 300
+USERS_TTL_S = 300
 
 # availability of users, from the admin's schedules and each manager's "away" switch
 # (connector.amocrm.presence): user ids → one of port.AVAILABILITY
@@ -209,9 +215,26 @@ class AmoCrm(AmoFiles, AmoCatalogs):
         return m.person_name(user) if user else f"#{user_id}"
 
     # what many handlers read (once per port, through `seen`) -----------------------------
+    def shared(self, name: str, ttl_s: int, fetch: Callable[[], Any]) -> Any:
+        """What changes rarely (the account, its pipelines, its users), kept for every job
+        of the tenant for `ttl_s`: each job asking again would triple a distribution's
+        requests (bench.amocrm). Without Redis, read each time."""
+        if self.redis is None:
+            return fetch()
+        key = f"{self.prefix}:amo-cache:{self.tenant.key}:{name}"
+        raw = self.redis.get(key)
+        if raw is not None:
+            return json.loads(raw)
+        value = fetch()
+        self.redis.set(key, json.dumps(value, default=str), ex=ttl_s)
+        return value
+
     def account(self) -> dict[str, Any]:
-        body = self.get("/api/v4/account")
-        return body if isinstance(body, dict) else {}
+        def read() -> dict[str, Any]:
+            body = self.get("/api/v4/account")
+            return body if isinstance(body, dict) else {}
+
+        return self.shared("account", ACCOUNT_TTL_S, read)
 
     def currency(self) -> str:
         """The account's currency (amocrm.md §4.12): every lead's price is in it."""
@@ -219,12 +242,17 @@ class AmoCrm(AmoFiles, AmoCatalogs):
 
     def users(self) -> dict[int, dict[str, Any]]:
         """Every user of the account (amocrm.md §4.4: admin only, 250 a page)."""
-        return {m.as_int(u.get("id")): u for u in self.pages("/api/v4/users", "users")}
+        rows = self.shared("users", USERS_TTL_S,
+                           lambda: list(self.pages("/api/v4/users", "users")))
+        return {m.as_int(u.get("id")): u for u in rows}
 
     def pipelines(self) -> list[dict[str, Any]]:
         """amocrm.md §4.5: every pipeline with its statuses, in one answer."""
-        body = self.get("/api/v4/leads/pipelines")
-        return embedded(body, "pipelines") if isinstance(body, dict) else []
+        def read() -> list[dict[str, Any]]:
+            body = self.get("/api/v4/leads/pipelines")
+            return embedded(body, "pipelines") if isinstance(body, dict) else []
+
+        return self.shared("pipelines", PIPELINES_TTL_S, read)
 
     def statuses(self) -> dict[int, list[Mapping[str, Any]]]:
         return m.statuses_of(self.pipelines())
@@ -532,7 +560,8 @@ class AmoCrm(AmoFiles, AmoCatalogs):
 
     def _r_product_rows(self, q: p.ProductRows) -> list[p.ProductRow]:
         """amoCRM's products live in its products catalog (`with=catalog_elements`), which
-        the emulator does not emulate and no capability fills on amoCRM yet: no rows."""
+        the emulator does not emulate and no capability fills on amoCRM yet: no rows
+        (`keeps_product_rows` says so, and documents print the lead's amount as one row)."""
         entity_of(q.of.kind)
         return []
 
@@ -606,9 +635,10 @@ class AmoCrm(AmoFiles, AmoCatalogs):
         404 when nobody waits)."""
         trigger = m.trigger_of(op.token)
         if trigger.kind != "salesbot":
-            # nobody reads a pipeline action's answer: a refusal is told on the lead, so
-            # the manager learns why the step did nothing (success speaks for itself)
-            if op.values.get("error") and op.message:
+            # nobody reads a pipeline action's answer: a refusal or an explanation (a
+            # robot's "reason": whom distribution chose and why) is told on the lead;
+            # plain success speaks for itself
+            if (op.values.get("error") or op.values.get("reason")) and op.message:
                 self._note(p.ItemRef("deal", trigger.lead_id), op.message)
             return None
         body: dict[str, Any] = {"data": m.bot_values(op.values)}
@@ -644,7 +674,10 @@ class AmoCrm(AmoFiles, AmoCatalogs):
         raise p.CrmPermanent("CreateChat", "amoCRM has no chats the app may create")
 
     def create_chat(self, title: str, users: tuple[int, ...], description: str = "") -> int:
-        return self._w_no_chat(p.CreateChat(title, users, description), {})
+        """0: amoCRM has no group chats an app may create, so there is none to post to
+        (distribution's supervisors are told on the lead and through Telegram there)."""
+        log.info("no chat %r on %s: amoCRM has no chats for apps", title, self.tenant.key)
+        return 0
 
     def _w_create_task(self, op: p.CreateTask, produced: dict[str, Any]) -> int:
         """amocrm.md §4.8: text and complete_till (Unix time); the tag as the text's last
