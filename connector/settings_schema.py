@@ -500,6 +500,8 @@ class EntityTypes(Field):
 
 
 CRM_FIELD = re.compile(r"^UF_CRM_[A-Z0-9_]{1,43}$")
+# an amoCRM custom field's own id (the adapter takes a field by id or by code)
+AMOCRM_FIELD_ID = re.compile(r"^[1-9][0-9]{0,11}$")
 
 
 @dataclass(frozen=True)
@@ -516,11 +518,13 @@ class CrmField(Field):
     existing: bool = field(default=False, kw_only=True)
 
     kind: ClassVar[str] = "crm_field"
-    MESSAGES: ClassVar[Mapping[str, Msg]] = {"invalid": N_("must be UF_CRM_ + A-Z, 0-9, _")}
+    MESSAGES: ClassVar[Mapping[str, Msg]] = {"invalid": N_(
+        "must be UF_CRM_ + A-Z, 0-9, _ (on amoCRM also the field's number)")}
 
     def clean(self, path: str, value: Any) -> Any:
         ok = isinstance(value, str) and (
-            bool(CRM_FIELD.match(value)) or value in self.also or (self.blank and value == ""))
+            bool(CRM_FIELD.match(value) or AMOCRM_FIELD_ID.match(value))
+            or value in self.also or (self.blank and value == ""))
         if not ok:
             self.fail(path, "invalid")
         return value

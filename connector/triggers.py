@@ -218,6 +218,11 @@ def hand_on(ctx: Any, spec: RobotSpec, payload: dict[str, Any]) -> dict[str, Any
     return {"handed_to": spec.queue, "job": queued.job_id, "new": queued.created}
 
 
+def _robot_name(lang: str, spec: RobotSpec | None, call: RobotCall) -> str:
+    """How an answer names the robot: as people see it, its code when it is unknown."""
+    return t(lang, spec.name) if spec is not None else call.code
+
+
 def run_robot(ctx: Any, robots: dict[str, RobotSpec], payload: dict[str, Any]) -> dict[str, Any]:
     """Run one robot call and answer it, whatever happens."""
     call = call_from_payload(payload)
@@ -243,12 +248,12 @@ def run_robot(ctx: Any, robots: dict[str, RobotSpec], payload: dict[str, Any]) -
         message = t(lang, N_("{robot}: done"), robot=t(lang, spec.name))
     except Permanent as exc:
         text = exc.text(lang) if isinstance(exc, RobotError) else str(exc)
-        values, message = {"error": text}, f"{call.code}: {text}"
+        values, message = {"error": text}, f"{_robot_name(lang, spec, call)}: {text}"
         ctx.log.warning("robot %s failed: %s", call.code, text)
     except Exception as exc:  # noqa: BLE001 - retryable or a bug: retried, answered at last
         if not ctx.final_attempt:
             raise  # RQ retries; the answer comes from a later run
         text = t(lang, N_("gave up after retries: {error}"), error=f"{type(exc).__name__}: {exc}")
-        values, message = {"error": text}, f"{call.code}: {text}"
+        values, message = {"error": text}, f"{_robot_name(lang, spec, call)}: {text}"
     answered = answer(ctx, call, values, message)
     return {"answered": answered, "values": values}

@@ -739,7 +739,8 @@ class CrmPort(Protocol):
         """One item; NotFound when it is gone."""
 
     def create_chat(self, title: str, users: tuple[int, ...], description: str = "") -> int:
-        """A plain group chat (not bound to an item)."""
+        """A plain group chat (not bound to an item); 0 when the CRM has none an app may
+        create (amoCRM), so there is no chat to post to."""
 
     def ensure_smart_process(self, spec: SmartProcessSpec, existing: int = 0,
                              lang: str = "ru") -> SmartProcess:

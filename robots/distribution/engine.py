@@ -293,7 +293,8 @@ def _apply(env: Env, group: Group, ref: crm.ItemRef, title: str, decision: polic
                                               f"{decision.reason}")
     answer = bool(event_token) and not env.answered(event_token)
     if answer:
-        ops["answer"] = crm.AnswerTrigger(event_token, outcome.robot_values(), decision.reason)
+        ops["answer"] = crm.AnswerTrigger(event_token, outcome.robot_values(), t(
+            env.lang, N_("Responsible chosen: {reason}"), reason=decision.reason))
     done = env.crm.apply(ops, halt=True)  # a failed request is retried; the decision is kept
     if "assign" in done.errors:
         err = done.errors["assign"]

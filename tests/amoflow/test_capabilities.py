@@ -100,9 +100,9 @@ def test_a_pipeline_action_distributes_the_lead_fairly(connected: AmoStack):
                for i, name in enumerate(["Иван Кузовщик", "Олег Маляр"])]
     ids = [m.id for m in masters]
     always_at_work(s, ids)
-    s.configure("distribution", groups=[{
+    s.configure("distribution", groups=[{  # supervisors: amoCRM has no chat to tell them in
         "id": "masters", "name": "Мастера", "entity_types": ["deal"], "users": ids,
-        "supervisors": [], "placeholder_user_ids": []}])
+        "supervisors": [s.acc.admin_id], "placeholder_user_ids": []}])
     first = s.emu.create_lead(s.acc.id, name="Вмятина на крыле")
     second = s.emu.create_lead(s.acc.id, name="Скол на капоте")
     for lead in (first, second):
@@ -114,6 +114,15 @@ def test_a_pipeline_action_distributes_the_lead_fairly(connected: AmoStack):
     owners = {lead_of(s, first["id"])["responsible_user_id"],
               lead_of(s, second["id"])["responsible_user_id"]}
     assert owners == set(ids)  # one each: the fairer choice
+    (why,) = notes_of(s, first["id"])  # amoCRM shows no step's answer: the lead tells why
+    assert "Иван Кузовщик" in why or "Олег Маляр" in why, why  # whom, and why
+    assert not any(ch in why for ch in "[]"), why  # plain text, no BB codes
+
+
+def notes_of(s: AmoStack, lead_id: int) -> list[str]:
+    return [str((n.get("params") or {}).get("text") or "")
+            for n in s.emu.account(s.acc.id).notes.values()
+            if n.get("entity_id") == lead_id and n.get("note_type") == "common"]
 
 
 def test_a_forged_pipeline_action_changes_nothing(connected: AmoStack):

@@ -50,6 +50,8 @@ ALL = schema_map(CORE_SCHEMAS, distribution.SCHEMAS, deal_workspace.SCHEMAS,
                  drive_mirror.SCHEMAS)
 L, H = N_("Label"), N_("Help")
 
+CRM_FIELD_MESSAGE = "must be UF_CRM_ + A-Z, 0-9, _ (on amoCRM also the field's number)"
+
 
 def refusal(f: Field, value: object) -> str:
     with pytest.raises(SettingsInvalid) as err:
@@ -126,8 +128,8 @@ def test_each_kind_accepts_what_the_crm_stores(f: Field, good: object, cleaned: 
     (EntityTypes("f", L, H, ["lead"]), [], "must list 'lead', 'deal' or 'item:<entityTypeId>'"),
     (EntityTypes("f", L, H, ["lead"]), ["contact"],
      "must list 'lead', 'deal' or 'item:<entityTypeId>'"),
-    (CrmField("f", L, H, "UF_CRM_X"), "uf_crm_x", "must be UF_CRM_ + A-Z, 0-9, _"),
-    (CrmField("f", L, H, "UF_CRM_X"), "", "must be UF_CRM_ + A-Z, 0-9, _"),
+    (CrmField("f", L, H, "UF_CRM_X"), "uf_crm_x", CRM_FIELD_MESSAGE),
+    (CrmField("f", L, H, "UF_CRM_X"), "", CRM_FIELD_MESSAGE),
     (DiskStorage("f", L, H, "common"), "0",
      "must be 'common' or a storage id (a positive number)"),
     (DiskStorage("f", L, H, "common"), True,
