@@ -147,8 +147,10 @@ def webhook(account_id: int, secret: str) -> Any:
             ignored.append(name)
             continue
         data = events.data_of(rec)
-        merge = name in events.UPDATES  # the job re-reads the lead: queued updates merge
-        jid = (q.job_id("evt", member, name, rec.id) if merge
+        # the job re-reads the lead, so its queued updates merge: amoCRM posts a change of
+        # responsible as update_lead and responsible_lead, both the neutral deal.updated
+        merge = name in events.UPDATES
+        jid = (q.job_id("evt", member, events.NEUTRAL[name], rec.id) if merge
                else q.job_id("evt", member, name, rec.id, digest))
         res = services.queues.admit("event", name, member, {"event": name, "data": data},
                                     jid, until_started=merge)

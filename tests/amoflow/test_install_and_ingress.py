@@ -101,3 +101,21 @@ def test_the_admin_lands_on_a_connected_page_in_russian(amo_stack: AmoStack) -> 
         page.goto(f"{amo_stack.app_url}/amocrm/oauth?error=access_denied")
         assert "«Разрешить»" in page.inner_text("main")
         shoot(page, "amocrm-connect-denied")
+
+
+def test_updates_of_one_lead_merge_while_queued(connected: AmoStack) -> None:
+    """A change of responsible comes as update_lead and responsible_lead (the same neutral
+    deal.updated): the worker re-reads the lead once."""
+    connected.configure("client_value", enabled=True)
+    inbox = connected.services.queues.inbox
+    before = inbox.waiting()
+    account = {"account[id]": str(connected.acc.id), "account[subdomain]": "autoservis"}
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    both = urlencode({"leads[update][0][id]": "7", "leads[update][0][last_modified]": "1",
+                      "leads[responsible][0][id]": "7",
+                      "leads[responsible][0][responsible_user_id]": "3", **account})
+    answer = requests.post(_hook(connected), data=both, headers=form, timeout=10).json()
+    assert len(answer["jobs"]) == 2 and inbox.waiting() == before + 1
+    other = urlencode({"leads[update][0][id]": "8", **account})
+    requests.post(_hook(connected), data=other, headers=form, timeout=10)
+    assert inbox.waiting() == before + 2
