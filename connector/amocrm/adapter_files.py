@@ -369,15 +369,7 @@ class AmoFiles:
             return self.walk(self._folder_children(p.FolderChildren(folder_id)), depth)
 
     def walk(self, entries: list[p.FileEntry], depth: int) -> list[p.FileEntry]:
-        out: list[p.FileEntry] = []
-        for entry in entries:
-            if entry.deleted:
-                continue
-            if not entry.is_folder:
-                out.append(entry)
-            elif depth > 0:
-                out += self.folder_files(entry.id, depth - 1)
-        return out
+        return p.files_below(entries, depth, self.folder_files)
 
     # uploads ----------------------------------------------------------------------------
     def _names_in(self, folder_id: int, but: int = 0) -> set[str]:

@@ -185,22 +185,10 @@ def smart_process(spec: p.SmartProcessSpec, catalog: Mapping[str, Any],
                           {key: str(row["id"]) for key, row in found.items()}, options)
 
 
-def missing_options(process: p.SmartProcess) -> list[str]:
-    return [f.code for f in process.spec.fields if f.type == "choice" and
-            set(process.options.get(f.code, {})) != {k for k, _ in f.choices}]
 
 
-def as_json(process: p.SmartProcess) -> dict[str, Any]:
-    return {"id": process.entity_type_id, "title": process.title,
-            "fields": dict(process.fields),
-            "options": {k: dict(v) for k, v in process.options.items()}}
 
 
-def from_json(spec: p.SmartProcessSpec, raw: Mapping[str, Any]) -> p.SmartProcess:
-    cid = int(raw["id"])
-    return p.SmartProcess(cid, f"item:{cid}", str(raw.get("title") or ""), spec,
-                          dict(raw.get("fields") or {}),
-                          {k: dict(v) for k, v in (raw.get("options") or {}).items()})
 
 
 # ------------------------------------------------------------------ item links

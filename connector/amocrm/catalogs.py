@@ -18,7 +18,6 @@ never a failed write, since the element exists and a retry would make a second o
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
@@ -26,7 +25,6 @@ from typing import Any, ClassVar
 from connector.amocrm import catalog_fields as cf
 from connector.amocrm.errors import AmoError, AmoPermanentError, AmoValidationError
 from connector.crm import port as p
-from connector.once import once
 
 log = logging.getLogger(__name__)
 
@@ -57,29 +55,20 @@ class AmoCatalogs:
                              lang: str = "ru") -> p.SmartProcess:
         if self.redis is None:
             raise TypeError("ensure_smart_process needs the adapter's Redis (lock, memory)")
-        ready = self._catalog_key(spec.code, "ready")
-        stamp = f"{spec.digest()}:{existing}:{lang}"
-
-        def read() -> p.SmartProcess | None:
-            raw = self.redis.get(ready)
-            rec = json.loads(raw) if raw else {}
-            return cf.from_json(spec, rec["process"]) if rec.get("stamp") == stamp else None
 
         def make() -> p.SmartProcess:
             try:
-                process = self._reconcile(spec, existing, lang)
+                return self._reconcile(spec, existing, lang)
             except cf.BadValue as exc:
                 raise p.CrmPermanent(f"smart process {spec.code}", str(exc)) from exc
             except AmoError as exc:
                 from connector.amocrm.adapter import neutral
 
                 raise neutral(exc, f"smart process {spec.code}") from exc
-            self.redis.set(ready, json.dumps({"stamp": stamp, "process": cf.as_json(process)}),
-                           ex=READY_S)
-            return process
 
-        return once(self.redis, f"{self.prefix}:amo-catalog:{self.tenant.key}:lock", read,
-                    make)
+        return p.made_once(self.redis, self._catalog_key(spec.code, "ready"),
+                           f"{self.prefix}:amo-catalog:{self.tenant.key}:lock", spec,
+                           existing, lang, make, READY_S)
 
     def _catalog(self, catalog_id: int) -> dict[str, Any] | None:
         """The catalog, or None when it is gone (a 204, catalogs-api)."""
@@ -117,7 +106,7 @@ class AmoCatalogs:
             raise p.CrmPermanent(f"smart process {catalog.get('name')}",
                                  "fields could not be made: " + ", ".join(missing))
         process = cf.smart_process(spec, catalog, found)
-        if gaps := cf.missing_options(process):
+        if gaps := process.missing_options():
             raise p.CrmPermanent(f"smart process {catalog.get('name')}",
                                  "options could not be made: " + ", ".join(gaps))
         return process

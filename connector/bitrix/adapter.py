@@ -939,16 +939,7 @@ class BitrixCrm:
         return self.walk([file_from(r) for r in rows], depth)
 
     def walk(self, entries: list[p.FileEntry], depth: int) -> list[p.FileEntry]:
-        """Files of these entries, descending into subfolders up to `depth` levels."""
-        out = []
-        for entry in entries:
-            if entry.deleted:
-                continue
-            if not entry.is_folder:
-                out.append(entry)
-            elif depth > 0:
-                out += self.folder_files(entry.id, depth - 1)
-        return out
+        return p.files_below(entries, depth, self.folder_files)
 
     def item_ids(self, kind: str, after: int = 0) -> Iterator[int]:
         params: dict[str, Any] = {"select": ["ID"]}

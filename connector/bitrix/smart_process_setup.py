@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from connector.bitrix import smart_processes as spa
 from connector.bitrix.errors import BitrixError
 from connector.crm import port as p
-from connector.once import once
 
 if TYPE_CHECKING:
     from connector.bitrix.adapter import BitrixCrm
@@ -39,21 +38,9 @@ def ensure(crm: BitrixCrm, spec: p.SmartProcessSpec, existing: int = 0, lang: st
            ) -> p.SmartProcess:
     if crm.redis is None:
         raise TypeError("ensure_smart_process needs the adapter's Redis (its lock and memory)")
-    ready_key = _key(crm, "spa", spec.code, "ready")
-    stamp = f"{spec.digest()}:{existing}:{lang}"
-
-    def read() -> p.SmartProcess | None:
-        raw = crm.redis.get(ready_key)
-        rec = json.loads(raw) if raw else {}
-        return spa.from_json(spec, rec["process"]) if rec.get("stamp") == stamp else None
-
-    def make() -> p.SmartProcess:
-        process = _reconcile(crm, spec, existing, lang)
-        crm.redis.set(ready_key, json.dumps({"stamp": stamp, "process": spa.as_json(process)}),
-                      ex=READY_S)
-        return process
-
-    return once(crm.redis, _key(crm, "lock", "smart-process"), read, make)
+    return p.made_once(crm.redis, _key(crm, "spa", spec.code, "ready"),
+                       _key(crm, "lock", "smart-process"), spec, existing, lang,
+                       lambda: _reconcile(crm, spec, existing, lang), READY_S)
 
 
 def _remembered(crm: BitrixCrm, code: str) -> dict[str, Any]:
@@ -118,7 +105,7 @@ def _reconcile(crm: BitrixCrm, spec: p.SmartProcessSpec, existing: int, lang: st
         raise p.CrmPermanent(f"smart process {row['title']}", "fields could not be made: "
                              + ", ".join(f.code for f in missing))
     process = spa.smart_process(spec, row, found)
-    if gaps := spa.missing_options(process):
+    if gaps := process.missing_options():
         raise p.CrmPermanent(f"smart process {row['title']}",
                              "options could not be made: " + ", ".join(gaps))
     return process

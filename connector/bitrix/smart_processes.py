@@ -173,25 +173,10 @@ def already_exists(text: str) -> bool:
     return "уже существует" in text or "already exists" in text.lower()
 
 
-def missing_options(process: p.SmartProcess) -> list[str]:
-    """Choice fields whose every option has no id yet (an answer that left the list out)."""
-    return [f.code for f in process.spec.fields if f.type == "choice" and f.code in
-            process.fields and set(process.options.get(f.code, {})) != {k for k, _ in
-                                                                         f.choices}]
 
 
-def as_json(process: p.SmartProcess) -> dict[str, Any]:
-    """What the adapter remembers of a SmartProcess (its spec is the caller's)."""
-    return {"entity_type_id": process.entity_type_id, "title": process.title,
-            "fields": dict(process.fields),
-            "options": {k: dict(v) for k, v in process.options.items()}}
 
 
-def from_json(spec: p.SmartProcessSpec, raw: Mapping[str, Any]) -> p.SmartProcess:
-    etid = int(raw["entity_type_id"])
-    return p.SmartProcess(etid, f"item:{etid}", str(raw.get("title") or ""), spec,
-                          dict(raw.get("fields") or {}),
-                          {k: dict(v) for k, v in (raw.get("options") or {}).items()})
 
 
 # ------------------------------------------------------------------ values

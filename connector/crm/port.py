@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -137,6 +137,22 @@ class FileEntry:
     deleted: bool = False
     is_folder: bool = False
     url: str = ""
+
+
+def files_below(entries: list[FileEntry], depth: int,
+                folder_files: Callable[[int, int], list[FileEntry]]) -> list[FileEntry]:
+    """The files among these entries and, up to `depth` levels, in their subfolders
+    (`folder_files(folder_id, depth)`); deleted ones left out. `CrmPort.walk` of every
+    adapter."""
+    out: list[FileEntry] = []
+    for entry in entries:
+        if entry.deleted:
+            continue
+        if not entry.is_folder:
+            out.append(entry)
+        elif depth > 0:
+            out += folder_files(entry.id, depth - 1)
+    return out
 
 
 @dataclass
@@ -286,6 +302,51 @@ class SmartProcess:
     spec: SmartProcessSpec
     fields: Mapping[str, str]
     options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def missing_options(self) -> list[str]:
+        """Choice fields whose every option has no id yet (an answer that left them out)."""
+        return [f.code for f in self.spec.fields if f.type == "choice" and f.code in
+                self.fields and set(self.options.get(f.code, {})) != {k for k, _ in
+                                                                       f.choices}]
+
+    def as_json(self) -> dict[str, Any]:
+        """What an adapter remembers of it (the spec is the caller's)."""
+        return {"entity_type_id": self.entity_type_id, "title": self.title,
+                "fields": dict(self.fields),
+                "options": {k: dict(v) for k, v in self.options.items()}}
+
+    @classmethod
+    def from_json(cls, spec: SmartProcessSpec, raw: Mapping[str, Any]) -> SmartProcess:
+        etid = int(raw["entity_type_id"])
+        return cls(etid, f"item:{etid}", str(raw.get("title") or ""), spec,
+                   dict(raw.get("fields") or {}),
+                   {k: dict(v) for k, v in (raw.get("options") or {}).items()})
+
+
+def made_once(redis: Any, ready_key: str, lock_key: str, spec: SmartProcessSpec,
+              existing: int, lang: str, make: Callable[[], SmartProcess], ready_s: int
+              ) -> SmartProcess:
+    """`ensure_smart_process` for any adapter: what was made for this very spec (its
+    digest, the admin's `existing`, the language) is kept `ready_s`, so jobs ask the CRM
+    nothing while it holds; else `make()` runs under `lock_key`, once however many workers
+    ask at the same time."""
+    from connector.once import once
+
+    stamp = f"{spec.digest()}:{existing}:{lang}"
+
+    def read() -> SmartProcess | None:
+        raw = redis.get(ready_key)
+        rec = json.loads(raw) if raw else {}
+        return SmartProcess.from_json(spec, rec["process"]) if rec.get("stamp") == stamp \
+            else None
+
+    def store() -> SmartProcess:
+        process = make()
+        redis.set(ready_key, json.dumps({"stamp": stamp, "process": process.as_json()}),
+                  ex=ready_s)
+        return process
+
+    return once(redis, lock_key, read, store)
 
 
 @dataclass(frozen=True)

@@ -117,10 +117,10 @@ def test_answers_become_a_smart_process_with_option_ids():
     made = spa.smart_process(spec, row, {"traits": answer})
     assert made.kind == "item:2024" and made.fields == {"traits": "UF_CRM_7_NEW_REST_LIST_2026"}
     assert made.options == {"traits": {"one": "3363", "two": "3365"}}
-    assert spa.missing_options(made) == []
-    assert spa.from_json(spec, spa.as_json(made)) == made
+    assert made.missing_options() == []
+    assert p.SmartProcess.from_json(spec, made.as_json()) == made
     half = spa.smart_process(spec, row, {"traits": {**answer, "enum": answer["enum"][:1]}})
-    assert spa.missing_options(half) == ["traits"]
+    assert half.missing_options() == ["traits"]
 
 
 def test_values_are_written_as_the_docs_sample_writes_them():
