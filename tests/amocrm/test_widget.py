@@ -173,6 +173,11 @@ def test_an_admin_opens_the_settings_pages(widget):
     html = page.get_data(as_text=True)
     assert "Аккаунт amoCRM" in html and "autoservis.amocrm.ru" in html
     assert "api.bitrix24.com" not in html
+    # pipeline steps with the codes an admin types, not Bitrix24's robots and offline events
+    assert "Шаг воронки" in html and "<code>fair_distribution</code>" in html
+    assert "Роботы и бизнес-процессы" not in html and 'id="offline-mode"' not in html
+    operations = w.get(url.replace("/app/overview", "/app/operations")).get_data(as_text=True)
+    assert "не больше 6 запросов" in operations and "Права" not in operations
     general = w.get(url.replace("/app/overview", "/app/general"))
     text = general.get_data(as_text=True)
     assert general.status_code == 200
