@@ -23,7 +23,7 @@ from connector.bitrix import events as bitrix_events
 from connector.bitrix.events import NEUTRAL
 from connector.capability import Event
 from connector.context import JobContext
-from connector.crm.port import AMOCRM, BITRIX24, ItemRef, crm_of
+from connector.crm.port import AMOCRM, BITRIX24, ItemRef, NotFound, crm_of
 from connector.errors import Permanent
 from connector.history import EVENT_WORDS, event_identity
 from connector.journal import record
@@ -94,7 +94,10 @@ def _still_there(ctx: JobContext, payload: dict[str, Any]) -> bool:
     from connector.triggers import call_from_payload
 
     expect = payload["expect"]
-    item = ctx.crm.item(call_from_payload(payload).ref)
+    try:
+        item = ctx.crm.item(call_from_payload(payload).ref)
+    except NotFound:  # deleted meanwhile: nothing to act on
+        return False
     return (str(expect.get("status_id", item.stage)) == item.stage
             and str(expect.get("pipeline_id", item.category)) == item.category)
 

@@ -138,6 +138,13 @@ def test_a_forged_pipeline_action_changes_nothing(connected: AmoStack):
     before = lead_of(s, lead["id"])["updated_at"]
     s.run_worker()
     assert lead_of(s, lead["id"])["updated_at"] == before
+    gone = s.emu.create_lead(s.acc.id, name="Удалённая")
+    body_gone = s.emu.dp_body(s.acc.id, gone["id"], {"robot": "fair_distribution"})
+    with s.emu.state.lock:  # deleted in amoCRM before the worker got to it
+        s.emu.account(s.acc.id).leads.pop(gone["id"])
+    assert requests.post(f"{s.app_url}/amocrm/dp", json=body_gone, timeout=10).ok
+    s.run_worker()
+    assert s.services.queues.failed_of(s.member) == []  # dropped, not a failed job
     unknown = {**body, "account_id": 424242}
     assert requests.post(f"{s.app_url}/amocrm/dp", json=unknown, timeout=10).status_code == 403
 
