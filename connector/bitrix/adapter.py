@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from connector.bitrix import documents as docs
 from connector.bitrix import smart_processes as spa
@@ -181,6 +181,8 @@ class BitrixCrm:
     `redis` (and the deployment's key `prefix`) hold what portal-wide set-up made, such as
     the smart processes, and its per-portal lock; without it such set-up is refused.
     """
+
+    keeps_product_rows: ClassVar[bool] = True  # crm.item.productrow.list
 
     def __init__(self, client: BitrixClient, domain: str, known: dict[str, Any] | None = None,
                  redis: Any = None, prefix: str = "cc"):
@@ -1041,6 +1043,10 @@ class BitrixCrm:
             raise p.NotFound("file", str(exc), exc) from exc
 
     # ------------------------------------------------------------------ texts
+    def item_folder(self, ref: p.ItemRef) -> p.Folder | None:
+        """None: a deal's folder is made on Disk (deal_workspace), not kept on the item."""
+        return None
+
     def item_link(self, ref: p.ItemRef) -> str:
         if is_item(ref.kind):
             return f"https://{self.domain}/crm/type/{type_id(ref.kind)}/details/{ref.id}/"

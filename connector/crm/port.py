@@ -786,6 +786,9 @@ class CrmPort(Protocol):
     # every raw answer this port read, by request: an event delivery keeps it so that its
     # subscribers' own reads of the same things are answered without asking again
     seen: dict[str, Any]
+    # whether ProductRows reads the CRM's product rows (False on amoCRM, whose products
+    # the port does not read: a document then takes the item's amount as its one row)
+    keeps_product_rows: bool
 
     def read(self, queries: Mapping[str, Query]) -> Reading:
         """Answer every query, at the platform's best cost (Bitrix24: one request)."""
@@ -814,6 +817,10 @@ class CrmPort(Protocol):
     def ensure_item_field(self, kind: str, name: str, type_: str, label: str) -> None:
         """Create a custom field of items of `kind` unless it exists; the CRM's "already
         exists" (someone made it meanwhile) is success, never an error."""
+
+    def item_folder(self, ref: ItemRef) -> Folder | None:
+        """The item's own files as a folder, where the CRM keeps files on the item itself
+        (amoCRM's Files tab): nothing to make, its url the item's page; None elsewhere."""
 
     def storage_root(self, storage: str) -> int:
         """The root folder of a storage ("common" = the company's shared storage)."""

@@ -152,8 +152,7 @@ def own_folder(port: crm.CrmPort, ref: crm.ItemRef) -> crm.Folder | None:
     """The item's own files as its folder, on a CRM that keeps files on the item itself
     (amoCRM's Files tab, connector.amocrm.adapter_files): there is nothing to make, and
     its link is the item's own page, so nothing is written into the item either."""
-    of = getattr(port, "item_folder", None)
-    return of(ref) if callable(of) else None
+    return port.item_folder(ref)
 
 
 def set_up_deal(ctx: Any, ws: Workspace, deal_id: int, folder: bool, chat: bool,

@@ -108,7 +108,7 @@ def rows_of(ctx: JobContext, reading: crm.Reading) -> list[crm.ProductRow]:
     amoCRM's products are not read) gives the item's amount as one row, so a document
     that lists rows is still made; where rows are kept, none means "add them first"."""
     rows = list(reading.get("rows") or [])
-    if rows or getattr(ctx.crm, "keeps_product_rows", True) or not reading.ok("item"):
+    if rows or ctx.crm.keeps_product_rows or not reading.ok("item"):
         return rows
     return dctx.amount_rows(reading.get("item"))
 
