@@ -48,6 +48,18 @@ def always_at_work(s: AmoStack, users: list[int]) -> None:
                                       "start": "00:00", "end": "24:00"} for u in users])
 
 
+def masters_group(s: AmoStack, supervisors: list[int] | None = None) -> list[int]:
+    """Two masters at work round the clock in the distribution group «masters»; their ids."""
+    masters = [s.emu.add_user(s.acc.id, name, f"{i}@autoservis.example")
+               for i, name in enumerate(["Иван Кузовщик", "Олег Маляр"])]
+    ids = [m.id for m in masters]
+    always_at_work(s, ids)
+    s.configure("distribution", groups=[{
+        "id": "masters", "name": "Мастера", "entity_types": ["deal"], "users": ids,
+        "supervisors": supervisors or [], "placeholder_user_ids": []}])
+    return ids
+
+
 def away(s: AmoStack, user_id: int, is_away: bool = True) -> None:
     """The manager presses the widget's «Меня нет» switch (with amoCRM's X-Auth-Token)."""
     token = s.emu.widget_token(s.acc.id, user_id)
@@ -96,13 +108,8 @@ def test_a_won_lead_tells_finance_in_telegram(connected: AmoStack, fake_telegram
 
 def test_a_pipeline_action_distributes_the_lead_fairly(connected: AmoStack):
     s = connected
-    masters = [s.emu.add_user(s.acc.id, name, f"{i}@autoservis.example")
-               for i, name in enumerate(["Иван Кузовщик", "Олег Маляр"])]
-    ids = [m.id for m in masters]
-    always_at_work(s, ids)
-    s.configure("distribution", groups=[{  # supervisors: amoCRM has no chat to tell them in
-        "id": "masters", "name": "Мастера", "entity_types": ["deal"], "users": ids,
-        "supervisors": [s.acc.admin_id], "placeholder_user_ids": []}])
+    # supervisors: amoCRM has no chat to tell them in, and the group still works
+    ids = masters_group(s, supervisors=[s.acc.admin_id])
     first = s.emu.create_lead(s.acc.id, name="Вмятина на крыле")
     second = s.emu.create_lead(s.acc.id, name="Скол на капоте")
     for lead in (first, second):
@@ -151,13 +158,7 @@ def test_a_forged_pipeline_action_changes_nothing(connected: AmoStack):
 
 def test_a_manager_who_is_away_gets_no_new_leads(connected: AmoStack):
     s = connected
-    masters = [s.emu.add_user(s.acc.id, name, f"{i}@autoservis.example")
-               for i, name in enumerate(["Иван Кузовщик", "Олег Маляр"])]
-    ids = [m.id for m in masters]
-    always_at_work(s, ids)
-    s.configure("distribution", groups=[{
-        "id": "masters", "name": "Мастера", "entity_types": ["deal"], "users": ids,
-        "supervisors": [], "placeholder_user_ids": []}])
+    ids = masters_group(s)
     away(s, ids[0])
     leads = [s.emu.create_lead(s.acc.id, name=f"Заявка {n}") for n in range(3)]
     for lead in leads:
