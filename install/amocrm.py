@@ -25,7 +25,7 @@ from connector.amocrm import events
 from connector.amocrm.domains import DomainRefused, member_id
 from connector.amocrm.errors import AmoError
 from connector.amocrm.oauth import connect_with_code, on_disabled, verify_disable_hook
-from connector.amocrm.webhooks import WebhookRefused, parse_webhook
+from connector.amocrm.webhooks import WebhookRefused, parse_form, parse_webhook
 from connector.amocrm.widget_token import TokenRefused, verify_bot_token
 from install.amocrm_registrations import hook_secret, reconcile_amo
 
@@ -165,8 +165,6 @@ def _json_or_form() -> dict[str, Any]:
     if raw[:1] in (b"{", b"["):
         body = json.loads(raw)
         return body if isinstance(body, dict) else {}
-    from connector.amocrm.webhooks import parse_form
-
     return parse_form(raw)
 
 
